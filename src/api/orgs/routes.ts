@@ -1,0 +1,86 @@
+/** `/api/v1/orgs`: the admin key's API for tenants and their keys. */
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../http/auth.ts";
+import { SCOPES } from "../auth/scopes.ts";
+import { commonErrors, envelope, iso, IsoDate, NullableIsoDate, ok } from "../common.ts";
+import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
+import type { OrgRow } from "../../store/repositories/orgs.ts";
+import type { OrgsService } from "./service.ts";
+
+const Org = t.Object({ id: t.String(), name: t.String(), createdAt: IsoDate });
+const ApiKey = t.Object({
+  id: t.String(),
+  orgId: t.String(),
+  name: t.Union([t.String(), t.Null()]),
+  prefix: t.String({ description: "The key's first characters, to tell keys apart" }),
+  scopes: t.Array(t.String()),
+  createdAt: IsoDate,
+  revokedAt: NullableIsoDate,
+});
+const NewApiKey = t.Composite([ApiKey, t.Object({ key: t.String({ description: "The key itself: shown once" }) })]);
+const CreateOrgBody = t.Object({ name: t.String({ minLength: 1, maxLength: 200, examples: ["Acme Inc"] }) }, { additionalProperties: false });
+const CreateKeyBody = t.Object(
+  {
+    name: t.Optional(t.Union([t.String({ maxLength: 200 }), t.Null()])),
+    scopes: t.Array(t.Union(SCOPES.map((s) => t.Literal(s))), { minItems: 1, examples: [["webhooks:read", "webhooks:write", "events:write"]] }),
+    mode: t.Optional(t.Union([t.Literal("live"), t.Literal("test")], { description: "sk_live_ (default) or sk_test_" })),
+  },
+  { additionalProperties: false },
+);
+const OrgParams = t.Object({ orgId: t.String({ maxLength: 64 }) });
+const KeyParams = t.Object({ orgId: t.String({ maxLength: 64 }), keyId: t.String({ maxLength: 64 }) });
+
+const orgView = (o: OrgRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
+const keyView = (k: ApiKeyRow) => ({
+  id: k.id,
+  orgId: k.orgId ?? "",
+  name: k.name,
+  prefix: k.keyPrefix,
+  scopes: k.scopes,
+  createdAt: iso(k.createdAt),
+  revokedAt: iso(k.revokedAt),
+});
+
+const detail = (summary: string) => ({ tags: ["orgs"], summary, description: "Admin key only." });
+
+export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
+  return new Elysia({ prefix: "/api/v1/orgs" })
+    .use(auth)
+    .post(
+      "/",
+      ({ body, set }) => {
+        set.status = 201;
+        return ok(orgView(service.createOrg(body.name)));
+      },
+      { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...commonErrors }, detail: detail("Create an organization") },
+    )
+    .get("/", () => ok(service.listOrgs().map(orgView)), {
+      admin: true,
+      response: { 200: envelope(t.Array(Org)), ...commonErrors },
+      detail: detail("List organizations"),
+    })
+    .post(
+      "/:orgId/keys",
+      ({ params, body, set }) => {
+        const { row, key } = service.createKey(params.orgId, body);
+        set.status = 201;
+        return ok({ ...keyView(row), key });
+      },
+      { admin: true, params: OrgParams, body: CreateKeyBody, response: { 201: envelope(NewApiKey), ...commonErrors }, detail: detail("Create an API key") },
+    )
+    .get("/:orgId/keys", ({ params }) => ok(service.listKeys(params.orgId).map(keyView)), {
+      admin: true,
+      params: OrgParams,
+      response: { 200: envelope(t.Array(ApiKey)), ...commonErrors },
+      detail: detail("List an organization's API keys"),
+    })
+    .delete(
+      "/:orgId/keys/:keyId",
+      ({ params, set }) => {
+        service.revokeKey(params.orgId, params.keyId);
+        set.status = 204;
+        return null;
+      },
+      { admin: true, params: KeyParams, response: { 204: t.Null(), ...commonErrors }, detail: detail("Revoke an API key") },
+    );
+}

@@ -1,0 +1,90 @@
+/** Orgs and their API keys: the admin's side of the API and of the CLI. */
+import type { Clock } from "../../lib/clock.ts";
+import { NotFoundError, ValidationError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import type { ApiKeysRepo, ApiKeyRow } from "../../store/repositories/api-keys.ts";
+import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
+import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../security/tokens.ts";
+import { SCOPES } from "../auth/scopes.ts";
+
+export interface OrgsServiceDeps {
+  orgs: OrgsRepo;
+  apiKeys: ApiKeysRepo;
+  clock: Clock;
+  /** Called with the hash of a revoked key so auth caches drop it at once. */
+  onKeyRevoked: (keyHash: string) => void;
+}
+
+export interface NewKeyInput {
+  name?: string | null;
+  scopes: string[];
+  mode?: "live" | "test";
+}
+
+export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsServiceDeps) {
+  function requireOrg(orgId: string): OrgRow {
+    const org = orgs.get(orgId);
+    if (!org) throw new NotFoundError("Organization");
+    return org;
+  }
+
+  return {
+    createOrg(name: string): OrgRow {
+      const row = { id: newId("org"), name, createdAt: clock() };
+      orgs.insert(row);
+      return row;
+    },
+    listOrgs: () => orgs.list(),
+    getOrg: requireOrg,
+
+    /** Returns the row and the plaintext key, which exists only in this return value. */
+    createKey(orgId: string, input: NewKeyInput): { row: ApiKeyRow; key: string } {
+      requireOrg(orgId);
+      const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+      if (unknown.length) throw new ValidationError(`Unknown scope "${unknown[0]}"; scopes are ${SCOPES.join(", ")}.`, "scopes");
+      const key = generateApiKey(input.mode ?? "live");
+      const row: ApiKeyRow = {
+        id: newId("key"),
+        orgId,
+        name: input.name ?? null,
+        keyHash: hashApiKey(key),
+        keyPrefix: apiKeyPrefix(key),
+        scopes: [...new Set(input.scopes)],
+        createdAt: clock(),
+        revokedAt: null,
+      };
+      apiKeys.insert(row);
+      return { row, key };
+    },
+
+    listKeys(orgId: string): ApiKeyRow[] {
+      requireOrg(orgId);
+      return apiKeys.listForOrg(orgId);
+    },
+
+    revokeKey(orgId: string, keyId: string): void {
+      const row = apiKeys.get(orgId, keyId);
+      if (!row) throw new NotFoundError("API key");
+      if (row.revokedAt === null) apiKeys.revoke(keyId, clock());
+      onKeyRevoked(row.keyHash);
+    },
+
+    /** First start: makes the admin key unless one is configured or already stored. */
+    ensureAdminKey(configured: boolean): string | null {
+      if (configured || apiKeys.hasAdminKey()) return null;
+      const key = generateApiKey("admin");
+      apiKeys.insert({
+        id: newId("key"),
+        orgId: null,
+        name: "admin",
+        keyHash: hashApiKey(key),
+        keyPrefix: apiKeyPrefix(key),
+        scopes: ["admin"],
+        createdAt: clock(),
+        revokedAt: null,
+      });
+      return key;
+    },
+  };
+}
+export type OrgsService = ReturnType<typeof createOrgsService>;

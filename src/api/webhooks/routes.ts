@@ -1,0 +1,91 @@
+/** `/api/v1/webhooks`: the endpoint API of seeds 000-004 in one canonical shape. */
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../http/auth.ts";
+import { commonErrors, envelope, ok } from "../common.ts";
+import { CreateEndpointBody, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UpdateEndpointBody } from "./schemas.ts";
+import type { WebhooksService } from "./service.ts";
+import { endpointView } from "./view.ts";
+
+const detail = (summary: string, description?: string) => ({ tags: ["webhooks"], summary, ...(description ? { description } : {}) });
+
+export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
+  const masked = (row: Parameters<typeof endpointView>[0]) => endpointView(row, service.maskedSecret(row));
+
+  return new Elysia({ prefix: "/api/v1/webhooks" })
+    .use(auth)
+    .get("/", ({ orgId }) => ok(service.list(orgId).map(masked)), {
+      scope: "webhooks:read",
+      response: { 200: envelope(t.Array(Endpoint)), ...commonErrors },
+      detail: detail("List webhook endpoints", "Secrets are masked."),
+    })
+    .post(
+      "/",
+      async ({ orgId, body, set }) => {
+        const { row, secret } = await service.create(orgId, body);
+        set.status = 201;
+        return ok(endpointView(row, secret));
+      },
+      {
+        scope: "webhooks:write",
+        body: CreateEndpointBody,
+        response: { 201: envelope(Endpoint), ...commonErrors },
+        detail: detail(
+          "Create a webhook endpoint",
+          "Returns the signing secret in full, once. `events` defaults to [\"*\"]. The URL must be HTTPS and must not resolve to a private address; with the probe on, it must answer a signed POST with a 2xx within 10 s.",
+        ),
+      },
+    )
+    .get("/:id", ({ orgId, params }) => ok(masked(service.get(orgId, params.id))), {
+      scope: "webhooks:read",
+      params: EndpointIdParams,
+      response: { 200: envelope(Endpoint), ...commonErrors },
+      detail: detail("Get a webhook endpoint"),
+    })
+    .patch("/:id", async ({ orgId, params, body }) => ok(masked(await service.update(orgId, params.id, body))), {
+      scope: "webhooks:write",
+      params: EndpointIdParams,
+      body: UpdateEndpointBody,
+      response: { 200: envelope(Endpoint), ...commonErrors },
+      detail: detail(
+        "Update a webhook endpoint",
+        "Partial: only the fields sent change. `isActive: false` disables (reason `manual`); `isActive: true` re-enables and resets `consecutiveFailures`.",
+      ),
+    })
+    .delete(
+      "/:id",
+      ({ orgId, params, set }) => {
+        service.delete(orgId, params.id);
+        set.status = 204;
+        return null;
+      },
+      {
+        scope: "webhooks:write",
+        params: EndpointIdParams,
+        response: { 204: t.Null(), ...commonErrors },
+        detail: detail("Delete a webhook endpoint", "Pending deliveries are cancelled at once; delivery logs stay for the retention window."),
+      },
+    )
+    .post(
+      "/:id/rotate-secret",
+      ({ orgId, params, body }) => {
+        const { secret } = service.rotateSecret(orgId, params.id, body?.gracePeriodSeconds ?? 0);
+        return ok({ secret });
+      },
+      {
+        scope: "webhooks:write",
+        params: EndpointIdParams,
+        body: RotateSecretBody,
+        response: { 200: envelope(SecretResponse), ...commonErrors },
+        detail: detail(
+          "Rotate the signing secret",
+          "The old secret stops signing at once, or with `gracePeriodSeconds` keeps signing beside the new one until then.",
+        ),
+      },
+    )
+    .get("/:id/secret", ({ orgId, params }) => ok({ secret: service.revealSecret(orgId, params.id) }), {
+      scope: "webhooks:write",
+      params: EndpointIdParams,
+      response: { 200: envelope(SecretResponse), ...commonErrors },
+      detail: detail("Get the signing secret", "For verifying signatures (seed 004). Needs webhooks:write."),
+    });
+}

@@ -1,0 +1,58 @@
+import { t } from "elysia";
+import { MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
+import { IsoDate, NullableIsoDate } from "../common.ts";
+import { MAX_GRACE_SECONDS } from "./service.ts";
+
+const Url = t.String({ minLength: 1, maxLength: MAX_URL_LENGTH, examples: ["https://your-app.com/webhook"] });
+const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
+  minItems: 1,
+  maxItems: MAX_EVENTS_PER_ENDPOINT,
+  description: 'Event types (1-10): catalog names, "*" for all, or "prefix.*"',
+  examples: [["call.ended", "call.failed", "contact.created"]],
+});
+const Description = t.Union([t.String({ maxLength: 500 }), t.Null()], { examples: ["Production webhook"] });
+
+export const CreateEndpointBody = t.Object(
+  { url: Url, events: t.Optional(Events), description: t.Optional(Description) },
+  { additionalProperties: false },
+);
+export type CreateEndpointBody = typeof CreateEndpointBody.static;
+
+export const UpdateEndpointBody = t.Object(
+  { url: t.Optional(Url), events: t.Optional(Events), description: t.Optional(Description), isActive: t.Optional(t.Boolean()) },
+  { additionalProperties: false },
+);
+export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
+
+export const RotateSecretBody = t.Optional(
+  t.Object(
+    {
+      gracePeriodSeconds: t.Optional(
+        t.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "Keep signing with the old secret too for this long (at most 7 days)" }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const EndpointIdParams = t.Object({ id: t.String({ maxLength: 64 }) });
+
+export const Endpoint = t.Object({
+  id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  url: t.String(),
+  events: t.Array(t.String()),
+  description: t.Union([t.String(), t.Null()]),
+  isActive: t.Boolean(),
+  status: t.Union([t.Literal("enabled"), t.Literal("disabled")]),
+  disabledReason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
+  disabledAt: NullableIsoDate,
+  consecutiveFailures: t.Integer(),
+  failureCount: t.Integer(),
+  lastTriggeredAt: NullableIsoDate,
+  secret: t.String({ description: "In full only when created or rotated; masked elsewhere", examples: ["whsec_••••••••Ab3="] }),
+  createdAt: IsoDate,
+  updatedAt: IsoDate,
+});
+export type Endpoint = typeof Endpoint.static;
+
+export const SecretResponse = t.Object({ secret: t.String({ examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }) });

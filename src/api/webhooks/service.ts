@@ -1,0 +1,173 @@
+/**
+ * Webhook endpoints: the rules of seeds 000-004 (limits, filters, HTTPS, SSRF, probe, secrets
+ * shown once, rotation with an optional grace period). No HTTP framework in here.
+ */
+import type { Clock } from "../../lib/clock.ts";
+import { BadRequestError, NotFoundError, UnprocessableError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import type { EventTypeCatalog } from "../../event-catalog.ts";
+import type { SecretBox } from "../../security/secret-box.ts";
+import type { TargetVerdict } from "../../security/target-guard.ts";
+import { generateSigningSecret, maskSecret } from "../../security/tokens.ts";
+import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
+import { normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
+
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
+
+/** Sends a signed probe to a URL; throws an AppError (URL_PROBE_FAILED) when it gets no 2xx. */
+export type Prober = (url: string, secret: string) => Promise<void>;
+
+export interface WebhooksServiceDeps {
+  endpoints: EndpointsRepo;
+  secretBox: SecretBox;
+  clock: Clock;
+  catalog: EventTypeCatalog;
+  checkTarget: (url: URL) => Promise<TargetVerdict>;
+  probe: Prober | null;
+  allowHttp: boolean;
+  maxEndpointsPerOrg: number;
+  /** Endpoint set of an org changed: subscription caches drop it. */
+  onChanged: (orgId: string) => void;
+  /** An endpoint is gone or disabled: its pending deliveries are cancelled. */
+  onStopped: (endpointId: string) => void;
+}
+
+export interface CreateEndpointInput {
+  url: string;
+  events?: string[];
+  description?: string | null;
+}
+
+export interface UpdateEndpointInput {
+  url?: string;
+  events?: string[];
+  description?: string | null;
+  isActive?: boolean;
+}
+
+export function createWebhooksService(deps: WebhooksServiceDeps) {
+  const { endpoints, secretBox, clock, catalog } = deps;
+
+  function require(orgId: string, id: string): EndpointRow {
+    const row = endpoints.get(orgId, id);
+    if (!row) throw new NotFoundError("Webhook endpoint");
+    return row;
+  }
+
+  /** Shape, SSRF rule, then the probe: what a URL must pass before it is stored. */
+  async function admitUrl(raw: string, secret: string): Promise<string> {
+    const url = parseEndpointUrl(raw, deps.allowHttp);
+    const verdict = await deps.checkTarget(url);
+    if (!verdict.ok) {
+      if (verdict.code === "blocked_address") throw new BadRequestError("URL_NOT_ALLOWED", `url is not allowed: ${verdict.message}.`);
+      // An unresolvable host is left to delivery-time checks unless the probe must reach it now.
+      if (deps.probe) throw new BadRequestError("URL_PROBE_FAILED", `The probe could not reach the URL: ${verdict.message}.`);
+    }
+    if (deps.probe) await deps.probe(url.href, secret);
+    return url.href;
+  }
+
+  return {
+    list: (orgId: string) => endpoints.list(orgId),
+    get: require,
+
+    async create(orgId: string, input: CreateEndpointInput): Promise<{ row: EndpointRow; secret: string }> {
+      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) {
+        throw new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
+      }
+      const events = normalizeEventFilters(input.events ?? ["*"], catalog);
+      const secret = generateSigningSecret();
+      const url = await admitUrl(input.url, secret);
+      // Checked again after the (slow) probe so two concurrent creates cannot both slip under.
+      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) {
+        throw new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
+      }
+      const now = clock();
+      const row: EndpointRow = {
+        id: newId("wh"),
+        orgId,
+        url,
+        description: input.description ?? null,
+        events,
+        enabled: true,
+        disabledReason: null,
+        disabledAt: null,
+        consecutiveFailures: 0,
+        failureCount: 0,
+        lastTriggeredAt: null,
+        secretEnc: secretBox.seal(secret),
+        previousSecretEnc: null,
+        previousSecretExpiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+        deletedAt: null,
+      };
+      endpoints.insert(row);
+      deps.onChanged(orgId);
+      return { row, secret };
+    },
+
+    async update(orgId: string, id: string, input: UpdateEndpointInput): Promise<EndpointRow> {
+      const current = require(orgId, id);
+      const patch: EndpointPatch = { updatedAt: clock() };
+      if (input.events !== undefined) patch.events = normalizeEventFilters(input.events, catalog);
+      if (input.description !== undefined) patch.description = input.description;
+      if (input.url !== undefined && input.url !== current.url) {
+        patch.url = await admitUrl(input.url, secretBox.open(current.secretEnc));
+      }
+      if (input.isActive === false && current.enabled) {
+        Object.assign(patch, { enabled: false, disabledReason: "manual", disabledAt: patch.updatedAt });
+      }
+      if (input.isActive === true) {
+        Object.assign(patch, { enabled: true, disabledReason: null, disabledAt: null, consecutiveFailures: 0 });
+      }
+      const row = endpoints.update(orgId, id, patch);
+      if (!row) throw new NotFoundError("Webhook endpoint");
+      deps.onChanged(orgId);
+      if (!row.enabled && current.enabled) deps.onStopped(id);
+      return row;
+    },
+
+    delete(orgId: string, id: string): void {
+      require(orgId, id);
+      const now = clock();
+      endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
+      deps.onChanged(orgId);
+      deps.onStopped(id);
+    },
+
+    rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): { row: EndpointRow; secret: string } {
+      if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
+        throw new BadRequestError("VALIDATION_ERROR", `gracePeriodSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}.`);
+      }
+      const current = require(orgId, id);
+      const secret = generateSigningSecret();
+      const now = clock();
+      const row = endpoints.update(orgId, id, {
+        secretEnc: secretBox.seal(secret),
+        previousSecretEnc: gracePeriodSeconds > 0 ? current.secretEnc : null,
+        previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
+        updatedAt: now,
+      });
+      if (!row) throw new NotFoundError("Webhook endpoint");
+      deps.onChanged(orgId);
+      return { row, secret };
+    },
+
+    revealSecret(orgId: string, id: string): string {
+      return secretBox.open(require(orgId, id).secretEnc);
+    },
+
+    /** The secrets that sign a delivery now: the current one, then a previous one still in grace. */
+    signingSecrets(row: EndpointRow, now = clock()): string[] {
+      const secrets = [secretBox.open(row.secretEnc)];
+      if (row.previousSecretEnc && (row.previousSecretExpiresAt ?? 0) > now) secrets.push(secretBox.open(row.previousSecretEnc));
+      return secrets;
+    },
+
+    maskedSecret(row: EndpointRow): string {
+      return maskSecret(secretBox.open(row.secretEnc));
+    },
+  };
+}
+export type WebhooksService = ReturnType<typeof createWebhooksService>;

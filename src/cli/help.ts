@@ -1,0 +1,43 @@
+import { options } from "../config.ts";
+
+const configLines = () =>
+  Object.values(options)
+    .map((o) => `  ${(o.flag + " <value>").padEnd(36)} ${o.env}${o.default !== undefined ? ` (default ${o.default})` : ""}\n      ${o.help}`)
+    .join("\n");
+
+export const HELP: Record<string, () => string> = {
+  main: () => `webhookd: self-hosted webhook delivery
+
+Usage: webhookd <command> [options]
+
+Commands:
+  serve                      Start the API server and the delivery engine
+  migrate                    Apply database migrations and exit
+  orgs create <name>         Create an organization
+  orgs list                  List organizations
+  keys create --org <id> --scopes <a,b> [--name <n>] [--mode live|test]
+                             Create an org API key (printed once)
+  version                    Print the version
+
+Run 'webhookd <command> --help' for a command's options.
+`,
+  serve: () => `Usage: webhookd serve [options]
+
+Starts the API (Swagger UI at /docs) and the delivery engine. Every option is also an
+environment variable; a flag wins over its variable.
+
+${configLines()}
+`,
+  migrate: () => `Usage: webhookd migrate [--data-dir <dir>]
+
+Applies the embedded migrations to <data dir>/webhookd.db and exits. 'serve' does this too.
+`,
+  orgs: () => `Usage: webhookd orgs create <name> [--data-dir <dir>]
+       webhookd orgs list [--data-dir <dir>]
+`,
+  keys: () => `Usage: webhookd keys create --org <orgId> --scopes <scope,scope> [--name <name>] [--mode live|test] [--data-dir <dir>]
+
+Scopes: webhooks:read, webhooks:write, events:write. The key is printed once; only its hash is stored.
+`,
+  version: () => "Usage: webhookd version\n",
+};

@@ -1,0 +1,115 @@
+/**
+ * Configuration: environment variables, each with a `serve` flag that wins over it, parsed and
+ * validated once at start. The option table below is the single source for parsing, `--help`
+ * and the README's config table.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { parseDuration, parseDurationList } from "./lib/duration.ts";
+import { DEFAULT_EVENT_TYPES, parseEventTypeCatalog, type EventTypeCatalog } from "./event-catalog.ts";
+
+export class ConfigError extends Error {}
+
+type Parser<T> = (raw: string) => T;
+
+interface OptionSpec<T> {
+  env: string;
+  flag: string;
+  default: string | undefined;
+  help: string;
+  parse: Parser<T>;
+}
+
+function integer(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`expected ${min}..${max}, got ${n}`);
+    return n;
+  };
+}
+
+const boolean: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new Error(`expected true or false, got "${raw}"`);
+};
+
+const text: Parser<string> = (raw) => raw;
+const optionalText: Parser<string | undefined> = (raw) => (raw === "" ? undefined : raw);
+
+const duration: Parser<number> = (raw) => parseDuration(raw);
+
+function option<T>(env: string, def: string | undefined, help: string, parse: Parser<T>): OptionSpec<T> {
+  const flag = "--" + env.replace(/^WEBHOOKD_/, "").toLowerCase().replaceAll("_", "-");
+  return { env, flag, default: def, help, parse };
+}
+
+export const options = {
+  port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
+  host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
+  dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
+  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key; if unset and none exists yet, one is generated on first start and printed once", optionalText),
+  masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", optionalText),
+  allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),
+  allowPrivateTargets: option("WEBHOOKD_ALLOW_PRIVATE_TARGETS", "false", "Allow endpoints on loopback/private/link-local addresses (development, tests, internal use)", boolean),
+  probe: option("WEBHOOKD_PROBE", "true", "Send a signed probe to an endpoint URL on create and URL change; no 2xx rejects the change", boolean),
+  maxEndpointsPerOrg: option("WEBHOOKD_MAX_ENDPOINTS_PER_ORG", "5", "Endpoints an org may have", integer(1, 100_000)),
+  rateLimit: option("WEBHOOKD_RATE_LIMIT", "100", "Requests per second per API key (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
+  eventTypes: option<EventTypeCatalog>("WEBHOOKD_EVENT_TYPES", undefined, "Event-type catalog: a comma list, or a path to a JSON file (array of names or {name, description}); default: the seeds' catalog", (raw) => parseEventTypeCatalog(raw, readCatalogFile)),
+  maxPayloadBytes: option("WEBHOOKD_MAX_PAYLOAD_BYTES", "262144", "Largest event `data`, in bytes (413 beyond)", integer(1024, 64 * 1024 * 1024)),
+  concurrency: option("WEBHOOKD_CONCURRENCY", "256", "Delivery attempts in flight at once, across all endpoints", integer(1, 100_000)),
+  endpointConcurrency: option("WEBHOOKD_ENDPOINT_CONCURRENCY", "32", "Delivery attempts in flight at once to one endpoint", integer(1, 100_000)),
+  attemptTimeoutMs: option("WEBHOOKD_ATTEMPT_TIMEOUT", "10s", "Timeout of one delivery attempt (ms, s, m, h)", duration),
+  retrySchedule: option("WEBHOOKD_RETRY_SCHEDULE", "10s,60s,300s", "Delays before each retry; the first attempt is immediate", (raw) => parseDurationList(raw)),
+  disableAfter: option("WEBHOOKD_DISABLE_AFTER", "10", "Consecutive exhausted deliveries that disable an endpoint; 0 never disables", integer(0, 1_000_000)),
+  retentionDays: option("WEBHOOKD_RETENTION_DAYS", "30", "Days delivery logs and events are kept", integer(1, 3650)),
+  retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", text),
+  caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
+  logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
+    if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);
+    return raw as "debug" | "info" | "warn" | "error";
+  }),
+} satisfies Record<string, OptionSpec<unknown>>;
+
+type Options = typeof options;
+export type Config = { [K in keyof Options]: ReturnType<Options[K]["parse"]> } & { eventTypes: EventTypeCatalog };
+
+function readCatalogFile(path: string): string | null {
+  return existsSync(path) ? readFileSync(path, "utf8") : null;
+}
+
+function readPem(path: string): string[] {
+  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  const pems = readFileSync(path, "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!pems) throw new Error(`no PEM certificate in ${path}`);
+  return pems;
+}
+
+/**
+ * Builds the config from the environment and `serve` flags (`--port 9000` or `--port=9000`;
+ * a boolean flag alone means true). Throws ConfigError naming the variable on a bad value.
+ */
+export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string> = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(options) as [keyof Options, OptionSpec<unknown>][]) {
+    const fromFlag = flags[spec.flag];
+    const raw = fromFlag ?? env[spec.env] ?? spec.default;
+    const source = fromFlag !== undefined ? spec.flag : spec.env;
+    if (raw === undefined) {
+      out[key] = key === "eventTypes" ? DEFAULT_EVENT_TYPES : undefined;
+      continue;
+    }
+    try {
+      out[key] = spec.parse(raw);
+    } catch (err) {
+      throw new ConfigError(`${source}: ${(err as Error).message}`);
+    }
+  }
+  return out as Config;
+}
+
+/** Every flag `serve` accepts, mapped to whether it is a boolean (may stand alone). */
+export const serveFlags: ReadonlyMap<string, boolean> = new Map(
+  Object.values(options).map((o) => [o.flag, o.parse === boolean]),
+);

@@ -1,0 +1,212 @@
+/**
+ * One delivery attempt: a single POST, never redirected, bounded in time and in response size,
+ * and sent to the IP address the SSRF guard vetted (so a second DNS lookup cannot point it
+ * somewhere else). Every outcome, including failures, comes back as an AttemptResult; send()
+ * does not throw.
+ */
+import { isIP } from "node:net";
+import { getCACertificates } from "node:tls";
+
+export type PickTarget = (
+  url: URL,
+) => Promise<
+  | { ok: true; address: string; family: 4 | 6 }
+  | { ok: false; code: "blocked_address" | "dns_error"; message: string }
+>;
+
+export type AttemptErrorCode =
+  | "timeout"
+  | "dns_error"
+  | "connection_refused"
+  | "connection_reset"
+  | "tls_error"
+  | "blocked_address"
+  | "redirect"
+  | "http_status"
+  | "network_error";
+
+export interface AttemptRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+export interface AttemptResult {
+  /** The receiver answered 2xx and the response was read without error. */
+  ok: boolean;
+  /** null when no response head arrived. */
+  statusCode: number | null;
+  durationMs: number;
+  /** Lower-cased names. */
+  responseHeaders: Record<string, string> | null;
+  /** At most maxResponseBytes, decoded as UTF-8 with invalid sequences replaced. */
+  responseBody: string | null;
+  error: { code: AttemptErrorCode; message: string } | null;
+  /** The IP actually connected to. */
+  address: string | null;
+}
+
+export interface HttpClientOptions {
+  pickTarget: PickTarget;
+  /** Extra trusted PEM certificates (WEBHOOKD_CA_FILE), on top of the default trust store. */
+  caCerts?: string[];
+  maxResponseBytes?: number;
+  userAgent: string;
+}
+
+export interface HttpClient {
+  send(req: AttemptRequest): Promise<AttemptResult>;
+}
+
+// Bun 1.4.5 fetch error codes, found by experiment against loopback servers.
+const CONNECTION_REFUSED = new Set(["ECONNREFUSED"]);
+// A peer that closes or resets the socket before the response is complete.
+const CONNECTION_RESET = new Set(["ECONNRESET", "EPIPE"]);
+// OpenSSL's verification errors (DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE,
+// CERT_HAS_EXPIRED, ...), Node-style ERR_TLS_* / ERR_SSL_* (ERR_TLS_CERT_ALTNAME_INVALID for a
+// name mismatch), and EPROTO, a handshake with a peer that does not speak TLS.
+const TLS_ERROR = /CERT|CRL|TLS|SSL|^UNABLE_TO_|^(INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|HOSTNAME_MISMATCH|EPROTO)$/;
+// Bun's messages name the pinned URL (not the one the user configured) and append advice for
+// developers; neither belongs in a delivery log.
+const BUN_NOISE = / fetching "[^"]*"\.?|\s*For more information, pass `verbose: true` in the second argument to fetch\(\)/g;
+
+export function createHttpClient(opts: HttpClientOptions): HttpClient {
+  const maxResponseBytes = opts.maxResponseBytes ?? 4096;
+  // A `ca` option replaces Bun's trust store instead of adding to it, so keep the defaults in.
+  // (Costs some CPU per request, so it is only passed when there are extra certificates.)
+  const ca = opts.caCerts?.length ? [...getCACertificates("default"), ...opts.caCerts] : undefined;
+
+  async function send(req: AttemptRequest): Promise<AttemptResult> {
+    const started = performance.now();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), req.timeoutMs);
+    const seen: Omit<AttemptResult, "ok" | "durationMs" | "error"> = {
+      statusCode: null,
+      responseHeaders: null,
+      responseBody: null,
+      address: null,
+    };
+    const finish = (error: AttemptResult["error"]): AttemptResult => ({
+      ...seen,
+      ok: error === null,
+      durationMs: performance.now() - started,
+      error,
+    });
+
+    try {
+      const url = new URL(req.url);
+      if (url.protocol !== "http:" && url.protocol !== "https:") {
+        return finish({ code: "blocked_address", message: `unsupported URL scheme ${url.protocol}` });
+      }
+      const target = await untilAborted(opts.pickTarget(url), controller.signal);
+      if (!target.ok) return finish({ code: target.code, message: target.message });
+      const pinned = pinnedUrl(url, target.address);
+      if (!pinned) return finish({ code: "blocked_address", message: `not an IP address: ${target.address}` });
+      seen.address = target.address;
+
+      const response = await fetch(pinned, {
+        method: "POST",
+        headers: requestHeaders(req.headers, url, opts.userAgent),
+        body: req.body,
+        redirect: "manual",
+        signal: controller.signal,
+        // An environment proxy would make the connection (and the address recorded) not ours.
+        proxy: false,
+        // Verify the certificate against the name the user configured, not the pinned IP.
+        tls: url.protocol === "https:" ? { serverName: unbracketed(url.hostname), ca } : undefined,
+      });
+      seen.statusCode = response.status;
+      seen.responseHeaders = Object.fromEntries(response.headers);
+      seen.responseBody = await readCapped(response.body, maxResponseBytes);
+      return finish(statusError(response));
+    } catch (error) {
+      if (controller.signal.aborted) {
+        return finish({ code: "timeout", message: `no complete response within ${req.timeoutMs} ms` });
+      }
+      return finish(classify(error));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return { send };
+}
+
+function pinnedUrl(url: URL, address: string): URL | null {
+  const version = isIP(address);
+  if (version === 0) return null;
+  const pinned = new URL(url);
+  // An unbracketed IPv6 hostname is silently ignored by the URL setter, which would keep the
+  // original name and let fetch resolve it again.
+  pinned.hostname = version === 6 ? `[${address}]` : address;
+  return pinned;
+}
+
+function requestHeaders(callerHeaders: Record<string, string>, url: URL, userAgent: string): Headers {
+  const headers = new Headers(callerHeaders);
+  if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  headers.set("user-agent", userAgent);
+  // url.host carries the port only when it is not the scheme's default, as Host should.
+  headers.set("host", url.host);
+  return headers;
+}
+
+function unbracketed(hostname: string): string {
+  return hostname.startsWith("[") ? hostname.slice(1, -1) : hostname;
+}
+
+/** Rejects with the abort reason if the signal fires first; the timeout also bounds pickTarget. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Reads at most `max` bytes, then cancels the stream so an endless or huge body costs nothing more. */
+async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const kept = value.subarray(0, max - size);
+      chunks.push(kept);
+      size += kept.length;
+    }
+  } finally {
+    // Cancelling a finished or errored stream is harmless; its rejection carries nothing new.
+    reader.cancel().catch(() => {});
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
+}
+
+function statusError(response: Response): AttemptResult["error"] {
+  const { status } = response;
+  if (status >= 200 && status < 300) return null;
+  if (status >= 300 && status < 400) {
+    const location = response.headers.get("location");
+    return { code: "redirect", message: `HTTP ${status} redirect to ${location ?? "(no Location)"}, not followed` };
+  }
+  return { code: "http_status", message: `HTTP ${status}` };
+}
+
+function classify(error: unknown): NonNullable<AttemptResult["error"]> {
+  const code = errorCode(error);
+  const raw = error instanceof Error ? error.message.replace(BUN_NOISE, "").trim() : String(error);
+  const message = code && !raw.startsWith(code) ? `${code}: ${raw}` : raw;
+  if (code && CONNECTION_REFUSED.has(code)) return { code: "connection_refused", message };
+  if (code && CONNECTION_RESET.has(code)) return { code: "connection_reset", message };
+  if (code && TLS_ERROR.test(code)) return { code: "tls_error", message };
+  return { code: "network_error", message };
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  return typeof error.code === "string" ? error.code : undefined;
+}

@@ -1,0 +1,56 @@
+/**
+ * The HTTP app factory: plugins, then one controller per resource. It never listens; app.ts
+ * (the composition root) does, so tests can also drive it with `app.handle(request)`.
+ */
+import { Elysia } from "elysia";
+import type { Logger } from "../lib/logger.ts";
+import { errorEnvelope } from "./error-envelope.ts";
+import { jsonBodyParser } from "./body-parser.ts";
+import { authPlugin } from "./auth.ts";
+import { idempotencyPlugin } from "./idempotency.ts";
+import { docsPlugin } from "./docs.ts";
+import { healthRoutes } from "./health.ts";
+import type { AuthService } from "../api/auth/service.ts";
+import type { IdempotencyService } from "../api/idempotency/service.ts";
+import type { OrgsService } from "../api/orgs/service.ts";
+import type { WebhooksService } from "../api/webhooks/service.ts";
+import type { EventTypeCatalog } from "../event-catalog.ts";
+import type { RateLimiter } from "../lib/token-bucket.ts";
+import { orgsRoutes } from "../api/orgs/routes.ts";
+import { webhooksRoutes } from "../api/webhooks/routes.ts";
+import { eventTypesRoutes } from "../api/event-types/routes.ts";
+
+export interface HttpDeps {
+  version: string;
+  logger: Logger;
+  auth: AuthService;
+  rateLimiter: RateLimiter | null;
+  idempotency: IdempotencyService;
+  orgs: OrgsService;
+  webhooks: WebhooksService;
+  catalog: EventTypeCatalog;
+  maxPayloadBytes: number;
+  checkWritable: () => void;
+}
+
+/** Body caps: a batch may carry many events; everything else one payload and some room. */
+export function bodyLimits(maxPayloadBytes: number) {
+  const single = maxPayloadBytes + 64 * 1024;
+  const batch = Math.max(16 * 1024 * 1024, 4 * maxPayloadBytes);
+  return { single, batch, limitFor: (path: string) => (path.endsWith("/batch") ? batch : single) };
+}
+
+export function createHttpApp(deps: HttpDeps) {
+  const auth = authPlugin(deps.auth, deps.rateLimiter);
+  return new Elysia({ normalize: false })
+    .use(errorEnvelope(deps.logger))
+    .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
+    .use(auth)
+    .use(idempotencyPlugin(deps.idempotency))
+    .use(docsPlugin({ version: deps.version }))
+    .use(healthRoutes(deps.checkWritable))
+    .use(eventTypesRoutes(deps.catalog))
+    .use(orgsRoutes(auth, deps.orgs))
+    .use(webhooksRoutes(auth, deps.webhooks));
+}
+export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -1,0 +1,23 @@
+import { Elysia, t } from "elysia";
+import { ServiceUnavailableError } from "../lib/errors.ts";
+
+/** /healthz: the process answers. /readyz: the database takes writes. */
+export function healthRoutes(checkWritable: () => void) {
+  return new Elysia()
+    .get("/healthz", () => ({ status: "ok" }), {
+      response: t.Object({ status: t.String() }),
+      detail: { tags: ["health"], summary: "Liveness" },
+    })
+    .get(
+      "/readyz",
+      () => {
+        try {
+          checkWritable();
+        } catch (err) {
+          throw new ServiceUnavailableError("NOT_READY", `The database is not writable: ${(err as Error).message}`);
+        }
+        return { status: "ready" };
+      },
+      { response: t.Object({ status: t.String() }), detail: { tags: ["health"], summary: "Readiness: the database takes writes" } },
+    );
+}

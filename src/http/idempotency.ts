@@ -1,0 +1,40 @@
+/**
+ * Wires Idempotency-Key into every POST: claim before the handler, store the response after it,
+ * release the key when the request fails (a failed request changed nothing).
+ */
+import { Elysia } from "elysia";
+import type { Caller } from "../api/auth/service.ts";
+import type { IdempotencyService } from "../api/idempotency/service.ts";
+
+export function idempotencyPlugin(service: IdempotencyService) {
+  const claimed = new WeakMap<Request, { scope: string; key: string }>();
+  return new Elysia({ name: "webhookd.idempotency" })
+    .onBeforeHandle({ as: "global" }, (ctx) => {
+      const { request, headers, body, path } = ctx;
+      const caller = (ctx as unknown as { caller: Caller | null }).caller;
+      const key = headers["idempotency-key"];
+      if (request.method !== "POST" || key === undefined || !caller) return;
+      const scope = `${caller.principal.keyId}/${caller.orgId ?? "-"}`;
+      const start = service.begin(scope, key, { method: request.method, path, body });
+      if (start.kind === "replay") {
+        return new Response(start.body, {
+          status: start.status,
+          headers: { "content-type": "application/json", "idempotent-replayed": "true" },
+        });
+      }
+      claimed.set(request, { scope, key });
+    })
+    .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
+      const claim = claimed.get(request);
+      if (!claim) return;
+      claimed.delete(request);
+      const status = typeof set.status === "number" ? set.status : 200;
+      service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null));
+    })
+    .onError({ as: "global" }, ({ request }) => {
+      const claim = claimed.get(request);
+      if (!claim) return;
+      claimed.delete(request);
+      service.release(claim.scope, claim.key);
+    });
+}

@@ -1,0 +1,81 @@
+/**
+ * Domain errors. Services throw these; the HTTP layer maps them to the error envelope once
+ * (src/http/error-envelope.ts). Nothing here knows about Elysia.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, readonly path?: string) {
+    super("VALIDATION_ERROR", 400, message, path ? { path } : undefined);
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 400, message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = "A valid API key is required (X-API-Key or Authorization: Bearer).") {
+    super("UNAUTHORIZED", 401, message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super("FORBIDDEN", 403, message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what = "Resource") {
+    super("NOT_FOUND", 404, `${what} not found.`);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 409, message);
+  }
+}
+
+export class UnprocessableError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 422, message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string) {
+    super("PAYLOAD_TOO_LARGE", 413, message);
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super("RATE_LIMITED", 429, `Rate limit exceeded; retry after ${retryAfterSeconds}s.`);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, 503, message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message = "Send the request body as JSON with Content-Type: application/json.") {
+    super("UNSUPPORTED_MEDIA_TYPE", 415, message);
+  }
+}

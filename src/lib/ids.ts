@@ -1,0 +1,60 @@
+/**
+ * Resource ids: a type prefix, then a ULID-style body (48-bit ms timestamp + 80 random bits,
+ * Crockford base32). Time-sortable, so "newest first" is an index scan on the primary key.
+ */
+const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+export type IdPrefix = "org" | "key" | "wh" | "evt" | "dlv" | "att" | "msg";
+
+let lastMs = -1;
+let lastRandom = new Uint8Array(10);
+
+function encode(ms: number, random: Uint8Array): string {
+  let out = "";
+  let t = ms;
+  const time: string[] = new Array(10);
+  for (let i = 9; i >= 0; i--) {
+    time[i] = ALPHABET[t % 32]!;
+    t = Math.floor(t / 32);
+  }
+  out = time.join("");
+  // 80 bits -> 16 base32 chars, 5 bits at a time.
+  let bits = 0;
+  let value = 0;
+  for (const byte of random) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out;
+}
+
+/** Monotonic within one process: ids made in the same millisecond still sort in creation order. */
+export function newId(prefix: IdPrefix, now: number = Date.now()): string {
+  if (now <= lastMs) {
+    const next = new Uint8Array(lastRandom);
+    for (let i = next.length - 1; i >= 0; i--) {
+      if (next[i]! < 255) {
+        next[i]!++;
+        break;
+      }
+      next[i] = 0;
+    }
+    lastRandom = next;
+    now = lastMs;
+  } else {
+    lastRandom = crypto.getRandomValues(new Uint8Array(10));
+    lastMs = now;
+  }
+  return `${prefix}_${encode(now, lastRandom)}`;
+}
+
+const ID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Cheap shape check so hostile path parameters never reach the database. */
+export function isId(prefix: IdPrefix, value: string): boolean {
+  return value.startsWith(`${prefix}_`) && ID_BODY.test(value.slice(prefix.length + 1));
+}

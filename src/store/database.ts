@@ -1,0 +1,35 @@
+/**
+ * Opens the SQLite file with the settings the rest of the code relies on. The one place that
+ * knows the database is SQLite: everything above talks to the repositories.
+ */
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema>;
+
+export interface StoreHandle {
+  sqlite: Database;
+  db: Db;
+  close(): void;
+}
+
+export function openDatabase(file: string): StoreHandle {
+  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new Database(file, { create: true, strict: true });
+  // WAL lets readers run beside the single writer; synchronous=FULL makes every committed
+  // transaction survive power loss too, and group commit (write-batcher) amortizes the fsync.
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = FULL");
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run("PRAGMA foreign_keys = ON");
+  sqlite.run("PRAGMA temp_store = MEMORY");
+  const db = drizzle(sqlite, { schema });
+  return {
+    sqlite,
+    db,
+    close: () => sqlite.close(),
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * The whole product's schema. Times are unix milliseconds (integers): cheap to index and
+ * compare; the API formats them as ISO-8601.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const orgs = sqliteTable("orgs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** API keys, stored only as a SHA-256 hash. `orgId` null marks an admin key. */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").references(() => orgs.id),
+    name: text("name"),
+    keyHash: text("key_hash").notNull(),
+    /** The first characters of the key (e.g. `sk_live_AbCd`), so people can tell keys apart. */
+    keyPrefix: text("key_prefix").notNull(),
+    scopes: text("scopes", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.keyHash), index("api_keys_org").on(t.orgId)],
+);
+
+export const endpoints = sqliteTable(
+  "endpoints",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    url: text("url").notNull(),
+    description: text("description"),
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull(),
+    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures">(),
+    disabledAt: integer("disabled_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    failureCount: integer("failure_count").notNull().default(0),
+    lastTriggeredAt: integer("last_triggered_at"),
+    /** AES-256-GCM under the master key; never stored in plaintext. */
+    secretEnc: text("secret_enc").notNull(),
+    /** The secret replaced by a rotation with a grace period; it keeps signing until it expires. */
+    previousSecretEnc: text("previous_secret_enc"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** Deleted endpoints stay as tombstones so their delivery logs live out the retention window. */
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [index("endpoints_org").on(t.orgId, t.deletedAt)],
+);
+
+/** One published event. `body` is the exact JSON sent to every endpoint, on every attempt. */
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    type: text("type").notNull(),
+    body: text("body").notNull(),
+    /** The publisher's own id or Idempotency-Key: the same one is never fanned out twice. */
+    dedupeKey: text("dedupe_key"),
+    isTest: integer("is_test", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("events_dedupe").on(t.orgId, t.dedupeKey),
+    index("events_created").on(t.createdAt),
+  ],
+);
+
+export const deliveryStatuses = ["pending", "succeeded", "failed", "cancelled"] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
+/**
+ * One event for one endpoint. The truth the scheduler works from: a `pending` row with
+ * `next_attempt_at` is due then; rows in flight when the process dies stay `pending` and are
+ * due again at start (at-least-once).
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    eventId: text("event_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status").$type<DeliveryStatus>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    lastAttemptAt: integer("last_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastDurationMs: integer("last_duration_ms"),
+    lastErrorCode: text("last_error_code"),
+    lastErrorMessage: text("last_error_message"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("deliveries_due")
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    index("deliveries_endpoint").on(t.endpointId, t.id),
+    index("deliveries_event").on(t.eventId),
+    index("deliveries_created").on(t.createdAt),
+  ],
+);
+
+export const attemptTriggers = ["scheduled", "replay", "test"] as const;
+export type AttemptTrigger = (typeof attemptTriggers)[number];
+
+/** The delivery log: one row per HTTP attempt. */
+export const attempts = sqliteTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    trigger: text("trigger").$type<AttemptTrigger>().notNull(),
+    attemptNumber: integer("attempt_number").notNull(),
+    url: text("url").notNull(),
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    responseHeaders: text("response_headers", { mode: "json" }).$type<Record<string, string>>(),
+    responseBody: text("response_body"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("attempts_delivery").on(t.deliveryId, t.id), index("attempts_created").on(t.createdAt)],
+);
+
+/** Idempotency-Key records: the first response to a POST, replayed for 24 h. */
+export const idempotencyRecords = sqliteTable(
+  "idempotency_records",
+  {
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    state: text("state").$type<"in_progress" | "done">().notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_created").on(t.createdAt)],
+);

@@ -1,0 +1,29 @@
+/**
+ * The store: one SQLite file behind repositories. Everything above this module sees only the
+ * repositories, so another backend can replace it without touching services.
+ */
+import { openDatabase, type StoreHandle } from "./database.ts";
+import { migrate } from "./migrate.ts";
+import { createApiKeysRepo } from "./repositories/api-keys.ts";
+import { createEndpointsRepo } from "./repositories/endpoints.ts";
+import { createIdempotencyRepo } from "./repositories/idempotency.ts";
+import { createOrgsRepo } from "./repositories/orgs.ts";
+
+export function openStore(file: string) {
+  const handle: StoreHandle = openDatabase(file);
+  migrate(handle.sqlite);
+  const { db, sqlite } = handle;
+  return {
+    orgs: createOrgsRepo(db),
+    apiKeys: createApiKeysRepo(db),
+    endpoints: createEndpointsRepo(db),
+    idempotency: createIdempotencyRepo(db),
+    /** Throws unless the database takes a write lock now. */
+    checkWritable(): void {
+      sqlite.run("BEGIN IMMEDIATE");
+      sqlite.run("ROLLBACK");
+    },
+    close: handle.close,
+  };
+}
+export type Store = ReturnType<typeof openStore>;
