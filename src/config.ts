@@ -4,8 +4,11 @@
  * and the README's config table.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { Cron } from "croner";
 import { parseDuration, parseDurationList } from "./lib/duration.ts";
 import { DEFAULT_EVENT_TYPES, parseEventTypeCatalog, type EventTypeCatalog } from "./event-catalog.ts";
+import { API_KEY_SHAPE } from "./security/tokens.ts";
+import { parseMasterKey } from "./security/secret-box.ts";
 
 export class ConfigError extends Error {}
 
@@ -36,9 +39,27 @@ const boolean: Parser<boolean> = (raw) => {
 };
 
 const text: Parser<string> = (raw) => raw;
-const optionalText: Parser<string | undefined> = (raw) => (raw === "" ? undefined : raw);
 
 const duration: Parser<number> = (raw) => parseDuration(raw);
+
+/** A key the auth layer would refuse on sight must stop the start, not lock the admin out. */
+const adminKey: Parser<string | undefined> = (raw) => {
+  if (raw === "") return undefined;
+  if (!API_KEY_SHAPE.test(raw)) throw new Error("expected sk_admin_ followed by 32 to 128 letters and digits");
+  return raw;
+};
+
+/** Checked here so a bad key is a config error, not a crash when the store opens. */
+const masterKey: Parser<string | undefined> = (raw) => {
+  if (raw === "") return undefined;
+  parseMasterKey(raw);
+  return raw;
+};
+
+const cron: Parser<string> = (raw) => {
+  new Cron(raw, { paused: true }).stop();
+  return raw;
+};
 
 function option<T>(env: string, def: string | undefined, help: string, parse: Parser<T>): OptionSpec<T> {
   const flag = "--" + env.replace(/^WEBHOOKD_/, "").toLowerCase().replaceAll("_", "-");
@@ -49,8 +70,8 @@ export const options = {
   port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
-  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key; if unset and none exists yet, one is generated on first start and printed once", optionalText),
-  masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", optionalText),
+  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits); if unset and none exists yet, one is generated on first start and printed once", adminKey),
+  masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),
   allowPrivateTargets: option("WEBHOOKD_ALLOW_PRIVATE_TARGETS", "false", "Allow endpoints on loopback/private/link-local addresses (development, tests, internal use)", boolean),
   probe: option("WEBHOOKD_PROBE", "true", "Send a signed probe to an endpoint URL on create and URL change; no 2xx rejects the change", boolean),
@@ -64,7 +85,7 @@ export const options = {
   retrySchedule: option("WEBHOOKD_RETRY_SCHEDULE", "10s,60s,300s", "Delays before each retry; the first attempt is immediate", (raw) => parseDurationList(raw)),
   disableAfter: option("WEBHOOKD_DISABLE_AFTER", "10", "Consecutive exhausted deliveries that disable an endpoint; 0 never disables", integer(0, 1_000_000)),
   retentionDays: option("WEBHOOKD_RETENTION_DAYS", "30", "Days delivery logs and events are kept", integer(1, 3650)),
-  retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", text),
+  retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", cron),
   caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
   logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
     if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);

@@ -6,7 +6,6 @@ import { ConfigError, loadConfig, serveFlags } from "./config.ts";
 import { buildServices, startApp } from "./app.ts";
 import { silentLogger } from "./lib/logger.ts";
 import { AppError } from "./lib/errors.ts";
-import { SCOPES } from "./api/auth/scopes.ts";
 import { VERSION } from "./version.ts";
 
 const COMMAND_FLAGS: Record<string, ReadonlyMap<string, boolean>> = {
@@ -27,8 +26,8 @@ async function run(argv: string[]): Promise<number> {
     print(`webhookd ${VERSION}`);
     return 0;
   }
-  const help = HELP[command];
-  if (!help) throw new UsageError(`unknown command "${command}"`);
+  const help = Object.hasOwn(HELP, command) ? HELP[command] : undefined; // not "toString" & co.
+  if (!help) throw new UsageError(command.startsWith("-") ? `unknown flag ${command}` : `unknown command "${command}"`);
   if (rest.includes("--help") || rest.includes("-h")) {
     print(help());
     return 0;
@@ -107,7 +106,7 @@ try {
     process.stderr.write(`webhookd: invalid configuration: ${err.message}\n`);
     process.exitCode = 2;
   } else if (err instanceof AppError) {
-    process.stderr.write(`webhookd: ${err.message}${err.code === "VALIDATION_ERROR" ? ` (scopes: ${SCOPES.join(", ")})` : ""}\n`);
+    process.stderr.write(`webhookd: ${err.message}\n`);
     process.exitCode = 1;
   } else {
     process.stderr.write(`webhookd: ${(err as Error).stack ?? err}\n`);

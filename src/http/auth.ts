@@ -9,7 +9,8 @@ import type { AuthService, Caller } from "../api/auth/service.ts";
 import type { Scope } from "../api/auth/scopes.ts";
 import type { RateLimiter } from "../lib/token-bucket.ts";
 
-function presentedKey(headers: Record<string, string | undefined>): string | null {
+/** The API key a request presents, or null for none; throws on a malformed Authorization header. */
+export function presentedKey(headers: Record<string, string | undefined>): string | null {
   const direct = headers["x-api-key"];
   if (direct) return direct.trim();
   const auth = headers["authorization"];

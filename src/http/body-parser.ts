@@ -1,11 +1,34 @@
 /**
  * Reads JSON request bodies with a size cap (413 before buffering more than the cap), strict
- * UTF-8, and a 415 for any other content type, all in the error envelope.
+ * UTF-8, a nesting cap, and a 415 for any other content type, all in the error envelope.
  */
 import { Elysia } from "elysia";
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../lib/errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Deeper JSON is refused before it is parsed: recursive code downstream (the validator's error
+ * report, JSON.stringify for idempotency hashes and stored events) would overflow the stack on it.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/** Whether `[`/`{` nest deeper than `max` anywhere outside strings. Linear, no allocation. */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
 
 async function readCapped(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length"));
@@ -42,6 +65,9 @@ export function jsonBodyParser(limitFor: (path: string) => number) {
       text = utf8.decode(bytes);
     } catch {
       throw new ValidationError("The request body is not valid UTF-8.");
+    }
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      throw new ValidationError(`The request body nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels.`);
     }
     try {
       return JSON.parse(text);

@@ -11,6 +11,37 @@ interface ElysiaValidationIssue {
   path?: string;
   summary?: string;
   message?: string;
+  value?: unknown;
+  /** For a union: one iterable of issues per branch. */
+  errors?: Iterable<ElysiaValidationIssue>[];
+  schema?: { type?: string; const?: unknown; format?: string };
+}
+
+function jsonTypeMatches(type: string | undefined, value: unknown): boolean {
+  if (type === "integer" || type === "number") return typeof value === "number";
+  if (type === "null") return value === null;
+  if (type === "array") return Array.isArray(value);
+  if (type === "object") return typeof value === "object" && value !== null && !Array.isArray(value);
+  return type !== undefined && typeof value === type;
+}
+
+/**
+ * TypeBox reports a failed union as "should be one of: 'string', 'string'", which says nothing
+ * (Elysia's numeric coercion turns every integer field into such a union). Say what was wrong:
+ * the allowed literals, or the failure of the branch of the value's own type.
+ */
+function unionMessage(issue: ElysiaValidationIssue): string | undefined {
+  if (!Array.isArray(issue.errors)) return undefined;
+  const branches = issue.errors
+    .map((branch) => [...branch][0])
+    .filter((b): b is ElysiaValidationIssue => !!b && !(b.schema?.type === "string" && (b.schema.format === "integer" || b.schema.format === "numeric")));
+  if (branches.length === 0) return undefined;
+  if (branches.every((b) => b.schema?.const !== undefined)) {
+    return `Expected one of ${branches.map((b) => JSON.stringify(b.schema!.const)).join(", ")}`;
+  }
+  const own = branches.find((b) => jsonTypeMatches(b.schema?.type, issue.value));
+  if (own?.message) return own.message;
+  return `Expected ${[...new Set(branches.map((b) => b.schema?.type ?? "another value"))].join(" or ")}`;
 }
 
 /** `/events/0/data` -> `events[0].data` */
@@ -27,7 +58,7 @@ function validationBody(error: unknown): { message: string; path?: string } {
   const where = (error as { type?: string }).type;
   const first = Array.isArray(all) ? all[0] : undefined;
   const path = first?.path ? pointerToPath(first.path) : undefined;
-  const what = first?.summary ?? first?.message ?? "invalid value";
+  const what = (first && unionMessage(first)) ?? first?.summary ?? first?.message ?? "invalid value";
   const label = path ?? (where === "body" ? "body" : where ?? "request");
   return { message: `${label}: ${what}`, ...(path ? { path } : {}) };
 }

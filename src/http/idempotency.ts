@@ -5,9 +5,10 @@
 import { Elysia } from "elysia";
 import type { Caller } from "../api/auth/service.ts";
 import type { IdempotencyService } from "../api/idempotency/service.ts";
+import { presentedKey } from "./auth.ts";
 
 export function idempotencyPlugin(service: IdempotencyService) {
-  const claimed = new WeakMap<Request, { scope: string; key: string }>();
+  const claimed = new WeakMap<Request, { scope: string; key: string; credential: string }>();
   return new Elysia({ name: "webhookd.idempotency" })
     .onBeforeHandle({ as: "global" }, (ctx) => {
       const { request, headers, body, path } = ctx;
@@ -15,21 +16,23 @@ export function idempotencyPlugin(service: IdempotencyService) {
       const key = headers["idempotency-key"];
       if (request.method !== "POST" || key === undefined || !caller) return;
       const scope = `${caller.principal.keyId}/${caller.orgId ?? "-"}`;
-      const start = service.begin(scope, key, { method: request.method, path, body });
+      // Authentication already accepted this key, so it is present and well-formed.
+      const credential = presentedKey(headers)!;
+      const start = service.begin(scope, key, { method: request.method, path, body }, credential);
       if (start.kind === "replay") {
         return new Response(start.body, {
           status: start.status,
           headers: { "content-type": "application/json", "idempotent-replayed": "true" },
         });
       }
-      claimed.set(request, { scope, key });
+      claimed.set(request, { scope, key, credential });
     })
     .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
       const claim = claimed.get(request);
       if (!claim) return;
       claimed.delete(request);
       const status = typeof set.status === "number" ? set.status : 200;
-      service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null));
+      service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
     })
     .onError({ as: "global" }, ({ request }) => {
       const claim = claimed.get(request);

@@ -219,7 +219,7 @@ export class TimerWheel<T> {
       this.#nodes.delete(node.key);
       out.push(node);
     }
-    
+    if (bucket.size === 0) this.#setOccupied(0, slot, false);
   }
 
   /** The earliest tick in (cursor, limitTick] where a non-empty slot of any level begins, or null. */

@@ -363,7 +363,7 @@ describe("TimerWheel", () => {
       const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
       const wheel = new TimerWheel<number>(options);
       const model = new ReferenceTimers<number>(options.startMs);
-      let now = options.startMs;
+      let now: number = options.startMs; // the wheel's time, which never steps back
       let clock = now; // the owner's clock, which may step back
       let checkedFires = 0;
 
@@ -381,7 +381,6 @@ describe("TimerWheel", () => {
           const step =
             random() < 0.8 ? int(0, 2 * options.tickMs) : random() < 0.9 ? int(0, maxDueOffset / 4) : -int(1, 50);
           clock += step;
-          const previous = now;
           now = Math.max(now, clock);
           const fired = wheel.advance(clock);
           expect(fired).toEqual(model.advance(clock));
@@ -389,7 +388,6 @@ describe("TimerWheel", () => {
             expect(e.dueMs).toBeLessThanOrEqual(now); // never early
             checkedFires++;
           }
-          expect(now - previous).toBeGreaterThanOrEqual(0);
         }
         expect(wheel.size).toBe(model.size);
         expect(wheel.has(key)).toBe(model.has(key));

@@ -4,6 +4,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../../lib/errors.ts";
+import { isId } from "../../lib/ids.ts";
 import type { ApiKeysRepo } from "../../store/repositories/api-keys.ts";
 import type { OrgsRepo } from "../../store/repositories/orgs.ts";
 import { API_KEY_SHAPE, constantTimeEqual, hashApiKey } from "../../security/tokens.ts";
@@ -60,7 +61,7 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
     resolveOrg(principal: Principal, orgHeader: string | null): string | null {
       if (principal.kind === "org") return principal.orgId;
       if (!orgHeader) return null;
-      if (!orgs.get(orgHeader)) throw new NotFoundError("Organization");
+      if (!isId("org", orgHeader) || !orgs.get(orgHeader)) throw new NotFoundError("Organization");
       return orgHeader;
     },
 

@@ -1,8 +1,13 @@
 /**
  * Idempotency-Key on POST: the same key with the same request within 24 h gets the first
  * response again; another request under the same key is refused; a concurrent duplicate is a 409.
+ *
+ * Stored responses hold what is shown once (signing secrets, API keys), so they are sealed
+ * under a key derived from the caller's own API key: the database holds only that key's hash,
+ * so a copy of the database (even with the master key) cannot read them back.
  */
-import { createHash } from "node:crypto";
+import { createHash, hkdfSync } from "node:crypto";
+import { createSecretBox, type SecretBox } from "../../security/secret-box.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { ConflictError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
 import type { IdempotencyRepo } from "../../store/repositories/idempotency.ts";
@@ -12,9 +17,19 @@ const MAX_KEY_LENGTH = 255;
 
 export type IdempotencyStart = { kind: "fresh" } | { kind: "replay"; status: number; body: string };
 
+/** The box for one record: only a caller presenting the same API key can open it. */
+function boxFor(credential: string, scope: string, key: string): SecretBox {
+  const derived = hkdfSync("sha256", credential, scope, `webhookd idempotency response\n${key}`, 32);
+  return createSecretBox(Buffer.from(derived));
+}
+
+const reused = () =>
+  new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
+
 export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock) {
   return {
-    begin(scope: string, key: string, request: { method: string; path: string; body: unknown }): IdempotencyStart {
+    /** `credential` is the API key the caller presented; it seals and opens the stored response. */
+    begin(scope: string, key: string, request: { method: string; path: string; body: unknown }, credential: string): IdempotencyStart {
       if (key.length === 0 || key.length > MAX_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
         throw new ValidationError(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters.`, "Idempotency-Key");
       }
@@ -30,17 +45,21 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock) {
           repo.release(scope, key);
           continue;
         }
-        if (existing.requestHash !== hash) {
-          throw new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
-        }
+        if (existing.requestHash !== hash) throw reused();
         if (existing.state === "in_progress") {
           throw new ConflictError("IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still being processed; retry shortly.");
         }
-        return { kind: "replay", status: existing.responseStatus ?? 200, body: existing.responseBody ?? "" };
+        let body: string;
+        try {
+          body = boxFor(credential, scope, key).open(existing.responseBody ?? "");
+        } catch {
+          throw reused(); // sealed for another credential (e.g. WEBHOOKD_ADMIN_KEY changed since)
+        }
+        return { kind: "replay", status: existing.responseStatus ?? 200, body };
       }
     },
-    complete(scope: string, key: string, status: number, body: string): void {
-      repo.complete(scope, key, status, body);
+    complete(scope: string, key: string, status: number, body: string, credential: string): void {
+      repo.complete(scope, key, status, boxFor(credential, scope, key).seal(body));
     },
     /** A failed request changed nothing, so its key is free to be tried again. */
     release(scope: string, key: string): void {

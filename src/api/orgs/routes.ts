@@ -27,8 +27,9 @@ const CreateKeyBody = t.Object(
   },
   { additionalProperties: false },
 );
-const OrgParams = t.Object({ orgId: t.String({ maxLength: 64 }) });
-const KeyParams = t.Object({ orgId: t.String({ maxLength: 64 }), keyId: t.String({ maxLength: 64 }) });
+// Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400.
+const OrgParams = t.Object({ orgId: t.String() });
+const KeyParams = t.Object({ orgId: t.String(), keyId: t.String() });
 
 const orgView = (o: OrgRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
 const keyView = (k: ApiKeyRow) => ({
@@ -47,14 +48,14 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
   return new Elysia({ prefix: "/api/v1/orgs" })
     .use(auth)
     .post(
-      "/",
+      "",
       ({ body, set }) => {
         set.status = 201;
         return ok(orgView(service.createOrg(body.name)));
       },
       { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...commonErrors }, detail: detail("Create an organization") },
     )
-    .get("/", () => ok(service.listOrgs().map(orgView)), {
+    .get("", () => ok(service.listOrgs().map(orgView)), {
       admin: true,
       response: { 200: envelope(t.Array(Org)), ...commonErrors },
       detail: detail("List organizations"),

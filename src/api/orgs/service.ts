@@ -1,7 +1,7 @@
 /** Orgs and their API keys: the admin's side of the API and of the CLI. */
 import type { Clock } from "../../lib/clock.ts";
 import { NotFoundError, ValidationError } from "../../lib/errors.ts";
-import { newId } from "../../lib/ids.ts";
+import { isId, newId } from "../../lib/ids.ts";
 import type { ApiKeysRepo, ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
 import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../security/tokens.ts";
@@ -23,7 +23,7 @@ export interface NewKeyInput {
 
 export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsServiceDeps) {
   function requireOrg(orgId: string): OrgRow {
-    const org = orgs.get(orgId);
+    const org = isId("org", orgId) ? orgs.get(orgId) : undefined;
     if (!org) throw new NotFoundError("Organization");
     return org;
   }
@@ -63,7 +63,7 @@ export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsSe
     },
 
     revokeKey(orgId: string, keyId: string): void {
-      const row = apiKeys.get(orgId, keyId);
+      const row = isId("org", orgId) && isId("key", keyId) ? apiKeys.get(orgId, keyId) : undefined;
       if (!row) throw new NotFoundError("API key");
       if (row.revokedAt === null) apiKeys.revoke(keyId, clock());
       onKeyRevoked(row.keyHash);

@@ -13,13 +13,14 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
 
   return new Elysia({ prefix: "/api/v1/webhooks" })
     .use(auth)
-    .get("/", ({ orgId }) => ok(service.list(orgId).map(masked)), {
+    // "" rather than "/": the documented path is /api/v1/webhooks (both are served).
+    .get("", ({ orgId }) => ok(service.list(orgId).map(masked)), {
       scope: "webhooks:read",
       response: { 200: envelope(t.Array(Endpoint)), ...commonErrors },
       detail: detail("List webhook endpoints", "Secrets are masked."),
     })
     .post(
-      "/",
+      "",
       async ({ orgId, body, set }) => {
         const { row, secret } = await service.create(orgId, body);
         set.status = 201;

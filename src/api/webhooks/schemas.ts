@@ -35,7 +35,8 @@ export const RotateSecretBody = t.Optional(
   ),
 );
 
-export const EndpointIdParams = t.Object({ id: t.String({ maxLength: 64 }) });
+/** Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400. */
+export const EndpointIdParams = t.Object({ id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }) });
 
 export const Endpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),

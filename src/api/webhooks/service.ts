@@ -4,7 +4,7 @@
  */
 import type { Clock } from "../../lib/clock.ts";
 import { BadRequestError, NotFoundError, UnprocessableError } from "../../lib/errors.ts";
-import { newId } from "../../lib/ids.ts";
+import { isId, newId } from "../../lib/ids.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { SecretBox } from "../../security/secret-box.ts";
 import type { TargetVerdict } from "../../security/target-guard.ts";
@@ -49,7 +49,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
   const { endpoints, secretBox, clock, catalog } = deps;
 
   function require(orgId: string, id: string): EndpointRow {
-    const row = endpoints.get(orgId, id);
+    // A path id of the wrong shape (junk, traversal, huge) is simply not found, without a query.
+    const row = isId("wh", id) ? endpoints.get(orgId, id) : undefined;
     if (!row) throw new NotFoundError("Webhook endpoint");
     return row;
   }

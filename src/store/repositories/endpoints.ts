@@ -8,7 +8,33 @@ export type EndpointPatch = Partial<Omit<EndpointRow, "id" | "orgId" | "createdA
 const live = (orgId: string) => and(eq(endpoints.orgId, orgId), isNull(endpoints.deletedAt));
 
 export function createEndpointsRepo(db: Db) {
+  const sqlite = db.$client;
+  const successStmt = sqlite.query("UPDATE endpoints SET consecutive_failures = 0, last_triggered_at = ? WHERE id = ?");
+  const triggeredStmt = sqlite.query("UPDATE endpoints SET last_triggered_at = ? WHERE id = ?");
+  const exhaustedStmt = sqlite.query<{ consecutiveFailures: number; enabled: number }, [number, string]>(
+    `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, failure_count = failure_count + 1,
+       last_triggered_at = ? WHERE id = ? RETURNING consecutive_failures AS consecutiveFailures, enabled`,
+  );
+  const autoDisableStmt = sqlite.query(
+    `UPDATE endpoints SET enabled = 0, disabled_reason = 'too_many_failures', disabled_at = ?, updated_at = ?
+     WHERE id = ? AND enabled = 1`,
+  );
   return {
+    /** Delivery counters (seed 003): any success resets the run of exhausted deliveries. */
+    recordSuccess(id: string, at: number): void {
+      successStmt.run(at, id);
+    },
+    recordTriggered(id: string, at: number): void {
+      triggeredStmt.run(at, id);
+    },
+    /** Counts an exhausted delivery; returns the new run length and whether the endpoint is enabled. */
+    recordExhausted(id: string, at: number): { consecutiveFailures: number; enabled: boolean } | null {
+      const row = exhaustedStmt.get(at, id);
+      return row && { consecutiveFailures: row.consecutiveFailures, enabled: row.enabled === 1 };
+    },
+    autoDisable(id: string, at: number): boolean {
+      return autoDisableStmt.run(at, at, id).changes === 1;
+    },
     insert(row: EndpointRow): void {
       db.insert(endpoints).values(row).run();
     },

@@ -1,0 +1,134 @@
+/**
+ * Publishing: validate, match subscriptions, then write the event and one delivery per
+ * matching endpoint in the shared group-commit transaction. Resolves only after the commit,
+ * so a 2xx means the rows are on disk; then hands the new deliveries to the scheduler.
+ */
+import type { Clock } from "../../lib/clock.ts";
+import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import type { EventTypeCatalog } from "../../event-catalog.ts";
+import type { EndpointCache } from "../../store/endpoint-cache.ts";
+import type { WriteBatcher } from "../../store/write-batcher.ts";
+import type { EventRow, EventsRepo } from "../../store/repositories/events.ts";
+import type { DeliveriesRepo, DeliveryRow, DueDelivery } from "../../store/repositories/deliveries.ts";
+import { filtersMatch } from "../webhooks/endpoint-rules.ts";
+
+export interface PublishInput {
+  event: string;
+  data: Record<string, unknown>;
+  id?: string;
+}
+
+export interface PublishResult {
+  id: string;
+  event: string;
+  timestamp: string;
+  deliveries: number;
+  /** True when this id was published before: nothing new was sent. */
+  duplicate: boolean;
+}
+
+export interface EventsServiceDeps {
+  events: EventsRepo;
+  deliveries: DeliveriesRepo;
+  endpointCache: EndpointCache;
+  batcher: WriteBatcher;
+  catalog: EventTypeCatalog;
+  clock: Clock;
+  maxPayloadBytes: number;
+  /** Committed deliveries that are due now. */
+  onScheduled: (due: DueDelivery[]) => void;
+}
+
+export const MAX_BATCH = 1000;
+
+/** The exact bytes every endpoint receives for this event, on every attempt and replay. */
+export function eventBody(type: string, timestamp: string, data: unknown): string {
+  return JSON.stringify({ event: type, timestamp, data });
+}
+
+export function createEventsService(deps: EventsServiceDeps) {
+  const known = new Set(deps.catalog.map((e) => e.name));
+
+  function validate(input: PublishInput, label: string): void {
+    if (!known.has(input.event)) {
+      throw new ValidationError(`${label}event: unknown event type "${input.event}"; see GET /api/v1/event-types.`, `${label}event`);
+    }
+    const size = Buffer.byteLength(JSON.stringify(input.data));
+    if (size > deps.maxPayloadBytes) {
+      throw new PayloadTooLargeError(`${label}data is ${size} bytes; the limit is ${deps.maxPayloadBytes}.`);
+    }
+  }
+
+  /** Runs inside the batch transaction: everything for one event, or nothing. */
+  function write(orgId: string, input: PublishInput, dedupeKey: string | null, isTest: boolean, only?: string[]) {
+    const now = deps.clock();
+    const timestamp = new Date(now).toISOString();
+    const row: EventRow = {
+      id: newId("evt", now),
+      orgId,
+      type: input.event,
+      body: eventBody(input.event, timestamp, input.data),
+      dedupeKey,
+      isTest,
+      createdAt: now,
+    };
+    return (): { result: PublishResult; due: DueDelivery[] } => {
+      if (!deps.events.insertIfNew(row)) {
+        const existing = deps.events.findByDedupeKey(orgId, dedupeKey!)!;
+        const count = deps.deliveries.listForEvent(existing.id).length;
+        return { result: { id: existing.id, event: existing.type, timestamp: new Date(existing.createdAt).toISOString(), deliveries: count, duplicate: true }, due: [] };
+      }
+      const targets = deps.endpointCache
+        .liveForOrg(orgId)
+        .filter((e) => e.enabled && (only ? only.includes(e.id) : filtersMatch(e.events, input.event)));
+      const due = targets.map((e) => {
+        const id = newId("dlv", now);
+        deps.deliveries.insert({ id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now, createdAt: now });
+        return { id, endpointId: e.id, nextAttemptAt: now };
+      });
+      return { result: { id: row.id, event: row.type, timestamp, deliveries: due.length, duplicate: false }, due };
+    };
+  }
+
+  async function commit(ops: Array<() => { result: PublishResult; due: DueDelivery[] }>): Promise<PublishResult[]> {
+    const done = await deps.batcher.submit(() => ops.map((op) => op()));
+    deps.onScheduled(done.flatMap((d) => d.due));
+    return done.map((d) => d.result);
+  }
+
+  return {
+    async publish(orgId: string, input: PublishInput, idempotencyKey?: string): Promise<PublishResult> {
+      validate(input, "");
+      const [result] = await commit([write(orgId, input, input.id ?? idempotencyKey ?? null, false)]);
+      return result!;
+    },
+
+    /** All or nothing: one invalid item rejects the batch, naming its index. */
+    async publishBatch(orgId: string, inputs: PublishInput[]): Promise<PublishResult[]> {
+      if (inputs.length === 0 || inputs.length > MAX_BATCH) throw new ValidationError(`events must hold 1 to ${MAX_BATCH} items.`, "events");
+      inputs.forEach((input, i) => validate(input, `events[${i}].`));
+      const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
+      if (new Set(ids).size !== ids.length) throw new ValidationError("events: the same id appears twice in the batch.", "events");
+      return commit(inputs.map((input) => write(orgId, input, input.id ?? null, false)));
+    },
+
+    /** A synthetic event sent to the given endpoints (or every enabled one), whatever their filters. */
+    async publishTest(orgId: string, type: string, endpointIds?: string[]): Promise<{ result: PublishResult; deliveryIds: string[] }> {
+      const data = { test: true, message: "This is a test event from webhookd." };
+      const op = write(orgId, { event: type, data }, null, true, endpointIds);
+      const done = await deps.batcher.submit(op);
+      return { result: done.result, deliveryIds: done.due.map((d) => d.id) };
+    },
+
+    /** Hands test deliveries to the scheduler (the caller may have sent them itself first). */
+    schedule: (due: DueDelivery[]) => deps.onScheduled(due),
+
+    get(orgId: string, id: string): { event: EventRow; deliveries: DeliveryRow[] } {
+      const event = deps.events.get(orgId, id);
+      if (!event) throw new NotFoundError("Event");
+      return { event, deliveries: deps.deliveries.listForEvent(id) };
+    },
+  };
+}
+export type EventsService = ReturnType<typeof createEventsService>;

@@ -1,0 +1,266 @@
+/**
+ * The dispatcher: takes due deliveries, runs each attempt (load → sign → send → record →
+ * reschedule) under a global and a per-endpoint concurrency limit, and records outcomes through
+ * the group-commit batcher. Scheduled attempts, replays and test sends share one attempt path.
+ */
+import type { Clock } from "../lib/clock.ts";
+import { newId } from "../lib/ids.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { WebhookdMetrics } from "../lib/metrics.ts";
+import type { AttemptTrigger } from "../store/schema.ts";
+import type { EndpointCache } from "../store/endpoint-cache.ts";
+import type { WriteBatcher } from "../store/write-batcher.ts";
+import type { AttemptsRepo } from "../store/repositories/attempts.ts";
+import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/repositories/deliveries.ts";
+import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
+import type { AttemptResult, HttpClient } from "./http-client.ts";
+import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
+import { signatureHeaders } from "./signer.ts";
+
+export interface DispatcherDeps {
+  deliveries: DeliveriesRepo;
+  attempts: AttemptsRepo;
+  endpoints: EndpointsRepo;
+  endpointCache: EndpointCache;
+  batcher: WriteBatcher;
+  client: HttpClient;
+  policy: RetryPolicy;
+  /** Plaintext secrets that sign for this endpoint now (current first). */
+  signingSecrets: (endpoint: EndpointRow) => string[];
+  clock: Clock;
+  logger: Logger;
+  metrics: WebhookdMetrics;
+  userAgent: string;
+  concurrency: number;
+  endpointConcurrency: number;
+  attemptTimeoutMs: number;
+  disableAfter: number;
+  /**
+   * Called once for every delivery handed to `enqueue`, when the dispatcher is done with it:
+   * with its retry when one is due later, else with null (finished, skipped or gone).
+   */
+  onSettled: (id: string, retry: DueDelivery | null) => void;
+  /** An endpoint was auto-disabled: caches must drop it. */
+  onEndpointDisabled: (orgId: string, endpointId: string) => void;
+}
+
+/** What replay and test sends report back to the API. */
+export interface AttemptSummary {
+  deliveryId: string;
+  success: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  error: { code: string; message: string } | null;
+}
+
+/** If recording an outcome fails (disk full, locked), try the delivery again this much later. */
+const RECORD_FAILURE_RETRY_MS = 5_000;
+
+export function createDispatcher(deps: DispatcherDeps) {
+  const ready: DueDelivery[] = [];
+  let readyHead = 0;
+  const parked = new Map<string, DueDelivery[]>();
+  const inflightByEndpoint = new Map<string, number>();
+  let inflight = 0;
+  let parkedCount = 0;
+  let running = true;
+  const settling = new Set<Promise<unknown>>();
+
+  function track<T>(p: Promise<T>): Promise<T> {
+    settling.add(p);
+    p.finally(() => settling.delete(p)).catch(() => {});
+    return p;
+  }
+
+  async function send(d: DeliveryForAttempt, endpoint: EndpointRow): Promise<{ result: AttemptResult; at: number }> {
+    const at = deps.clock();
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "user-agent": deps.userAgent,
+      "x-webhook-event": d.eventType,
+      "x-webhook-id": d.eventId,
+      ...signatureHeaders({ id: d.eventId, timestampSec: Math.floor(at / 1000), body: d.body, secrets: deps.signingSecrets(endpoint) }),
+    };
+    const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs });
+    deps.metrics.attemptDuration.observe(result.durationMs / 1000);
+    return { result, at };
+  }
+
+  function attemptRow(d: DeliveryForAttempt, endpoint: EndpointRow, trigger: AttemptTrigger, number: number, r: AttemptResult, at: number) {
+    deps.attempts.insert({
+      id: newId("att", at),
+      deliveryId: d.id,
+      endpointId: endpoint.id,
+      trigger,
+      attemptNumber: number,
+      url: endpoint.url,
+      statusCode: r.statusCode,
+      durationMs: Math.round(r.durationMs),
+      errorCode: r.error?.code ?? null,
+      errorMessage: r.error?.message ?? null,
+      responseHeaders: r.responseHeaders,
+      responseBody: r.responseBody,
+      createdAt: at,
+    });
+  }
+
+  function outcomeFields(r: AttemptResult, at: number) {
+    return {
+      lastAttemptAt: at,
+      lastStatusCode: r.statusCode,
+      lastDurationMs: Math.round(r.durationMs),
+      lastErrorCode: r.error?.code ?? null,
+      lastErrorMessage: r.error?.message ?? null,
+    };
+  }
+
+  /** A scheduled attempt's bookkeeping, in one savepoint of the group commit. */
+  function recordScheduled(d: DeliveryForAttempt, endpoint: EndpointRow, r: AttemptResult, at: number, decision: RetryDecision) {
+    const number = d.attempts + 1;
+    const status = decision.kind === "succeeded" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed";
+    const nextAttemptAt = decision.kind === "retry" ? at + decision.delayMs : null;
+    return () => {
+      attemptRow(d, endpoint, "scheduled", number, r, at);
+      const applied = deps.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
+      if (!applied || d.isTest) return { applied, disabled: false };
+      if (decision.kind === "succeeded") deps.endpoints.recordSuccess(endpoint.id, at);
+      else if (decision.kind === "retry") deps.endpoints.recordTriggered(endpoint.id, at);
+      else {
+        const run = deps.endpoints.recordExhausted(endpoint.id, at);
+        if (run && run.enabled && deps.disableAfter > 0 && run.consecutiveFailures >= deps.disableAfter) {
+          deps.endpoints.autoDisable(endpoint.id, at);
+          deps.deliveries.cancelPendingForEndpoint(endpoint.id, at);
+          return { applied, disabled: true };
+        }
+      }
+      return { applied, disabled: false };
+    };
+  }
+
+  async function runScheduled(due: DueDelivery): Promise<DueDelivery | null> {
+    const d = deps.deliveries.forAttempt(due.id);
+    if (!d || d.status !== "pending") return null;
+    const endpoint = deps.endpointCache.get(d.endpointId);
+    if (!endpoint || !endpoint.enabled || endpoint.deletedAt !== null) return null;
+    const { result, at } = await send(d, endpoint);
+    // A test delivery gets one attempt; it never retries nor counts against the endpoint.
+    const decision: RetryDecision = d.isTest
+      ? result.ok ? { kind: "succeeded" } : { kind: "exhausted" }
+      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.responseHeaders?.["retry-after"] ?? null }, at);
+    deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
+    try {
+      const { applied, disabled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision));
+      if (disabled) {
+        deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
+        deps.onEndpointDisabled(endpoint.orgId, endpoint.id);
+      }
+      if (!applied) return null;
+      if (decision.kind === "retry") {
+        deps.metrics.retriesScheduled.inc();
+        return { id: d.id, endpointId: d.endpointId, nextAttemptAt: at + decision.delayMs };
+      }
+      deps.metrics.deliveries.inc({ outcome: decision.kind === "succeeded" ? "succeeded" : "failed" });
+      return null;
+    } catch (err) {
+      // The row is still pending with its old due time: try it again a little later.
+      deps.logger.error("could not record a delivery attempt; will try the delivery again", { deliveryId: d.id, error: String(err) });
+      return { id: d.id, endpointId: d.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS };
+    }
+  }
+
+  function release(endpointId: string): void {
+    inflight--;
+    const n = (inflightByEndpoint.get(endpointId) ?? 1) - 1;
+    if (n === 0) inflightByEndpoint.delete(endpointId);
+    else inflightByEndpoint.set(endpointId, n);
+    const waiting = parked.get(endpointId);
+    if (waiting?.length) {
+      const next = waiting.shift()!;
+      parkedCount--;
+      if (waiting.length === 0) parked.delete(endpointId);
+      start(next);
+    }
+    pump();
+  }
+
+  function start(due: DueDelivery): void {
+    inflight++;
+    inflightByEndpoint.set(due.endpointId, (inflightByEndpoint.get(due.endpointId) ?? 0) + 1);
+    track(
+      runScheduled(due).then(
+        (retry) => deps.onSettled(due.id, retry),
+        (err) => {
+          deps.logger.error("delivery attempt crashed", { deliveryId: due.id, error: String(err) });
+          deps.onSettled(due.id, { ...due, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
+        },
+      ),
+    ).finally(() => release(due.endpointId));
+  }
+
+  function pump(): void {
+    while (running && inflight < deps.concurrency && readyHead < ready.length) {
+      const due = ready[readyHead++]!;
+      if ((inflightByEndpoint.get(due.endpointId) ?? 0) >= deps.endpointConcurrency) {
+        // One slow endpoint must not hold global slots: its work waits aside.
+        const list = parked.get(due.endpointId);
+        if (list) list.push(due);
+        else parked.set(due.endpointId, [due]);
+        parkedCount++;
+        continue;
+      }
+      start(due);
+    }
+    if (readyHead > 1024 && readyHead * 2 > ready.length) {
+      ready.splice(0, readyHead);
+      readyHead = 0;
+    }
+  }
+
+  return {
+    enqueue(due: DueDelivery[]): void {
+      for (const d of due) ready.push(d);
+      pump();
+    },
+
+    /** Sends one delivery now, outside the schedule (replay, test), and records it. */
+    async sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
+      const d = deps.deliveries.forAttempt(deliveryId);
+      if (!d) return null;
+      const endpoint = deps.endpointCache.get(d.endpointId);
+      if (!endpoint || endpoint.deletedAt !== null) return null;
+      const { result, at } = await track(send(d, endpoint));
+      deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger });
+      await deps.batcher.submit(() => {
+        // Replays never touch the retry counters; a success still ends a failed delivery.
+        attemptRow(d, endpoint, trigger, trigger === "test" ? 1 : d.attempts, result, at);
+        const fields = { id: d.id, attempts: trigger === "test" ? 1 : d.attempts, nextAttemptAt: null, ...outcomeFields(result, at) };
+        if (trigger === "test") {
+          deps.deliveries.recordOutcome({ ...fields, status: result.ok ? "succeeded" : "failed" }, at, d.status);
+        } else if (result.ok) {
+          deps.deliveries.recordOutcome({ ...fields, status: "succeeded" }, at, d.status);
+          deps.endpoints.recordSuccess(endpoint.id, at);
+        } else {
+          deps.endpoints.recordTriggered(endpoint.id, at);
+        }
+      });
+      return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };
+    },
+
+    /** Deliveries held in memory here: queued, parked and in flight. */
+    get backlog(): number {
+      return ready.length - readyHead + parkedCount + inflight;
+    },
+    get inflight(): number {
+      return inflight;
+    },
+
+    /** Stops starting attempts and waits up to `timeoutMs` for those in flight to be recorded. */
+    async drain(timeoutMs: number): Promise<boolean> {
+      running = false;
+      const all = Promise.all([...settling]).then(() => true);
+      const timer = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
+      return Promise.race([all, timer]);
+    },
+  };
+}
+export type Dispatcher = ReturnType<typeof createDispatcher>;

@@ -1,0 +1,88 @@
+/** A minimal Prometheus registry: counters and gauges with labels, and histograms. */
+type Labels = Record<string, string>;
+
+const labelKey = (labels: Labels) =>
+  Object.keys(labels)
+    .sort()
+    .map((k) => `${k}="${String(labels[k]).replace(/["\\\n]/g, "_")}"`)
+    .join(",");
+
+interface Family {
+  help: string;
+  type: "counter" | "gauge" | "histogram";
+  render(name: string): string[];
+}
+
+export class Metrics {
+  private families = new Map<string, Family>();
+
+  counter(name: string, help: string) {
+    const values = new Map<string, number>();
+    this.families.set(name, {
+      help,
+      type: "counter",
+      render: (n) => [...values].map(([k, v]) => `${n}${k ? `{${k}}` : ""} ${v}`),
+    });
+    return {
+      inc(labels: Labels = {}, by = 1) {
+        const k = labelKey(labels);
+        values.set(k, (values.get(k) ?? 0) + by);
+      },
+    };
+  }
+
+  /** A gauge read when scraped. */
+  gauge(name: string, help: string, read: () => number) {
+    this.families.set(name, { help, type: "gauge", render: (n) => [`${n} ${read()}`] });
+  }
+
+  histogram(name: string, help: string, buckets: number[]) {
+    const counts = new Array<number>(buckets.length).fill(0);
+    let sum = 0;
+    let total = 0;
+    this.families.set(name, {
+      help,
+      type: "histogram",
+      render: (n) => [
+        ...buckets.map((b, i) => `${n}_bucket{le="${b}"} ${counts[i]}`),
+        `${n}_bucket{le="+Inf"} ${total}`,
+        `${n}_sum ${sum}`,
+        `${n}_count ${total}`,
+      ],
+    });
+    return {
+      observe(value: number) {
+        sum += value;
+        total++;
+        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) counts[i]!++;
+      },
+    };
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, f] of this.families) {
+      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.render(name));
+    }
+    return lines.join("\n") + "\n";
+  }
+}
+
+/** The product's metrics, in one place so every module reports to the same names. */
+export function createWebhookdMetrics() {
+  const registry = new Metrics();
+  return {
+    registry,
+    eventsPublished: registry.counter("webhookd_events_published_total", "Events accepted by publish"),
+    deliveries: registry.counter("webhookd_deliveries_total", "Deliveries finished, by outcome (succeeded, failed, cancelled)"),
+    attempts: registry.counter("webhookd_attempts_total", "Delivery attempts, by outcome (ok or the error code) and trigger"),
+    attemptDuration: registry.histogram(
+      "webhookd_attempt_duration_seconds",
+      "Duration of delivery attempts",
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    retriesScheduled: registry.counter("webhookd_retries_scheduled_total", "Retries scheduled after a failed attempt"),
+    httpRequests: registry.counter("webhookd_http_requests_total", "API requests, by route and status"),
+  };
+}
+export type WebhookdMetrics = ReturnType<typeof createWebhookdMetrics>;

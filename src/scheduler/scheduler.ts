@@ -1,0 +1,152 @@
+/**
+ * The scheduler: keeps the deliveries due soon in a timer wheel, pages them in from the store
+ * by the due index, and hands due ones to a callback (app.ts wires it to the dispatcher).
+ *
+ * Memory follows the window and the cap, never the backlog: the store holds every pending row;
+ * `known` holds the ids this process has in memory (wheel, queue, in flight, being recorded).
+ * The cursor (due, id) says every pending row at or before it is known; the loader pages rows
+ * after it, up to now + window, as long as there is room under `maxInMemory`.
+ */
+import type { Clock } from "../lib/clock.ts";
+import type { DueDelivery } from "../store/repositories/deliveries.ts";
+import { TimerWheel } from "./timer-wheel.ts";
+
+export interface SchedulerDeps {
+  pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
+  onDue(due: DueDelivery[]): void;
+  clock: Clock;
+  /** How far ahead rows are paged into memory. */
+  windowMs?: number;
+  /** At most this many deliveries held in memory at once. */
+  maxInMemory?: number;
+  pageSize?: number;
+  /** Longest sleep between loader runs. */
+  idleMs?: number;
+}
+
+/** Sorts after every id (ids are ASCII). */
+const AFTER_ALL_IDS = "\u{10FFFF}";
+
+export function createScheduler(deps: SchedulerDeps) {
+  const clock = deps.clock;
+  const windowMs = deps.windowMs ?? 30_000;
+  const maxInMemory = deps.maxInMemory ?? 50_000;
+  const pageSize = deps.pageSize ?? 2_000;
+  const idleMs = deps.idleMs ?? 1_000;
+  // 10 ms slots, 512 per level, 2 levels: a ~43 min horizon, far beyond the paging window.
+  const wheel = new TimerWheel<DueDelivery>({ tickMs: 10, wheelSize: 512, levels: 2, startMs: clock() });
+  const known = new Set<string>();
+  let cursorDue = -Infinity;
+  let cursorId = "";
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let timerAt = Infinity;
+  let running = false;
+
+  const atOrBeforeCursor = (d: DueDelivery) =>
+    d.nextAttemptAt < cursorDue || (d.nextAttemptAt === cursorDue && d.id <= cursorId);
+
+  function load(now: number): void {
+    const until = now + windowMs;
+    while (known.size < maxInMemory && !(cursorDue >= until)) {
+      const limit = Math.min(pageSize, maxInMemory - known.size);
+      const page = deps.pageDue(cursorDue === -Infinity ? -1 : cursorDue, cursorId, until, limit);
+      const fresh: DueDelivery[] = [];
+      for (const d of page) {
+        if (known.has(d.id)) continue;
+        known.add(d.id);
+        if (d.nextAttemptAt <= now) fresh.push(d);
+        else wheel.add(d.id, d.nextAttemptAt, d);
+      }
+      const last = page.at(-1);
+      if (last) {
+        cursorDue = last.nextAttemptAt;
+        cursorId = last.id;
+      }
+      if (fresh.length) deps.onDue(fresh);
+      if (page.length < limit) {
+        // Everything due by `until` is in memory now.
+        cursorDue = until;
+        cursorId = AFTER_ALL_IDS;
+        return;
+      }
+    }
+  }
+
+  function tick(): void {
+    timer = null;
+    timerAt = Infinity;
+    if (!running) return;
+    const now = clock();
+    const fired = wheel.advance(now);
+    if (fired.length) deps.onDue(fired.map((e) => e.value));
+    load(now);
+    arm(now);
+  }
+
+  function arm(now: number): void {
+    if (!running) return;
+    const wake = wheel.nextWakeMs(now);
+    const delay = Math.max(0, Math.min(wake ?? idleMs, idleMs));
+    if (timer && timerAt <= now + delay) return;
+    if (timer) clearTimeout(timer);
+    timerAt = now + delay;
+    timer = setTimeout(tick, delay);
+  }
+
+  return {
+    start(): void {
+      running = true;
+      const now = clock();
+      load(now);
+      arm(now);
+    },
+
+    /**
+     * New or rescheduled deliveries. Those within the loaded range are taken into memory (due
+     * ones straight to the dispatcher); the rest, or any past the cap, stay in the store and the
+     * cursor steps back so the loader finds them.
+     */
+    offer(due: DueDelivery[]): void {
+      if (!running) return;
+      const now = clock();
+      const immediate: DueDelivery[] = [];
+      for (const d of due) {
+        if (!atOrBeforeCursor(d)) {
+          known.delete(d.id);
+          continue;
+        }
+        if (!known.has(d.id) && known.size >= maxInMemory) {
+          cursorDue = d.nextAttemptAt - 1;
+          cursorId = AFTER_ALL_IDS;
+          continue;
+        }
+        known.add(d.id);
+        if (d.nextAttemptAt <= now) immediate.push(d);
+        else wheel.add(d.id, d.nextAttemptAt, d);
+      }
+      if (immediate.length) deps.onDue(immediate);
+      arm(now);
+    },
+
+    /** The dispatcher is finished with this delivery (recorded, skipped or gone). */
+    done(id: string): void {
+      known.delete(id);
+      if (running && known.size < maxInMemory / 2 && !timer) arm(clock());
+    },
+
+    get inMemory(): number {
+      return known.size;
+    },
+    get scheduled(): number {
+      return wheel.size;
+    },
+
+    stop(): void {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      wheel.stop();
+    },
+  };
+}
+export type Scheduler = ReturnType<typeof createScheduler>;

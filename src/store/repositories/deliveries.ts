@@ -1,0 +1,143 @@
+/**
+ * Delivery rows: the scheduler's truth. Hot paths (insert, page due rows, load for an attempt,
+ * record an outcome) use prepared statements directly; listings go through drizzle.
+ */
+import { and, count, desc, eq, gte, inArray, type SQL } from "drizzle-orm";
+import type { Db } from "../database.ts";
+import { deliveries, type DeliveryStatus } from "../schema.ts";
+
+export type DeliveryRow = typeof deliveries.$inferSelect;
+
+export interface DueDelivery {
+  id: string;
+  endpointId: string;
+  nextAttemptAt: number;
+}
+
+export interface DeliveryForAttempt {
+  id: string;
+  orgId: string;
+  eventId: string;
+  endpointId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  body: string;
+  isTest: boolean;
+}
+
+export interface DeliveryOutcome {
+  id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastAttemptAt: number;
+  lastStatusCode: number | null;
+  lastDurationMs: number;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+}
+
+export interface DeliveryFilter {
+  success?: boolean;
+  status?: DeliveryStatus;
+  eventType?: string;
+}
+
+export function createDeliveriesRepo(db: Db) {
+  const sqlite = db.$client;
+  const insertStmt = sqlite.query(
+    `INSERT INTO deliveries (id, org_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
+  );
+  const dueStmt = sqlite.query<DueDelivery, [number, number, string, number, number]>(
+    `SELECT id, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt FROM deliveries
+     WHERE status = 'pending' AND next_attempt_at IS NOT NULL
+       AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?)) AND next_attempt_at <= ?
+     ORDER BY next_attempt_at, id LIMIT ?`,
+  );
+  const forAttemptStmt = sqlite.query<DeliveryForAttempt, [string]>(
+    `SELECT d.id, d.org_id AS orgId, d.event_id AS eventId, d.endpoint_id AS endpointId, d.event_type AS eventType,
+            d.status, d.attempts, e.body, e.is_test AS isTest
+     FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
+  );
+  const outcomeStmt = sqlite.query(
+    `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?,
+       last_duration_ms = ?, last_error_code = ?, last_error_message = ?, updated_at = ? WHERE id = ? AND status = ?`,
+  );
+  const cancelStmt = sqlite.query(
+    `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`,
+  );
+
+  function where(endpointId: string, f: DeliveryFilter): SQL {
+    const parts: SQL[] = [eq(deliveries.endpointId, endpointId)];
+    if (f.success === true) parts.push(eq(deliveries.status, "succeeded"));
+    if (f.success === false) parts.push(inArray(deliveries.status, ["failed", "cancelled"]));
+    if (f.status) parts.push(eq(deliveries.status, f.status));
+    if (f.eventType) parts.push(eq(deliveries.eventType, f.eventType));
+    return and(...parts)!;
+  }
+
+  return {
+    insert(d: { id: string; orgId: string; eventId: string; endpointId: string; eventType: string; dueAt: number; createdAt: number }): void {
+      insertStmt.run(d.id, d.orgId, d.eventId, d.endpointId, d.eventType, d.dueAt, d.createdAt, d.createdAt);
+    },
+    /** Pending rows after the (due, id) cursor and due by `until`, in due order. */
+    pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] {
+      return dueStmt.all(afterDue, afterDue, afterId, until, limit);
+    },
+    forAttempt(id: string): DeliveryForAttempt | null {
+      const row = forAttemptStmt.get(id);
+      return row && { ...row, isTest: Boolean(row.isTest) };
+    },
+    /** Applies an attempt's outcome unless the row left `expectStatus` meanwhile (e.g. cancelled). */
+    recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus): boolean {
+      return outcomeStmt.run(
+        o.status,
+        o.attempts,
+        o.nextAttemptAt,
+        o.lastAttemptAt,
+        o.lastStatusCode,
+        o.lastDurationMs,
+        o.lastErrorCode,
+        o.lastErrorMessage,
+        now,
+        o.id,
+        expectStatus,
+      ).changes === 1;
+    },
+    cancelPendingForEndpoint(endpointId: string, now: number): number {
+      return cancelStmt.run(now, endpointId).changes;
+    },
+    get(endpointId: string, id: string): DeliveryRow | undefined {
+      return db
+        .select()
+        .from(deliveries)
+        .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.id, id)))
+        .get();
+    },
+    listForEvent(eventId: string): DeliveryRow[] {
+      return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).all();
+    },
+    /** Newest first. */
+    page(endpointId: string, filter: DeliveryFilter, offset: number, limit: number): { rows: DeliveryRow[]; total: number } {
+      const w = where(endpointId, filter);
+      const rows = db.select().from(deliveries).where(w).orderBy(desc(deliveries.id)).limit(limit).offset(offset).all();
+      const total = db.select({ n: count() }).from(deliveries).where(w).get()?.n ?? 0;
+      return { rows, total };
+    },
+    failedSince(endpointId: string, since: number, limit: number): DeliveryRow[] {
+      return db
+        .select()
+        .from(deliveries)
+        .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, "failed"), gte(deliveries.createdAt, since)))
+        .orderBy(deliveries.id)
+        .limit(limit)
+        .all();
+    },
+    setStatus(id: string, status: DeliveryStatus, now: number): void {
+      db.update(deliveries).set({ status, updatedAt: now, nextAttemptAt: null }).where(eq(deliveries.id, id)).run();
+    },
+  };
+}
+export type DeliveriesRepo = ReturnType<typeof createDeliveriesRepo>;

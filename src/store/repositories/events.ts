@@ -1,0 +1,36 @@
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../database.ts";
+import { events } from "../schema.ts";
+
+export type EventRow = typeof events.$inferSelect;
+
+export function createEventsRepo(db: Db) {
+  const sqlite = db.$client;
+  const insertStmt = sqlite.query<{ id: string }, [string, string, string, string, string | null, number, number]>(
+    `INSERT INTO events (id, org_id, type, body, dedupe_key, is_test, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id`,
+  );
+  return {
+    /** False when the org already has an event with this dedupe key (nothing written). */
+    insertIfNew(row: EventRow): boolean {
+      return (
+        insertStmt.get(row.id, row.orgId, row.type, row.body, row.dedupeKey, row.isTest ? 1 : 0, row.createdAt) !== null
+      );
+    },
+    findByDedupeKey(orgId: string, dedupeKey: string): EventRow | undefined {
+      return db
+        .select()
+        .from(events)
+        .where(and(eq(events.orgId, orgId), eq(events.dedupeKey, dedupeKey)))
+        .get();
+    },
+    get(orgId: string, id: string): EventRow | undefined {
+      return db
+        .select()
+        .from(events)
+        .where(and(eq(events.orgId, orgId), eq(events.id, id)))
+        .get();
+    },
+  };
+}
+export type EventsRepo = ReturnType<typeof createEventsRepo>;
