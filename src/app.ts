@@ -1,11 +1,12 @@
 /**
- * Composition root: opens the store, builds the services, starts and stops the HTTP server
- * (and, with the delivery engine, the scheduler and sweeper). The only module that knows them all.
+ * Composition root: opens the store, builds the services, and starts and stops the HTTP server,
+ * the scheduler, the dispatcher and the sweeper. The only module that knows them all.
  */
 import { join } from "node:path";
 import type { Config } from "./config.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
+import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
 import { openStore, type Store } from "./store/store.ts";
 import { createSecretBox, loadOrCreateMasterKey } from "./security/secret-box.ts";
@@ -16,6 +17,14 @@ import { createAuthService } from "./api/auth/service.ts";
 import { createOrgsService } from "./api/orgs/service.ts";
 import { createWebhooksService } from "./api/webhooks/service.ts";
 import { createIdempotencyService } from "./api/idempotency/service.ts";
+import { createEventsService } from "./api/events/service.ts";
+import { createDeliveriesService } from "./api/deliveries/service.ts";
+import { createHttpClient } from "./delivery/http-client.ts";
+import { createRetryPolicy } from "./delivery/retry-policy.ts";
+import { createDispatcher } from "./delivery/dispatcher.ts";
+import { createProber } from "./delivery/prober.ts";
+import { createScheduler } from "./scheduler/scheduler.ts";
+import { createSweeper } from "./scheduler/sweeper.ts";
 import { createHttpApp } from "./http/app.ts";
 import { VERSION } from "./version.ts";
 
@@ -26,38 +35,115 @@ export interface AppOptions {
   resolver?: Resolver;
 }
 
+/** In-flight attempts get this long to finish at shutdown; the rest are due again after restart. */
+const SHUTDOWN_GRACE_MS = 10_000;
+const RETRY_AFTER_MAX_MS = 3_600_000;
+
 export function databaseFile(config: Pick<Config, "dataDir">): string {
   return join(config.dataDir, "webhookd.db");
 }
 
-/** Everything but the network listener: used by `serve`, by CLI commands and by tests. */
+/** Everything but the listeners and timers: used by `serve`, by CLI commands and by tests. */
 export function buildServices(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const resolver = options.resolver ?? systemResolver;
+  const userAgent = `webhookd/${VERSION}`;
+  const metrics = createWebhookdMetrics();
   const store: Store = openStore(databaseFile(config));
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
+  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+  const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
+
   const auth = createAuthService({
     apiKeys: store.apiKeys,
     orgs: store.orgs,
     configuredAdminKeyHash: config.adminKey ? hashApiKey(config.adminKey) : null,
   });
   const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, onKeyRevoked: auth.forgetKeyHash });
-  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+
+  // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
+  let scheduler: ReturnType<typeof createScheduler> | null = null;
+
   const webhooks = createWebhooksService({
     endpoints: store.endpoints,
     secretBox,
     clock,
     catalog: config.eventTypes,
     checkTarget,
-    probe: null,
+    probe: config.probe ? createProber(client, { clock, userAgent }) : null,
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
-    onChanged: () => {},
-    onStopped: () => {},
+    onChanged: (orgId) => store.endpointCache.invalidate(orgId),
+    onStopped: (endpointId) => store.deliveries.cancelPendingForEndpoint(endpointId, clock()),
+  });
+
+  const dispatcher = createDispatcher({
+    deliveries: store.deliveries,
+    attempts: store.attempts,
+    endpoints: store.endpoints,
+    endpointCache: store.endpointCache,
+    batcher: store.batcher,
+    client,
+    policy: createRetryPolicy({ schedule: config.retrySchedule, jitter: 0.1, retryAfterMaxMs: RETRY_AFTER_MAX_MS }),
+    signingSecrets: (endpoint) => webhooks.signingSecrets(endpoint),
+    clock,
+    logger,
+    metrics,
+    userAgent,
+    concurrency: config.concurrency,
+    endpointConcurrency: config.endpointConcurrency,
+    attemptTimeoutMs: config.attemptTimeoutMs,
+    disableAfter: config.disableAfter,
+    onSettled: (id, retry) => (retry ? scheduler?.offer([retry]) : scheduler?.done(id)),
+    onEndpointDisabled: (orgId) => store.endpointCache.invalidate(orgId),
+  });
+
+  scheduler = createScheduler({
+    pageDue: store.deliveries.pageDue,
+    onDue: (due) => dispatcher.enqueue(due),
+    clock,
+  });
+  const schedulerRef = scheduler;
+
+  const events = createEventsService({
+    events: store.events,
+    deliveries: store.deliveries,
+    endpointCache: store.endpointCache,
+    batcher: store.batcher,
+    catalog: config.eventTypes,
+    clock,
+    maxPayloadBytes: config.maxPayloadBytes,
+    onScheduled: (due) => {
+      metrics.eventsPublished.inc();
+      schedulerRef.offer(due);
+    },
+  });
+  const deliveries = createDeliveriesService({
+    deliveries: store.deliveries,
+    attempts: store.attempts,
+    events: store.events,
+    endpoints: store.endpoints,
+    eventsService: events,
+    catalog: config.eventTypes,
+    clock,
+    sendNow: dispatcher.sendNow,
   });
   const idempotency = createIdempotencyService(store.idempotency, clock);
-  return { config, logger, clock, store, auth, orgs, webhooks, idempotency };
+  const sweeper = createSweeper({
+    retention: store.retention,
+    sweepIdempotency: idempotency.sweep,
+    clock,
+    logger,
+    retentionDays: config.retentionDays,
+    cron: config.retentionCron,
+  });
+
+  metrics.registry.gauge("webhookd_due_queue_depth", "Deliveries due and waiting for a dispatch slot or in flight", () => dispatcher.backlog);
+  metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
+  metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
+
+  return { config, logger, clock, metrics, store, auth, orgs, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper };
 }
 export type Services = ReturnType<typeof buildServices>;
 
@@ -77,32 +163,43 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const http = createHttpApp({
     version: VERSION,
     logger,
+    metrics: services.metrics,
     auth: services.auth,
     rateLimiter: config.rateLimit > 0 ? createRateLimiter(config.rateLimit, config.rateLimit * 2, services.clock) : null,
     idempotency: services.idempotency,
     orgs: services.orgs,
     webhooks: services.webhooks,
+    events: services.events,
+    deliveries: services.deliveries,
     catalog: config.eventTypes,
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
   });
+  services.scheduler.start();
+  services.sweeper.start();
   http.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 * 1024 });
   const server = http.server!;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
   logger.info("webhookd listening", { url, version: VERSION, dataDir: config.dataDir });
 
-  let stopped = false;
+  let stopping: Promise<void> | null = null;
   return {
     url,
     port: server.port ?? config.port,
     services,
     generatedAdminKey,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await http.stop();
-      store.close();
-      logger.info("webhookd stopped");
+    stop() {
+      stopping ??= (async () => {
+        await http.stop();
+        services.sweeper.stop();
+        services.scheduler.stop();
+        const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
+        if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
+        store.batcher.flush();
+        store.close();
+        logger.info("webhookd stopped");
+      })();
+      return stopping;
     },
   };
 }

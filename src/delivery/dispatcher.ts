@@ -15,7 +15,7 @@ import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/r
 import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
 import type { AttemptResult, HttpClient } from "./http-client.ts";
 import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
-import { signatureHeaders } from "./signer.ts";
+import { webhookHeaders } from "./webhook-request.ts";
 
 export interface DispatcherDeps {
   deliveries: DeliveriesRepo;
@@ -74,13 +74,14 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   async function send(d: DeliveryForAttempt, endpoint: EndpointRow): Promise<{ result: AttemptResult; at: number }> {
     const at = deps.clock();
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "user-agent": deps.userAgent,
-      "x-webhook-event": d.eventType,
-      "x-webhook-id": d.eventId,
-      ...signatureHeaders({ id: d.eventId, timestampSec: Math.floor(at / 1000), body: d.body, secrets: deps.signingSecrets(endpoint) }),
-    };
+    const headers = webhookHeaders({
+      eventId: d.eventId,
+      eventType: d.eventType,
+      body: d.body,
+      secrets: deps.signingSecrets(endpoint),
+      at,
+      userAgent: deps.userAgent,
+    });
     const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs });
     deps.metrics.attemptDuration.observe(result.durationMs / 1000);
     return { result, at };

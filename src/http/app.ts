@@ -19,6 +19,12 @@ import type { RateLimiter } from "../lib/token-bucket.ts";
 import { orgsRoutes } from "../api/orgs/routes.ts";
 import { webhooksRoutes } from "../api/webhooks/routes.ts";
 import { eventTypesRoutes } from "../api/event-types/routes.ts";
+import { eventsRoutes } from "../api/events/routes.ts";
+import { deliveriesRoutes } from "../api/deliveries/routes.ts";
+import type { EventsService } from "../api/events/service.ts";
+import type { DeliveriesService } from "../api/deliveries/service.ts";
+import type { WebhookdMetrics } from "../lib/metrics.ts";
+import { metricsRoutes } from "./metrics.ts";
 
 export interface HttpDeps {
   version: string;
@@ -28,6 +34,9 @@ export interface HttpDeps {
   idempotency: IdempotencyService;
   orgs: OrgsService;
   webhooks: WebhooksService;
+  events: EventsService;
+  deliveries: DeliveriesService;
+  metrics: WebhookdMetrics;
   catalog: EventTypeCatalog;
   maxPayloadBytes: number;
   checkWritable: () => void;
@@ -48,9 +57,12 @@ export function createHttpApp(deps: HttpDeps) {
     .use(auth)
     .use(idempotencyPlugin(deps.idempotency))
     .use(docsPlugin({ version: deps.version }))
+    .use(metricsRoutes(deps.metrics))
     .use(healthRoutes(deps.checkWritable))
     .use(eventTypesRoutes(deps.catalog))
     .use(orgsRoutes(auth, deps.orgs))
-    .use(webhooksRoutes(auth, deps.webhooks));
+    .use(deliveriesRoutes(auth, deps.deliveries))
+    .use(webhooksRoutes(auth, deps.webhooks))
+    .use(eventsRoutes(auth, deps.events));
 }
 export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -34,7 +34,10 @@ export function idempotencyPlugin(service: IdempotencyService) {
       const status = typeof set.status === "number" ? set.status : 200;
       service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
     })
-    .onError({ as: "global" }, ({ request }) => {
+    // Not onError: the error envelope's handler answers first and ends that chain. mapResponse
+    // runs after it, on the error response too, before anything is sent (so a quick retry finds
+    // the key free); on success the claim is already gone.
+    .mapResponse({ as: "global" }, ({ request }) => {
       const claim = claimed.get(request);
       if (!claim) return;
       claimed.delete(request);

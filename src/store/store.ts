@@ -8,16 +8,29 @@ import { createApiKeysRepo } from "./repositories/api-keys.ts";
 import { createEndpointsRepo } from "./repositories/endpoints.ts";
 import { createIdempotencyRepo } from "./repositories/idempotency.ts";
 import { createOrgsRepo } from "./repositories/orgs.ts";
+import { createEventsRepo } from "./repositories/events.ts";
+import { createDeliveriesRepo } from "./repositories/deliveries.ts";
+import { createAttemptsRepo } from "./repositories/attempts.ts";
+import { createRetentionRepo } from "./repositories/retention.ts";
+import { createEndpointCache } from "./endpoint-cache.ts";
+import { createWriteBatcher } from "./write-batcher.ts";
 
 export function openStore(file: string) {
   const handle: StoreHandle = openDatabase(file);
   migrate(handle.sqlite);
   const { db, sqlite } = handle;
+  const endpoints = createEndpointsRepo(db);
   return {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db),
-    endpoints: createEndpointsRepo(db),
+    endpoints,
+    endpointCache: createEndpointCache(endpoints),
     idempotency: createIdempotencyRepo(db),
+    events: createEventsRepo(db),
+    deliveries: createDeliveriesRepo(db),
+    attempts: createAttemptsRepo(db),
+    retention: createRetentionRepo(sqlite),
+    batcher: createWriteBatcher(sqlite),
     /** Throws unless the database takes a write lock now. */
     checkWritable(): void {
       sqlite.run("BEGIN IMMEDIATE");

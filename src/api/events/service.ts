@@ -6,6 +6,7 @@
 import type { Clock } from "../../lib/clock.ts";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
+import { webhookBody } from "../../lib/webhook-body.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { EndpointCache } from "../../store/endpoint-cache.ts";
 import type { WriteBatcher } from "../../store/write-batcher.ts";
@@ -42,10 +43,6 @@ export interface EventsServiceDeps {
 
 export const MAX_BATCH = 1000;
 
-/** The exact bytes every endpoint receives for this event, on every attempt and replay. */
-export function eventBody(type: string, timestamp: string, data: unknown): string {
-  return JSON.stringify({ event: type, timestamp, data });
-}
 
 export function createEventsService(deps: EventsServiceDeps) {
   const known = new Set(deps.catalog.map((e) => e.name));
@@ -68,7 +65,7 @@ export function createEventsService(deps: EventsServiceDeps) {
       id: newId("evt", now),
       orgId,
       type: input.event,
-      body: eventBody(input.event, timestamp, input.data),
+      body: webhookBody(input.event, timestamp, input.data),
       dedupeKey,
       isTest,
       createdAt: now,
@@ -113,15 +110,15 @@ export function createEventsService(deps: EventsServiceDeps) {
       return commit(inputs.map((input) => write(orgId, input, input.id ?? null, false)));
     },
 
-    /** A synthetic event sent to the given endpoints (or every enabled one), whatever their filters. */
-    async publishTest(orgId: string, type: string, endpointIds?: string[]): Promise<{ result: PublishResult; deliveryIds: string[] }> {
+    /**
+     * A synthetic test event for the given endpoints (or every enabled one), whatever their
+     * filters. Not scheduled here: the caller sends it now or hands it to `schedule`.
+     */
+    async publishTest(orgId: string, type: string, endpointIds?: string[]): Promise<{ result: PublishResult; due: DueDelivery[] }> {
       const data = { test: true, message: "This is a test event from webhookd." };
-      const op = write(orgId, { event: type, data }, null, true, endpointIds);
-      const done = await deps.batcher.submit(op);
-      return { result: done.result, deliveryIds: done.due.map((d) => d.id) };
+      return deps.batcher.submit(write(orgId, { event: type, data }, null, true, endpointIds));
     },
 
-    /** Hands test deliveries to the scheduler (the caller may have sent them itself first). */
     schedule: (due: DueDelivery[]) => deps.onScheduled(due),
 
     get(orgId: string, id: string): { event: EventRow; deliveries: DeliveryRow[] } {

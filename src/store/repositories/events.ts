@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { events } from "../schema.ts";
 
@@ -23,6 +23,12 @@ export function createEventsRepo(db: Db) {
         .from(events)
         .where(and(eq(events.orgId, orgId), eq(events.dedupeKey, dedupeKey)))
         .get();
+    },
+    /** The exact bodies of these events, for delivery log pages. */
+    bodies(ids: string[]): Map<string, string> {
+      if (ids.length === 0) return new Map();
+      const rows = db.select({ id: events.id, body: events.body }).from(events).where(inArray(events.id, [...new Set(ids)])).all();
+      return new Map(rows.map((r) => [r.id, r.body]));
     },
     get(orgId: string, id: string): EventRow | undefined {
       return db

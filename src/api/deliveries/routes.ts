@@ -1,0 +1,143 @@
+/** Delivery logs, replay, recover and test sends, under `/api/v1/webhooks`. */
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../http/auth.ts";
+import { commonErrors, envelope, IsoDate, ok } from "../common.ts";
+import type { DeliveriesService } from "./service.ts";
+import { MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
+
+const Response = t.Union([t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() }), t.Null()]);
+const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"] }), message: t.String() }), t.Null()]);
+const NullableDate = t.Union([IsoDate, t.Null()]);
+const DeliveryStatus = t.Union([t.Literal("pending"), t.Literal("succeeded"), t.Literal("failed"), t.Literal("cancelled")]);
+
+const DeliveryLog = t.Object({
+  id: t.String(),
+  eventId: t.String(),
+  event: t.String(),
+  status: DeliveryStatus,
+  success: t.Boolean(),
+  attempts: t.Integer(),
+  statusCode: t.Union([t.Integer(), t.Null()]),
+  durationMs: t.Union([t.Integer(), t.Null()]),
+  payload: t.String({ description: "The exact body sent" }),
+  response: Response,
+  error: ErrorInfo,
+  createdAt: IsoDate,
+  lastAttemptAt: NullableDate,
+  nextAttemptAt: NullableDate,
+});
+const Attempt = t.Object({
+  id: t.String(),
+  attempt: t.Integer(),
+  trigger: t.String({ description: "scheduled, replay or test" }),
+  url: t.String(),
+  statusCode: t.Union([t.Integer(), t.Null()]),
+  durationMs: t.Integer(),
+  error: ErrorInfo,
+  response: Response,
+  createdAt: IsoDate,
+});
+const Outcome = t.Object({
+  deliveryId: t.String(),
+  success: t.Boolean(),
+  statusCode: t.Union([t.Integer(), t.Null()]),
+  durationMs: t.Integer(),
+  error: ErrorInfo,
+});
+
+const ListQuery = t.Object(
+  {
+    page: t.Optional(t.Numeric({ minimum: 1, maximum: 1_000_000, default: 1 })),
+    limit: t.Optional(t.Numeric({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20 })),
+    success: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
+    event: t.Optional(t.String({ maxLength: 128 })),
+    status: t.Optional(DeliveryStatus),
+  },
+  { additionalProperties: false },
+);
+const EndpointParams = t.Object({ id: t.String({ maxLength: 64 }) });
+const DeliveryParams = t.Object({ id: t.String({ maxLength: 64 }), deliveryId: t.String({ maxLength: 64 }) });
+const TestBody = t.Object({ event: t.String({ minLength: 1, maxLength: 128, examples: ["call.ended"] }) }, { additionalProperties: false });
+
+const detail = (summary: string, description?: string) => ({ tags: ["deliveries"], summary, ...(description ? { description } : {}) });
+
+export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
+  return new Elysia({ prefix: "/api/v1/webhooks" })
+    .use(auth)
+    .get(
+      "/:id/deliveries",
+      ({ orgId, params, query }) => {
+        const page = Math.floor(query.page ?? 1);
+        const limit = Math.floor(query.limit ?? 20);
+        const success = query.success === undefined ? undefined : query.success === "true";
+        const { items, pagination } = service.list(orgId, params.id, page, limit, { success, status: query.status, eventType: query.event });
+        return { success: true as const, data: items, pagination };
+      },
+      {
+        scope: "webhooks:read",
+        params: EndpointParams,
+        query: ListQuery,
+        response: {
+          200: t.Object({
+            success: t.Literal(true),
+            data: t.Array(DeliveryLog),
+            pagination: t.Object({ page: t.Integer(), limit: t.Integer(), total: t.Integer(), hasMore: t.Boolean() }),
+          }),
+          ...commonErrors,
+        },
+        detail: detail("List an endpoint's deliveries", "Newest first. `success=false` shows failed and cancelled deliveries."),
+      },
+    )
+    .get("/:id/deliveries/:deliveryId", ({ orgId, params }) => ok(service.get(orgId, params.id, params.deliveryId)), {
+      scope: "webhooks:read",
+      params: DeliveryParams,
+      response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...commonErrors },
+      detail: detail("Get a delivery with every attempt"),
+    })
+    .post("/:id/deliveries/:deliveryId/replay", async ({ orgId, params }) => ok(await service.replay(orgId, params.id, params.deliveryId)), {
+      scope: "webhooks:write",
+      params: DeliveryParams,
+      response: { 200: envelope(Outcome), ...commonErrors },
+      detail: detail(
+        "Replay a delivery",
+        "Re-sends the original payload (fresh timestamp and signatures) to the endpoint's current URL now and returns the outcome. Retry counters are not touched.",
+      ),
+    })
+    .post(
+      "/:id/recover",
+      ({ orgId, params, body, set }) => {
+        set.status = 202;
+        return ok(service.recover(orgId, params.id, Date.parse(body.since)));
+      },
+      {
+        scope: "webhooks:write",
+        params: EndpointParams,
+        body: t.Object({ since: t.String({ format: "date-time", examples: ["2025-01-15T00:00:00Z"] }) }, { additionalProperties: false }),
+        response: { 202: envelope(t.Object({ deliveries: t.Integer({ description: "Failed deliveries being replayed" }) })), ...commonErrors },
+        detail: detail("Replay every failed delivery since a time", "Runs in the background (up to 1000 per call)."),
+      },
+    )
+    .post("/:id/test", async ({ orgId, params, body }) => ok(await service.testEndpoint(orgId, params.id, body.event)), {
+      scope: "webhooks:write",
+      params: EndpointParams,
+      body: TestBody,
+      response: { 200: envelope(t.Composite([Outcome, t.Object({ eventId: t.String() })])), ...commonErrors },
+      detail: detail("Send a test event to one endpoint", "A synthetic payload of the requested type, sent now; returns the outcome."),
+    })
+    .post(
+      "/test",
+      async ({ orgId, body }) => {
+        const { messageId, deliveries } = await service.testAll(orgId, body?.event ?? TEST_EVENT);
+        return ok({ success: true, messageId, message_id: messageId, deliveries });
+      },
+      {
+        scope: "webhooks:write",
+        body: t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false })),
+        response: {
+          200: envelope(t.Object({ success: t.Boolean(), messageId: t.String(), message_id: t.String({ description: "Seed 004's spelling" }), deliveries: t.Integer() })),
+          ...commonErrors,
+        },
+        detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
+      },
+    );
+}

@@ -1,0 +1,43 @@
+import type { AttemptRow } from "../../store/repositories/attempts.ts";
+import type { DeliveryRow } from "../../store/repositories/deliveries.ts";
+import { iso } from "../common.ts";
+
+export function deliveryStatusView(d: DeliveryRow) {
+  return {
+    status: d.status,
+    attempts: d.attempts,
+    nextAttemptAt: iso(d.nextAttemptAt),
+    lastAttemptAt: iso(d.lastAttemptAt),
+    statusCode: d.lastStatusCode,
+  };
+}
+
+export function attemptView(a: AttemptRow) {
+  return {
+    id: a.id,
+    attempt: a.attemptNumber,
+    trigger: a.trigger,
+    url: a.url,
+    statusCode: a.statusCode,
+    durationMs: a.durationMs,
+    error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? "" } : null,
+    response: a.statusCode === null ? null : { status: a.statusCode, headers: a.responseHeaders ?? {}, body: a.responseBody ?? "" },
+    createdAt: iso(a.createdAt),
+  };
+}
+
+/** One delivery log entry (seed 002): the payload sent, the response received, status, timing. */
+export function deliveryLogView(d: DeliveryRow, payload: string, latest: AttemptRow | undefined) {
+  return {
+    id: d.id,
+    eventId: d.eventId,
+    event: d.eventType,
+    ...deliveryStatusView(d),
+    success: d.status === "succeeded",
+    durationMs: d.lastDurationMs,
+    payload,
+    response: latest && latest.statusCode !== null ? { status: latest.statusCode, headers: latest.responseHeaders ?? {}, body: latest.responseBody ?? "" } : null,
+    error: d.lastErrorCode ? { code: d.lastErrorCode, message: d.lastErrorMessage ?? "" } : null,
+    createdAt: iso(d.createdAt),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * The retention sweeper: on a croner schedule, deletes logs, finished deliveries and events older
+ * than the retention window (deleted endpoints' logs included) and expired idempotency records,
+ * in small batches with a yield between them so API writes never wait long.
+ */
+import { Cron } from "croner";
+import type { Clock } from "../lib/clock.ts";
+import type { Logger } from "../lib/logger.ts";
+import type { RetentionRepo } from "../store/repositories/retention.ts";
+
+export interface SweeperDeps {
+  retention: RetentionRepo;
+  sweepIdempotency: (now: number) => number;
+  clock: Clock;
+  logger: Logger;
+  retentionDays: number;
+  cron: string;
+  batchSize?: number;
+}
+
+export function createSweeper(deps: SweeperDeps) {
+  const batchSize = deps.batchSize ?? 500;
+  let job: Cron | null = null;
+
+  async function runOnce(): Promise<Record<string, number>> {
+    const now = deps.clock();
+    const cutoff = now - deps.retentionDays * 86_400_000;
+    const deleted: Record<string, number> = {};
+    for (const table of deps.retention.tables) {
+      deleted[table] = 0;
+      for (;;) {
+        const n = deps.retention.deleteBatch(table, cutoff, batchSize);
+        deleted[table] += n;
+        if (n < batchSize) break;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    deleted.idempotencyRecords = deps.sweepIdempotency(now);
+    if (Object.values(deleted).some((n) => n > 0)) deps.logger.info("retention sweep", deleted);
+    return deleted;
+  }
+
+  return {
+    start(): void {
+      // protect: a slow sweep is never overlapped by the next one.
+      job = new Cron(deps.cron, { protect: true }, async () => {
+        try {
+          await runOnce();
+        } catch (err) {
+          deps.logger.error("retention sweep failed", { error: String(err) });
+        }
+      });
+    },
+    runOnce,
+    stop(): void {
+      job?.stop();
+    },
+  };
+}
+export type Sweeper = ReturnType<typeof createSweeper>;
