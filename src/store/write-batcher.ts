@@ -5,6 +5,17 @@
  * that waited on it means the rows are on disk.
  */
 import type { Database } from "bun:sqlite";
+import { ServiceUnavailableError } from "../lib/errors.ts";
+
+/** SQLite errors that mean "the storage cannot take writes now", not "this write is wrong". */
+const STORAGE_FAULTS = /SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
+
+export function asStorageFault(error: unknown): unknown {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = String((error as Error)?.message ?? error);
+  if (!STORAGE_FAULTS.test(code) && !/database or disk is full|database is locked|disk I\/O error/.test(message)) return error;
+  return new ServiceUnavailableError("STORAGE_UNAVAILABLE", `The database cannot take writes right now (${code || message}); nothing was stored. Retry shortly.`);
+}
 
 interface Pending<T> {
   op: () => T;
@@ -35,13 +46,14 @@ export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatc
               // A nested transaction is a savepoint: a failing op rolls back alone.
               results.push({ ok: true, value: sqlite.transaction(p.op)() });
             } catch (error) {
-              results.push({ ok: false, error });
+              results.push({ ok: false, error: asStorageFault(error) });
             }
           }
         }).immediate();
       } catch (error) {
         // The commit itself failed (disk full, locked): nothing of this batch is stored.
-        for (const p of batch) p.reject(error);
+        const fault = asStorageFault(error);
+        for (const p of batch) p.reject(fault);
         continue;
       }
       batch.forEach((p, i) => {

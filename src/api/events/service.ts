@@ -43,6 +43,13 @@ export interface EventsServiceDeps {
 
 export const MAX_BATCH = 1000;
 
+/** Client ids and Idempotency-Keys dedupe in separate namespaces, so one never shadows the other. */
+function dedupeKey(clientId?: string, idempotencyKey?: string): string | null {
+  if (clientId !== undefined) return `id:${clientId}`;
+  if (idempotencyKey !== undefined) return `key:${idempotencyKey}`;
+  return null;
+}
+
 
 export function createEventsService(deps: EventsServiceDeps) {
   const known = new Set(deps.catalog.map((e) => e.name));
@@ -97,7 +104,7 @@ export function createEventsService(deps: EventsServiceDeps) {
   return {
     async publish(orgId: string, input: PublishInput, idempotencyKey?: string): Promise<PublishResult> {
       validate(input, "");
-      const [result] = await commit([write(orgId, input, input.id ?? idempotencyKey ?? null, false)]);
+      const [result] = await commit([write(orgId, input, dedupeKey(input.id, idempotencyKey), false)]);
       return result!;
     },
 
@@ -107,7 +114,7 @@ export function createEventsService(deps: EventsServiceDeps) {
       inputs.forEach((input, i) => validate(input, `events[${i}].`));
       const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
       if (new Set(ids).size !== ids.length) throw new ValidationError("events: the same id appears twice in the batch.", "events");
-      return commit(inputs.map((input) => write(orgId, input, input.id ?? null, false)));
+      return commit(inputs.map((input) => write(orgId, input, dedupeKey(input.id), false)));
     },
 
     /**

@@ -2,6 +2,7 @@
  * Webhook endpoints: the rules of seeds 000-004 (limits, filters, HTTPS, SSRF, probe, secrets
  * shown once, rotation with an optional grace period). No HTTP framework in here.
  */
+import { LRUCache } from "lru-cache";
 import type { Clock } from "../../lib/clock.ts";
 import { BadRequestError, NotFoundError, UnprocessableError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
@@ -47,6 +48,16 @@ export interface UpdateEndpointInput {
 
 export function createWebhooksService(deps: WebhooksServiceDeps) {
   const { endpoints, secretBox, clock, catalog } = deps;
+  // Sealed value -> plaintext: a sealed string never changes meaning, so nothing to invalidate.
+  const opened = new LRUCache<string, string>({ max: 50_000 });
+  const open = (sealed: string): string => {
+    let plain = opened.get(sealed);
+    if (plain === undefined) {
+      plain = secretBox.open(sealed);
+      opened.set(sealed, plain);
+    }
+    return plain;
+  };
 
   function require(orgId: string, id: string): EndpointRow {
     // A path id of the wrong shape (junk, traversal, huge) is simply not found, without a query.
@@ -161,13 +172,13 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
 
     /** The secrets that sign a delivery now: the current one, then a previous one still in grace. */
     signingSecrets(row: EndpointRow, now = clock()): string[] {
-      const secrets = [secretBox.open(row.secretEnc)];
-      if (row.previousSecretEnc && (row.previousSecretExpiresAt ?? 0) > now) secrets.push(secretBox.open(row.previousSecretEnc));
+      const secrets = [open(row.secretEnc)];
+      if (row.previousSecretEnc && (row.previousSecretExpiresAt ?? 0) > now) secrets.push(open(row.previousSecretEnc));
       return secrets;
     },
 
     maskedSecret(row: EndpointRow): string {
-      return maskSecret(secretBox.open(row.secretEnc));
+      return maskSecret(open(row.secretEnc));
     },
   };
 }
