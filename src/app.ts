@@ -3,13 +3,13 @@
  * the scheduler, the dispatcher and the sweeper. The only module that knows them all.
  */
 import { join } from "node:path";
-import type { Config } from "./config.ts";
+import { ConfigError, type Config } from "./config.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
 import { openStore, type Store } from "./store/store.ts";
-import { createSecretBox, loadOrCreateMasterKey } from "./security/secret-box.ts";
+import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./security/secret-box.ts";
 import { hashApiKey } from "./security/tokens.ts";
 import { systemResolver, type Resolver } from "./security/resolver.ts";
 import { vetTarget } from "./security/target-guard.ts";
@@ -43,6 +43,18 @@ export function databaseFile(config: Pick<Config, "dataDir">): string {
   return join(config.dataDir, "webhookd.db");
 }
 
+/** A different master key than the one that sealed the stored secrets must stop the start, not fail every request. */
+function assertMasterKeyOpens(box: SecretBox, sealed: string | undefined): void {
+  if (sealed === undefined) return;
+  try {
+    box.open(sealed);
+  } catch {
+    throw new ConfigError(
+      "WEBHOOKD_MASTER_KEY: this master key does not decrypt the stored signing secrets (a different key, or master.key replaced)",
+    );
+  }
+}
+
 /** Everything but the listeners and timers: used by `serve`, by CLI commands and by tests. */
 export function buildServices(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -52,6 +64,12 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   const metrics = createWebhookdMetrics();
   const store: Store = openStore(databaseFile(config));
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
+  try {
+    assertMasterKeyOpens(secretBox, store.endpoints.sampleSealedSecret());
+  } catch (err) {
+    store.close();
+    throw err;
+  }
   const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
   const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
 

@@ -22,7 +22,7 @@ async function run(argv: string[]): Promise<number> {
     print(HELP.main!());
     return command === undefined ? 2 : 0;
   }
-  if (command === "--version" || command === "-v" || command === "version") {
+  if (command === "--version" || command === "-v") {
     print(`webhookd ${VERSION}`);
     return 0;
   }
@@ -32,21 +32,27 @@ async function run(argv: string[]): Promise<number> {
     print(help());
     return 0;
   }
+  if (command === "version") {
+    print(`webhookd ${VERSION}`);
+    return 0;
+  }
   const { positionals, flags } = parseArgs(rest, COMMAND_FLAGS[command] ?? serveFlags);
   const config = loadConfig(process.env, flags);
 
   switch (command) {
     case "serve": {
       if (positionals.length) throw new UsageError(`serve takes no arguments, got "${positionals[0]}"`);
+      // Handlers go in before "listening" is logged: a signal right after it is a clean stop, not a kill.
+      const signalled = new Promise<void>((resolve) => {
+        process.once("SIGTERM", resolve);
+        process.once("SIGINT", resolve);
+      });
       const app = await startApp(config);
       if (app.generatedAdminKey) {
         print(`\nGenerated the admin API key (shown once, store it now):\n\n  ${app.generatedAdminKey}\n`);
       }
-      await new Promise<void>((resolve) => {
-        const shutdown = () => void app.stop().then(resolve);
-        process.once("SIGTERM", shutdown);
-        process.once("SIGINT", shutdown);
-      });
+      await signalled;
+      await app.stop();
       return 0;
     }
     case "migrate": {

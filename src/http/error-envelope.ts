@@ -63,12 +63,39 @@ function validationBody(error: unknown): { message: string; path?: string } {
   return { message: `${label}: ${what}`, ...(path ? { path } : {}) };
 }
 
+const failureHooks = new WeakMap<Request, (() => void)[]>();
+
+/**
+ * Runs `undo` if this request ends in an error, before the error response is sent. For plugins
+ * that must clean up after a failed request: Elysia stops at the first onError hook that
+ * answers, which is this module's.
+ */
+export function onRequestFailure(request: Request, undo: () => void): void {
+  const hooks = failureHooks.get(request);
+  if (hooks) hooks.push(undo);
+  else failureHooks.set(request, [undo]);
+}
+
+function runFailureHooks(request: Request, logger: Logger): void {
+  const hooks = failureHooks.get(request);
+  if (!hooks) return;
+  failureHooks.delete(request);
+  for (const undo of hooks) {
+    try {
+      undo();
+    } catch (err) {
+      logger.error("cleanup after a failed request failed", { error: err instanceof Error ? err.stack : String(err) });
+    }
+  }
+}
+
 function envelope(code: string, message: string, extra: Record<string, unknown> = {}) {
   return { success: false as const, error: { code, message, ...extra } };
 }
 
 export function errorEnvelope(logger: Logger) {
   return new Elysia({ name: "webhookd.error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
+    runFailureHooks(request, logger);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
     const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : null;

@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { Caller } from "../api/auth/service.ts";
 import type { IdempotencyService } from "../api/idempotency/service.ts";
 import { presentedKey } from "./auth.ts";
+import { onRequestFailure } from "./error-envelope.ts";
 
 export function idempotencyPlugin(service: IdempotencyService) {
   const claimed = new WeakMap<Request, { scope: string; key: string; credential: string }>();
@@ -26,6 +27,11 @@ export function idempotencyPlugin(service: IdempotencyService) {
         });
       }
       claimed.set(request, { scope, key, credential });
+      // Not an onError hook here: the envelope's handler answers first, and Elysia stops there.
+      onRequestFailure(request, () => {
+        if (!claimed.delete(request)) return;
+        service.release(scope, key);
+      });
     })
     .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
       const claim = claimed.get(request);
@@ -33,14 +39,5 @@ export function idempotencyPlugin(service: IdempotencyService) {
       claimed.delete(request);
       const status = typeof set.status === "number" ? set.status : 200;
       service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
-    })
-    // Not onError: the error envelope's handler answers first and ends that chain. mapResponse
-    // runs after it, on the error response too, before anything is sent (so a quick retry finds
-    // the key free); on success the claim is already gone.
-    .mapResponse({ as: "global" }, ({ request }) => {
-      const claim = claimed.get(request);
-      if (!claim) return;
-      claimed.delete(request);
-      service.release(claim.scope, claim.key);
     });
 }

@@ -9,6 +9,6 @@ export function metricsRoutes(metrics: WebhookdMetrics) {
       metrics.httpRequests.inc({ method: request.method, route: route || "unmatched", status: String(set.status ?? 200) });
     })
     .get("/metrics", () => new Response(metrics.registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } }), {
-      detail: { tags: ["health"], summary: "Prometheus metrics" },
+      detail: { tags: ["health"], summary: "Prometheus metrics", security: [] },
     });
 }

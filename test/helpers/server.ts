@@ -56,18 +56,25 @@ export function makeClient(baseUrl: string): ApiClient {
 
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "webhookd-test-"));
-  const config = loadConfig({
-    WEBHOOKD_PORT: "0",
-    WEBHOOKD_HOST: "127.0.0.1",
-    WEBHOOKD_DATA_DIR: dataDir,
-    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-    WEBHOOKD_PROBE: "false",
-    WEBHOOKD_RATE_LIMIT: "0",
-    WEBHOOKD_ALLOW_HTTP: "true",
-    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-    ...env,
-  });
-  const app = await startApp(config, { logger: silentLogger, ...options });
+  let config: Config;
+  let app: RunningApp;
+  try {
+    config = loadConfig({
+      WEBHOOKD_PORT: "0",
+      WEBHOOKD_HOST: "127.0.0.1",
+      WEBHOOKD_DATA_DIR: dataDir,
+      WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
+      WEBHOOKD_PROBE: "false",
+      WEBHOOKD_RATE_LIMIT: "0",
+      WEBHOOKD_ALLOW_HTTP: "true",
+      WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
+      ...env,
+    });
+    app = await startApp(config, { logger: silentLogger, ...options });
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true }); // a failed start leaves nothing behind
+    throw err;
+  }
   const api = makeClient(app.url);
   return {
     app,

@@ -21,7 +21,7 @@ const raw = (method: string, path: string, body: string | Uint8Array | ReadableS
   fetch(s.url + path, { method, headers: { "x-api-key": key, ...headers }, body }).then(async (r) => ({
     status: r.status,
     headers: r.headers,
-    body: await r.json().catch(() => null),
+    body: (await r.json().catch(() => null)) as any,
   }));
 
 describe("routing", () => {

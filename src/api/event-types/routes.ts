@@ -9,6 +9,6 @@ export function eventTypesRoutes(catalog: EventTypeCatalog) {
   const body = ok(catalog.map((e) => ({ name: e.name, description: e.description })));
   return new Elysia().get("/api/v1/event-types", () => body, {
     response: { 200: envelope(t.Array(EventType)) },
-    detail: { tags: ["event-types"], summary: "List the event types endpoints can subscribe to" },
+    detail: { tags: ["event-types"], summary: "List the event types endpoints can subscribe to", security: [] },
   });
 }

@@ -52,7 +52,7 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
   return new Elysia({ prefix: "/api/v1/events" })
     .use(auth)
     .post(
-      "/",
+      "",
       async ({ orgId, body, headers, set }) => {
         set.status = 202;
         return ok(await service.publish(orgId, body, headers["idempotency-key"]));

@@ -20,6 +20,10 @@ export function createEndpointsRepo(db: Db) {
      WHERE id = ? AND enabled = 1`,
   );
   return {
+    /** Any one sealed secret, to check at start that the master key still opens them. */
+    sampleSealedSecret(): string | undefined {
+      return db.select({ s: endpoints.secretEnc }).from(endpoints).limit(1).get()?.s;
+    },
     /** Delivery counters (seed 003): any success resets the run of exhausted deliveries. */
     recordSuccess(id: string, at: number): void {
       successStmt.run(at, id);
