@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import { AppError, RateLimitedError } from "../lib/errors.ts";
+import { storageFault } from "../lib/storage-fault.ts";
 import type { Logger } from "../lib/logger.ts";
 
 interface ElysiaValidationIssue {
@@ -98,7 +99,8 @@ export function errorEnvelope(logger: Logger) {
     runFailureHooks(request, logger);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
-    const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : null;
+    // Writes outside the batcher (endpoints, keys, idempotency claims) hit the same faults.
+    const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : storageFault(error);
     if (domain) {
       set.status = domain.status;
       if (domain instanceof RateLimitedError) set.headers["retry-after"] = String(domain.retryAfterSeconds);

@@ -38,6 +38,14 @@ export function idempotencyPlugin(service: IdempotencyService) {
       if (!claim) return;
       claimed.delete(request);
       const status = typeof set.status === "number" ? set.status : 200;
-      service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
+      try {
+        service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
+      } catch {
+        // The work is done and committed; only its replay record failed. Free the key rather
+        // than leave it "in progress" for 24 h, and still answer with the real response.
+        try {
+          service.release(claim.scope, claim.key);
+        } catch {}
+      }
     });
 }

@@ -8,6 +8,9 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import * as schema from "./schema.ts";
 
+/** How long a write waits for another process's lock before it is a 503. */
+export const BUSY_TIMEOUT_MS = 5000;
+
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 export interface StoreHandle {
@@ -23,7 +26,7 @@ export function openDatabase(file: string): StoreHandle {
   // transaction survive power loss too, and group commit (write-batcher) amortizes the fsync.
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = FULL");
-  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA temp_store = MEMORY");
   const db = drizzle(sqlite, { schema });

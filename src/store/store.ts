@@ -2,7 +2,7 @@
  * The store: one SQLite file behind repositories. Everything above this module sees only the
  * repositories, so another backend can replace it without touching services.
  */
-import { openDatabase, type StoreHandle } from "./database.ts";
+import { BUSY_TIMEOUT_MS, openDatabase, type StoreHandle } from "./database.ts";
 import { migrate } from "./migrate.ts";
 import { createApiKeysRepo } from "./repositories/api-keys.ts";
 import { createEndpointsRepo } from "./repositories/endpoints.ts";
@@ -33,8 +33,15 @@ export function openStore(file: string) {
     batcher: createWriteBatcher(sqlite),
     /** Throws unless the database takes a write lock now. */
     checkWritable(): void {
-      sqlite.run("BEGIN IMMEDIATE");
-      sqlite.run("ROLLBACK");
+      // Ask without waiting: bun:sqlite waits out busy_timeout synchronously, which would
+      // freeze the whole process on every readiness probe while another process holds a lock.
+      sqlite.run("PRAGMA busy_timeout = 0");
+      try {
+        sqlite.run("BEGIN IMMEDIATE");
+        sqlite.run("ROLLBACK");
+      } finally {
+        sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
     },
     close: handle.close,
   };

@@ -5,16 +5,11 @@
  * that waited on it means the rows are on disk.
  */
 import type { Database } from "bun:sqlite";
-import { ServiceUnavailableError } from "../lib/errors.ts";
+import { storageFault } from "../lib/storage-fault.ts";
 
-/** SQLite errors that mean "the storage cannot take writes now", not "this write is wrong". */
-const STORAGE_FAULTS = /SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
-
+/** Storage faults become the 503 the API answers; any other error stays as it is. */
 export function asStorageFault(error: unknown): unknown {
-  const code = String((error as { code?: unknown })?.code ?? "");
-  const message = String((error as Error)?.message ?? error);
-  if (!STORAGE_FAULTS.test(code) && !/database or disk is full|database is locked|disk I\/O error/.test(message)) return error;
-  return new ServiceUnavailableError("STORAGE_UNAVAILABLE", `The database cannot take writes right now (${code || message}); nothing was stored. Retry shortly.`);
+  return storageFault(error) ?? error;
 }
 
 interface Pending<T> {
@@ -39,6 +34,8 @@ export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatc
     while (queue.length) {
       const batch = queue.length > maxBatch ? queue.splice(0, maxBatch) : queue.splice(0);
       const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+      // Set inside the transaction callback (so typed wide: TS cannot see the assignment).
+      let aborted = null as { error: unknown } | null;
       try {
         sqlite.transaction(() => {
           for (const p of batch) {
@@ -46,13 +43,20 @@ export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatc
               // A nested transaction is a savepoint: a failing op rolls back alone.
               results.push({ ok: true, value: sqlite.transaction(p.op)() });
             } catch (error) {
+              if (!sqlite.inTransaction) {
+                // SQLite may roll the whole transaction back on SQLITE_FULL, IOERR, BUSY or NOMEM:
+                // the ops before this one are undone, and the ones after would each run (and
+                // commit) on their own outside it. Stop here: nothing of this batch is stored.
+                aborted = { error };
+                throw error;
+              }
               results.push({ ok: false, error: asStorageFault(error) });
             }
           }
         }).immediate();
       } catch (error) {
-        // The commit itself failed (disk full, locked): nothing of this batch is stored.
-        const fault = asStorageFault(error);
+        // The batch was aborted, or BEGIN/COMMIT failed (disk full, locked): nothing of it is stored.
+        const fault = asStorageFault(aborted ? aborted.error : error);
         for (const p of batch) p.reject(fault);
         continue;
       }
