@@ -93,7 +93,8 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
     onChanged: (orgId) => store.endpointCache.invalidate(orgId),
-    onStopped: (endpointId) => store.deliveries.cancelPendingForEndpoint(endpointId, clock()),
+    onStopped: (endpointId) =>
+      metrics.deliveries.inc({ outcome: "cancelled" }, store.deliveries.cancelPendingForEndpoint(endpointId, clock())),
   });
 
   const dispatcher = createDispatcher({
@@ -132,10 +133,8 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     catalog: config.eventTypes,
     clock,
     maxPayloadBytes: config.maxPayloadBytes,
-    onScheduled: (due) => {
-      metrics.eventsPublished.inc();
-      schedulerRef.offer(due);
-    },
+    onScheduled: (due) => schedulerRef.offer(due),
+    onPublished: (count) => metrics.eventsPublished.inc({}, count),
   });
   const deliveries = createDeliveriesService({
     deliveries: store.deliveries,

@@ -72,7 +72,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     return p;
   }
 
-  async function send(d: DeliveryForAttempt, endpoint: EndpointRow): Promise<{ result: AttemptResult; at: number }> {
+  async function send(d: DeliveryForAttempt, endpoint: EndpointRow, stillWanted?: () => boolean): Promise<{ result: AttemptResult; at: number }> {
     const at = deps.clock();
     const headers = webhookHeaders({
       eventId: d.eventId,
@@ -82,7 +82,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       at,
       userAgent: deps.userAgent,
     });
-    const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs });
+    const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs, stillWanted });
     deps.metrics.attemptDuration.observe(result.durationMs / 1000);
     return { result, at };
   }
@@ -115,26 +115,28 @@ export function createDispatcher(deps: DispatcherDeps) {
     };
   }
 
-  /** A scheduled attempt's bookkeeping, in one savepoint of the group commit. */
-  function recordScheduled(d: DeliveryForAttempt, endpoint: EndpointRow, r: AttemptResult, at: number, decision: RetryDecision) {
+  /**
+   * A scheduled attempt's bookkeeping, in one savepoint of the group commit. `nextAttemptAt` is
+   * the retry's due time (null when there is none).
+   */
+  function recordScheduled(d: DeliveryForAttempt, endpoint: EndpointRow, r: AttemptResult, at: number, decision: RetryDecision, nextAttemptAt: number | null) {
     const number = d.attempts + 1;
     const status = decision.kind === "succeeded" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed";
-    const nextAttemptAt = decision.kind === "retry" ? at + decision.delayMs : null;
     return () => {
       attemptRow(d, endpoint, "scheduled", number, r, at);
       const applied = deps.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
-      if (!applied || d.isTest) return { applied, disabled: false };
+      if (!applied || d.isTest) return { applied, disabled: false, cancelled: 0 };
       if (decision.kind === "succeeded") deps.endpoints.recordSuccess(endpoint.id, at);
       else if (decision.kind === "retry") deps.endpoints.recordTriggered(endpoint.id, at);
       else {
         const run = deps.endpoints.recordExhausted(endpoint.id, at);
         if (run && run.enabled && deps.disableAfter > 0 && run.consecutiveFailures >= deps.disableAfter) {
           deps.endpoints.autoDisable(endpoint.id, at);
-          deps.deliveries.cancelPendingForEndpoint(endpoint.id, at);
-          return { applied, disabled: true };
+          const cancelled = deps.deliveries.cancelPendingForEndpoint(endpoint.id, at);
+          return { applied, disabled: true, cancelled };
         }
       }
-      return { applied, disabled: false };
+      return { applied, disabled: false, cancelled: 0 };
     };
   }
 
@@ -143,22 +145,33 @@ export function createDispatcher(deps: DispatcherDeps) {
     if (!d || d.status !== "pending") return null;
     const endpoint = deps.endpointCache.get(d.endpointId);
     if (!endpoint || !endpoint.enabled || endpoint.deletedAt !== null) return null;
-    const { result, at } = await send(d, endpoint);
+    const { result, at } = await send(d, endpoint, () => {
+      const now = deps.endpointCache.get(endpoint.id);
+      return !!now && now.enabled && now.deletedAt === null;
+    });
+    // Stopped while its address was looked up: nothing was sent, and the row is cancelled.
+    if (result.error?.code === "cancelled") return null;
+    // Backoff counts from the failure, not from the start of the attempt: otherwise an attempt
+    // that ran into the timeout would be retried the moment it ended (and Retry-After is
+    // relative to the response anyway).
+    const finishedAt = deps.clock();
     // A test delivery gets one attempt; it never retries nor counts against the endpoint.
     const decision: RetryDecision = d.isTest
       ? result.ok ? { kind: "succeeded" } : { kind: "exhausted" }
-      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.responseHeaders?.["retry-after"] ?? null }, at);
+      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.responseHeaders?.["retry-after"] ?? null }, finishedAt);
+    const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {
-      const { applied, disabled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision));
+      const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt));
       if (disabled) {
         deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
+        if (cancelled > 0) deps.metrics.deliveries.inc({ outcome: "cancelled" }, cancelled);
         deps.onEndpointDisabled(endpoint.orgId, endpoint.id);
       }
       if (!applied) return null;
-      if (decision.kind === "retry") {
+      if (nextAttemptAt !== null) {
         deps.metrics.retriesScheduled.inc();
-        return { id: d.id, endpointId: d.endpointId, nextAttemptAt: at + decision.delayMs };
+        return { id: d.id, endpointId: d.endpointId, nextAttemptAt };
       }
       deps.metrics.deliveries.inc({ outcome: decision.kind === "succeeded" ? "succeeded" : "failed" });
       return null;
@@ -169,13 +182,41 @@ export function createDispatcher(deps: DispatcherDeps) {
     }
   }
 
+  /** One attempt outside the schedule (replay, test), recorded; null when the delivery or endpoint is gone. */
+  async function sendNowUntracked(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
+    const d = deps.deliveries.forAttempt(deliveryId);
+    if (!d) return null;
+    const endpoint = deps.endpointCache.get(d.endpointId);
+    if (!endpoint || endpoint.deletedAt !== null) return null;
+    const { result, at } = await send(d, endpoint);
+    deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger });
+    await deps.batcher.submit(() => {
+      // Replays never touch the retry counters; a success still ends a failed delivery.
+      attemptRow(d, endpoint, trigger, trigger === "test" ? 1 : d.attempts, result, at);
+      const fields = { id: d.id, attempts: trigger === "test" ? 1 : d.attempts, nextAttemptAt: null, ...outcomeFields(result, at) };
+      if (trigger === "test") {
+        deps.deliveries.recordOutcome({ ...fields, status: result.ok ? "succeeded" : "failed" }, at, d.status);
+      } else if (result.ok) {
+        deps.deliveries.recordOutcome({ ...fields, status: "succeeded" }, at, d.status);
+        deps.endpoints.recordSuccess(endpoint.id, at);
+      } else {
+        // Status, attempts and any retry stay as they were; the log shows this latest answer.
+        deps.deliveries.recordLastAttempt({ id: d.id, ...outcomeFields(result, at) }, at);
+        deps.endpoints.recordTriggered(endpoint.id, at);
+      }
+    });
+    return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };
+  }
+
   function release(endpointId: string): void {
     inflight--;
     const n = (inflightByEndpoint.get(endpointId) ?? 1) - 1;
     if (n === 0) inflightByEndpoint.delete(endpointId);
     else inflightByEndpoint.set(endpointId, n);
     const waiting = parked.get(endpointId);
-    if (waiting?.length) {
+    // While draining for shutdown nothing new starts: parked work stays pending in the store and
+    // is due again after restart (an attempt started now would outlive the store).
+    if (running && waiting?.length) {
       const next = waiting.shift()!;
       parkedCount--;
       if (waiting.length === 0) parked.delete(endpointId);
@@ -224,27 +265,9 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     /** Sends one delivery now, outside the schedule (replay, test), and records it. */
-    async sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
-      const d = deps.deliveries.forAttempt(deliveryId);
-      if (!d) return null;
-      const endpoint = deps.endpointCache.get(d.endpointId);
-      if (!endpoint || endpoint.deletedAt !== null) return null;
-      const { result, at } = await track(send(d, endpoint));
-      deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger });
-      await deps.batcher.submit(() => {
-        // Replays never touch the retry counters; a success still ends a failed delivery.
-        attemptRow(d, endpoint, trigger, trigger === "test" ? 1 : d.attempts, result, at);
-        const fields = { id: d.id, attempts: trigger === "test" ? 1 : d.attempts, nextAttemptAt: null, ...outcomeFields(result, at) };
-        if (trigger === "test") {
-          deps.deliveries.recordOutcome({ ...fields, status: result.ok ? "succeeded" : "failed" }, at, d.status);
-        } else if (result.ok) {
-          deps.deliveries.recordOutcome({ ...fields, status: "succeeded" }, at, d.status);
-          deps.endpoints.recordSuccess(endpoint.id, at);
-        } else {
-          deps.endpoints.recordTriggered(endpoint.id, at);
-        }
-      });
-      return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };
+    sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
+      // Tracked whole, recording included, so a shutdown drain waits until it is on disk.
+      return track(sendNowUntracked(deliveryId, trigger));
     },
 
     /** Deliveries held in memory here: queued, parked and in flight. */

@@ -23,13 +23,16 @@ export type AttemptErrorCode =
   | "blocked_address"
   | "redirect"
   | "http_status"
-  | "network_error";
+  | "network_error"
+  | "cancelled";
 
 export interface AttemptRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Asked after the address lookup, right before connecting: false sends nothing ("cancelled"). */
+  stillWanted?: () => boolean;
 }
 
 export interface AttemptResult {
@@ -101,6 +104,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       }
       const target = await untilAborted(opts.pickTarget(url), controller.signal);
       if (!target.ok) return finish({ code: target.code, message: target.message });
+      // The lookup took time: an endpoint deleted or disabled meanwhile gets no request.
+      if (req.stillWanted && !req.stillWanted()) {
+        return finish({ code: "cancelled", message: "the endpoint was disabled or deleted before the request was sent" });
+      }
       const pinned = pinnedUrl(url, target.address);
       if (!pinned) return finish({ code: "blocked_address", message: `not an IP address: ${target.address}` });
       seen.address = target.address;

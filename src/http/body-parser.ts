@@ -69,10 +69,17 @@ export function jsonBodyParser(limitFor: (path: string) => number) {
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
       throw new ValidationError(`The request body nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels.`);
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       throw new ValidationError("The request body is not valid JSON.");
     }
+    // Every body this API takes is an object; Elysia would quietly coerce "x", 1 or [] into {}
+    // where a body is optional, so anything else is refused here.
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new ValidationError("The request body must be a JSON object.");
+    }
+    return parsed;
   });
 }

@@ -60,7 +60,8 @@ function validationBody(error: unknown): { message: string; path?: string } {
   const first = Array.isArray(all) ? all[0] : undefined;
   const path = first?.path ? pointerToPath(first.path) : undefined;
   const what = (first && unionMessage(first)) ?? first?.summary ?? first?.message ?? "invalid value";
-  const label = path ?? (where === "body" ? "body" : where ?? "request");
+  // Elysia reports a failing query parameter as type "property" with no path of its own.
+  const label = path ?? (where === "property" ? "query" : where ?? "request");
   return { message: `${label}: ${what}`, ...(path ? { path } : {}) };
 }
 

@@ -86,8 +86,10 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
       requireEndpoint(orgId, endpointId);
       const ids = deps.deliveries.failedSince(endpointId, since, MAX_RECOVER).map((d) => d.id);
       const queue = [...ids];
+      // Nobody awaits this work: one replay that cannot be recorded (storage fault, shutdown) must
+      // neither stop the others nor become an unhandled rejection. It stays failed, to recover again.
       const worker = async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await deps.sendNow(id, "replay");
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await deps.sendNow(id, "replay").catch(() => null);
       };
       void Promise.all(Array.from({ length: RECOVER_CONCURRENCY }, worker));
       return { deliveries: ids.length };

@@ -39,6 +39,8 @@ export interface EventsServiceDeps {
   maxPayloadBytes: number;
   /** Committed deliveries that are due now. */
   onScheduled: (due: DueDelivery[]) => void;
+  /** How many new events (not duplicates) a publish committed: for metrics. */
+  onPublished?: (count: number) => void;
 }
 
 export const MAX_BATCH = 1000;
@@ -85,7 +87,8 @@ export function createEventsService(deps: EventsServiceDeps) {
       }
       const targets = deps.endpointCache
         .liveForOrg(orgId)
-        .filter((e) => e.enabled && (only ? only.includes(e.id) : filtersMatch(e.events, input.event)));
+        // A test goes to the endpoints named, or to every enabled one (seed 004), whatever their filters.
+        .filter((e) => e.enabled && (only ? only.includes(e.id) : isTest || filtersMatch(e.events, input.event)));
       const due = targets.map((e) => {
         const id = newId("dlv", now);
         deps.deliveries.insert({ id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now, createdAt: now });
@@ -97,6 +100,7 @@ export function createEventsService(deps: EventsServiceDeps) {
 
   async function commit(ops: Array<() => { result: PublishResult; due: DueDelivery[] }>): Promise<PublishResult[]> {
     const done = await deps.batcher.submit(() => ops.map((op) => op()));
+    deps.onPublished?.(done.filter((d) => !d.result.duplicate).length);
     deps.onScheduled(done.flatMap((d) => d.due));
     return done.map((d) => d.result);
   }

@@ -24,19 +24,15 @@ export const UpdateEndpointBody = t.Object(
 );
 export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
 
-/** Optional: no body at all arrives as null from the JSON body parser. */
 export const RotateSecretBody = t.Optional(
-  t.Union([
-    t.Object(
-      {
-        gracePeriodSeconds: t.Optional(
-          t.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "Keep signing with the old secret too for this long (at most 7 days)" }),
-        ),
-      },
-      { additionalProperties: false },
-    ),
-    t.Null(),
-  ]),
+  t.Object(
+    {
+      gracePeriodSeconds: t.Optional(
+        t.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "Keep signing with the old secret too for this long (at most 7 days)" }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
 );
 
 /** Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400. */

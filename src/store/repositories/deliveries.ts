@@ -65,6 +65,10 @@ export function createDeliveriesRepo(db: Db) {
     `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?,
        last_duration_ms = ?, last_error_code = ?, last_error_message = ?, updated_at = ? WHERE id = ? AND status = ?`,
   );
+  const lastStmt = sqlite.query(
+    `UPDATE deliveries SET last_attempt_at = ?, last_status_code = ?, last_duration_ms = ?, last_error_code = ?,
+       last_error_message = ?, updated_at = ? WHERE id = ?`,
+  );
   const cancelStmt = sqlite.query(
     `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`,
   );
@@ -106,6 +110,13 @@ export function createDeliveriesRepo(db: Db) {
         expectStatus,
       ).changes === 1;
     },
+    /**
+     * Records an attempt's outcome as the delivery's latest without touching its status, attempts
+     * or due time (a failed replay: the log shows what the receiver answered last).
+     */
+    recordLastAttempt(o: Omit<DeliveryOutcome, "status" | "attempts" | "nextAttemptAt">, now: number): void {
+      lastStmt.run(o.lastAttemptAt, o.lastStatusCode, o.lastDurationMs, o.lastErrorCode, o.lastErrorMessage, now, o.id);
+    },
     cancelPendingForEndpoint(endpointId: string, now: number): number {
       return cancelStmt.run(now, endpointId).changes;
     },
@@ -116,8 +127,9 @@ export function createDeliveriesRepo(db: Db) {
         .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.id, id)))
         .get();
     },
+    /** In creation order, so an event reads back the same way every time. */
     listForEvent(eventId: string): DeliveryRow[] {
-      return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).all();
+      return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(deliveries.id).all();
     },
     /** Newest first. */
     page(endpointId: string, filter: DeliveryFilter, offset: number, limit: number): { rows: DeliveryRow[]; total: number } {

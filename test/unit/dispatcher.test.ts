@@ -1,0 +1,268 @@
+/**
+ * The dispatcher with in-memory repositories, an immediate batcher and an HTTP client whose
+ * answers the test releases by hand, so concurrency and shutdown can be watched exactly.
+ */
+import { describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { manualClock } from "../../src/lib/clock.ts";
+import { silentLogger } from "../../src/lib/logger.ts";
+import { createWebhookdMetrics } from "../../src/lib/metrics.ts";
+import { createDispatcher } from "../../src/delivery/dispatcher.ts";
+import { createRetryPolicy } from "../../src/delivery/retry-policy.ts";
+import type { AttemptRequest, AttemptResult, HttpClient } from "../../src/delivery/http-client.ts";
+import type { DeliveryForAttempt, DueDelivery } from "../../src/store/repositories/deliveries.ts";
+import type { EndpointRow } from "../../src/store/repositories/endpoints.ts";
+import type { AttemptRow } from "../../src/store/repositories/attempts.ts";
+
+const T0 = 1_700_000_000_000;
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+function endpoint(id: string): EndpointRow {
+  return {
+    id,
+    orgId: "org_1",
+    url: `https://${id}.example/hook`,
+    description: null,
+    events: ["*"],
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    consecutiveFailures: 0,
+    failureCount: 0,
+    lastTriggeredAt: null,
+    secretEnc: "sealed",
+    previousSecretEnc: null,
+    previousSecretExpiresAt: null,
+    createdAt: T0,
+    updatedAt: T0,
+    deletedAt: null,
+  };
+}
+
+const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, responseBody: "", error: null, address: "192.0.2.1" });
+const failed = (statusCode = 500): AttemptResult => ({
+  ok: false,
+  statusCode,
+  durationMs: 5,
+  responseHeaders: {},
+  responseBody: "",
+  error: { code: "http_status", message: `HTTP ${statusCode}` },
+  address: "192.0.2.1",
+});
+
+interface Call {
+  req: AttemptRequest;
+  answer(result: AttemptResult): void;
+}
+
+function setup(opts: { concurrency?: number; endpointConcurrency?: number; schedule?: number[] } = {}) {
+  const clock = manualClock(T0);
+  const rows = new Map<string, DeliveryForAttempt>();
+  const endpoints = new Map<string, EndpointRow>();
+  const attempts: AttemptRow[] = [];
+  const lastStatus = new Map<string, number | null>();
+  const settled: Array<{ id: string; retry: DueDelivery | null }> = [];
+  const calls: Call[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const activeByHost = new Map<string, number>();
+  const maxByHost = new Map<string, number>();
+
+  const client: HttpClient = {
+    send(req) {
+      const host = new URL(req.url).hostname;
+      active++;
+      maxActive = Math.max(maxActive, active);
+      activeByHost.set(host, (activeByHost.get(host) ?? 0) + 1);
+      maxByHost.set(host, Math.max(maxByHost.get(host) ?? 0, activeByHost.get(host)!));
+      return new Promise<AttemptResult>((resolve) => {
+        calls.push({
+          req,
+          answer(result) {
+            active--;
+            activeByHost.set(host, activeByHost.get(host)! - 1);
+            resolve(result);
+          },
+        });
+      });
+    },
+  };
+
+  const dispatcher = createDispatcher({
+    deliveries: {
+      forAttempt: (id: string) => {
+        const d = rows.get(id);
+        return d ? { ...d } : null;
+      },
+      recordOutcome: (o: { id: string; status: DeliveryForAttempt["status"]; attempts: number }, _now: number, expect: string) => {
+        const d = rows.get(o.id);
+        if (!d || d.status !== expect) return false;
+        d.status = o.status;
+        d.attempts = o.attempts;
+        return true;
+      },
+      recordLastAttempt: (o: { id: string; lastStatusCode: number | null }) => {
+        lastStatus.set(o.id, o.lastStatusCode);
+      },
+      cancelPendingForEndpoint: (endpointId: string) => {
+        let n = 0;
+        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
+        return n;
+      },
+    } as any,
+    attempts: { insert: (a: AttemptRow) => attempts.push(a) } as any,
+    endpoints: {
+      recordSuccess: () => {},
+      recordTriggered: () => {},
+      recordExhausted: () => ({ consecutiveFailures: 1, enabled: true }),
+      autoDisable: () => true,
+    } as any,
+    endpointCache: { get: (id: string) => endpoints.get(id) } as any,
+    // Like the real group commit: the operation runs on a later turn of the event loop.
+    batcher: { submit: <T>(op: () => T) => new Promise<T>((resolve) => setImmediate(() => resolve(op()))), flush() {}, queued: 0 },
+    client,
+    policy: createRetryPolicy({ schedule: opts.schedule ?? [100], jitter: 0, retryAfterMaxMs: 3_600_000 }),
+    signingSecrets: () => [SECRET],
+    clock,
+    logger: silentLogger,
+    metrics: createWebhookdMetrics(),
+    userAgent: "webhookd/test",
+    concurrency: opts.concurrency ?? 256,
+    endpointConcurrency: opts.endpointConcurrency ?? 32,
+    attemptTimeoutMs: 1_000,
+    disableAfter: 0,
+    onSettled: (id, retry) => settled.push({ id, retry }),
+    onEndpointDisabled: () => {},
+  });
+
+  let n = 0;
+  function add(endpointId: string): DueDelivery {
+    if (!endpoints.has(endpointId)) endpoints.set(endpointId, endpoint(endpointId));
+    const id = `dlv_${++n}`;
+    rows.set(id, { id, orgId: "org_1", eventId: `evt_${n}`, endpointId, eventType: "call.ended", status: "pending", attempts: 0, body: `{"n":${n}}`, isTest: false });
+    return { id, endpointId, nextAttemptAt: T0 };
+  }
+
+  return {
+    clock,
+    dispatcher,
+    rows,
+    attempts,
+    lastStatus,
+    settled,
+    calls,
+    add,
+    get active() {
+      return active;
+    },
+    get maxActive() {
+      return maxActive;
+    },
+    maxByHost,
+    /** Lets promise chains (record, settle, release, pump) run. */
+    async flush() {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      await Bun.sleep(1);
+    },
+  };
+}
+
+describe("dispatcher", () => {
+  test("never runs more attempts at once than the global limit", async () => {
+    const h = setup({ concurrency: 2 });
+    const due = ["wh_a", "wh_b", "wh_c", "wh_a", "wh_b", "wh_c"].map((e) => h.add(e));
+    h.dispatcher.enqueue(due);
+    expect(h.calls).toHaveLength(2);
+    expect(h.dispatcher.backlog).toBe(6);
+    for (let answered = 0; answered < 6; answered++) {
+      h.calls[answered]!.answer(ok());
+      await h.flush();
+      expect(h.active).toBeLessThanOrEqual(2);
+    }
+    expect(h.calls).toHaveLength(6);
+    expect(h.maxActive).toBe(2);
+    expect(h.settled.map((s) => s.id).sort()).toEqual(due.map((d) => d.id).sort());
+    expect(h.settled.every((s) => s.retry === null)).toBe(true);
+    expect(h.dispatcher.backlog).toBe(0);
+  });
+
+  test("a busy endpoint's work waits aside: another endpoint's delivery starts at once", async () => {
+    const h = setup({ concurrency: 2, endpointConcurrency: 1 });
+    const slow = [1, 2, 3, 4].map(() => h.add("wh_slow"));
+    h.dispatcher.enqueue(slow);
+    h.dispatcher.enqueue([h.add("wh_fast")]);
+    // One slot for the slow endpoint, the other free for the fast one although slow work is queued first.
+    expect(h.calls.map((c) => new URL(c.req.url).hostname)).toEqual(["wh_slow.example", "wh_fast.example"]);
+    h.calls[1]!.answer(ok());
+    await h.flush();
+    expect(h.settled.map((s) => s.id)).toEqual(["dlv_5"]);
+    // The slow endpoint's deliveries then go one at a time, in order.
+    for (let i = 0; i < 4; i++) {
+      const slowCalls = h.calls.filter((c) => new URL(c.req.url).hostname === "wh_slow.example");
+      expect(slowCalls).toHaveLength(i + 1);
+      slowCalls[i]!.answer(ok());
+      await h.flush();
+    }
+    expect(h.maxByHost.get("wh_slow.example")).toBe(1);
+    expect(h.calls.filter((c) => c.req.body.startsWith('{"n":')).map((c) => c.req.body)).toEqual(['{"n":1}', '{"n":5}', '{"n":2}', '{"n":3}', '{"n":4}']);
+    expect(h.settled).toHaveLength(5);
+  });
+
+  test("draining for shutdown waits for attempts in flight and starts nothing parked", async () => {
+    const h = setup({ endpointConcurrency: 1 });
+    const [a1, a2] = [h.add("wh_a"), h.add("wh_a")];
+    h.dispatcher.enqueue([a1!, a2!]);
+    expect(h.calls).toHaveLength(1);
+    const state: { drained: boolean | null } = { drained: null };
+    const draining = h.dispatcher.drain(5_000).then((r) => (state.drained = r));
+    await h.flush();
+    expect(state.drained).toBeNull(); // the attempt in flight is still out
+    h.calls[0]!.answer(ok());
+    await draining;
+    expect(state.drained).toBe(true);
+    expect(h.attempts.map((a) => a.deliveryId)).toEqual([a1!.id]); // recorded before the drain ended
+    await h.flush();
+    expect(h.calls).toHaveLength(1); // the parked one never started: it stays pending for the next start
+    expect(h.rows.get(a2!.id)!.status).toBe("pending");
+  });
+
+  test("draining waits for a replay until it is recorded", async () => {
+    const h = setup();
+    const d = h.add("wh_a");
+    const replay = h.dispatcher.sendNow(d.id, "replay");
+    await h.flush();
+    expect(h.calls).toHaveLength(1);
+    let drained = false;
+    const draining = h.dispatcher.drain(5_000).then(() => (drained = true));
+    await h.flush();
+    expect(drained).toBe(false);
+    h.calls[0]!.answer(failed());
+    await draining;
+    expect(h.attempts.map((a) => a.trigger)).toEqual(["replay"]);
+    expect(await replay).toMatchObject({ deliveryId: d.id, success: false, statusCode: 500 });
+    // A failed replay leaves status and attempts alone but is the delivery's latest answer.
+    expect(h.rows.get(d.id)).toMatchObject({ status: "pending", attempts: 0 });
+    expect(h.lastStatus.get(d.id)).toBe(500);
+  });
+
+  test("the retry delay counts from the end of the failed attempt", async () => {
+    const h = setup({ schedule: [100] });
+    const d = h.add("wh_a");
+    h.dispatcher.enqueue([d]);
+    h.clock.advance(700); // a slow attempt (say, one that ran into its timeout)
+    h.calls[0]!.answer(failed(503));
+    await h.flush();
+    expect(h.settled).toEqual([{ id: d.id, retry: { id: d.id, endpointId: "wh_a", nextAttemptAt: T0 + 700 + 100 } }]);
+    expect(h.attempts[0]!.createdAt).toBe(T0); // the attempt itself is logged when it started
+  });
+
+  test("a delivery no longer pending is skipped without a request", async () => {
+    const h = setup();
+    const d = h.add("wh_a");
+    h.rows.get(d.id)!.status = "cancelled";
+    h.dispatcher.enqueue([d]);
+    await h.flush();
+    expect(h.calls).toHaveLength(0);
+    expect(h.settled).toEqual([{ id: d.id, retry: null }]);
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * The scheduler against a fake store (rows sorted by (due, id), as the real due index pages them),
+ * a manual clock and a captured onDue. Its timers are real but short (idleMs), so a test moves the
+ * manual clock and then lets a tick or two run.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { manualClock } from "../../src/lib/clock.ts";
+import { createScheduler, type Scheduler } from "../../src/scheduler/scheduler.ts";
+import type { DueDelivery } from "../../src/store/repositories/deliveries.ts";
+
+const T0 = 1_700_000_000_000;
+
+/** Pending rows in (due, id) order; finished ones are skipped as the real `status = 'pending'` filter would. */
+class FakeStore {
+  rows: DueDelivery[] = [];
+  finished = new Set<string>();
+  pageCalls = 0;
+
+  constructor(rows: DueDelivery[] = []) {
+    this.rows = [...rows].sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Inserts or moves a row (a retry rewrites next_attempt_at). */
+  put(row: DueDelivery): void {
+    this.rows = this.rows.filter((r) => r.id !== row.id);
+    const i = this.firstAfter(row.nextAttemptAt, row.id, true);
+    this.rows.splice(i, 0, row);
+    this.finished.delete(row.id);
+  }
+
+  finish(id: string): void {
+    this.finished.add(id);
+  }
+
+  /** Index of the first row after (due, id); `inclusive` finds the first at or after it. */
+  private firstAfter(due: number, id: string, inclusive = false): number {
+    let lo = 0;
+    let hi = this.rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.rows[mid]!;
+      const before = r.nextAttemptAt < due || (r.nextAttemptAt === due && (inclusive ? r.id < id : r.id <= id));
+      if (before) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  pageDue = (afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] => {
+    this.pageCalls++;
+    const out: DueDelivery[] = [];
+    for (let i = this.firstAfter(afterDue, afterId); i < this.rows.length && out.length < limit; i++) {
+      const r = this.rows[i]!;
+      if (r.nextAttemptAt > until) break;
+      if (!this.finished.has(r.id)) out.push({ ...r });
+    }
+    return out;
+  };
+}
+
+const row = (n: number, due: number, endpointId = "wh_a"): DueDelivery => ({ id: `dlv_${String(n).padStart(7, "0")}`, endpointId, nextAttemptAt: due });
+
+function harness(rows: DueDelivery[], opts: { maxInMemory?: number; windowMs?: number; pageSize?: number } = {}) {
+  const clock = manualClock(T0);
+  const store = new FakeStore(rows);
+  const handed = new Map<string, number>();
+  const batches: DueDelivery[][] = [];
+  let maxSeen = 0;
+  let scheduler: Scheduler;
+  scheduler = createScheduler({
+    pageDue: store.pageDue,
+    onDue: (due) => {
+      batches.push(due);
+      for (const d of due) handed.set(d.id, (handed.get(d.id) ?? 0) + 1);
+      maxSeen = Math.max(maxSeen, scheduler.inMemory);
+    },
+    clock,
+    idleMs: 2,
+    ...opts,
+  });
+  running.push(scheduler);
+  return {
+    clock,
+    store,
+    handed,
+    batches,
+    scheduler,
+    get maxSeen() {
+      return Math.max(maxSeen, scheduler.inMemory);
+    },
+    /** What the dispatcher does when a delivery is finished: the row leaves `pending`, then done(). */
+    complete(id: string) {
+      store.finish(id);
+      scheduler.done(id);
+    },
+  };
+}
+
+const running: Scheduler[] = [];
+afterEach(() => {
+  for (const s of running.splice(0)) s.stop();
+});
+
+/** Lets the scheduler's short timers run a few times. */
+const ticks = () => Bun.sleep(15);
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await Bun.sleep(2);
+  }
+}
+
+describe("scheduler", () => {
+  test("rows due now are handed over at start; rows due later are not", () => {
+    const h = harness([row(1, T0 - 5_000), row(2, T0), row(3, T0 + 1)]);
+    h.scheduler.start();
+    expect(h.batches.flat().map((d) => d.id)).toEqual(["dlv_0000001", "dlv_0000002"]);
+    expect(h.scheduler.inMemory).toBe(3);
+    expect(h.scheduler.scheduled).toBe(1);
+  });
+
+  test("rows due later fire when time reaches them, never earlier", async () => {
+    const h = harness([row(1, T0 + 100), row(2, T0 + 250)]);
+    h.scheduler.start();
+    expect(h.handed.size).toBe(0);
+    h.clock.advance(99);
+    await ticks();
+    expect(h.handed.size).toBe(0);
+    h.clock.advance(1);
+    await until(() => h.handed.size === 1);
+    expect([...h.handed.keys()]).toEqual(["dlv_0000001"]);
+    h.clock.advance(149);
+    await ticks();
+    expect(h.handed.size).toBe(1);
+    h.clock.advance(1);
+    await until(() => h.handed.size === 2);
+    expect(h.scheduler.scheduled).toBe(0);
+    expect(h.scheduler.inMemory).toBe(2);
+    h.complete("dlv_0000001");
+    h.complete("dlv_0000002");
+    expect(h.scheduler.inMemory).toBe(0);
+  });
+
+  test("rows beyond the paging window stay in the store until the window reaches them", async () => {
+    const h = harness([row(1, T0 + 5_000)], { windowMs: 1_000 });
+    h.scheduler.start();
+    expect(h.scheduler.inMemory).toBe(0);
+    h.clock.advance(3_900);
+    await ticks();
+    expect(h.scheduler.inMemory).toBe(0);
+    h.clock.advance(200); // now + window passes the row: paged into the wheel, not yet due
+    await until(() => h.scheduler.scheduled === 1);
+    expect(h.handed.size).toBe(0);
+    h.clock.advance(900);
+    await until(() => h.handed.size === 1);
+  });
+
+  test("memory stays under maxInMemory with 100,000 rows due, and each is handed over exactly once", async () => {
+    const N = 100_000;
+    const cap = 1_000;
+    const rows = Array.from({ length: N }, (_, i) => row(i, T0 - (i % 7)));
+    const h = harness(rows, { maxInMemory: cap });
+    h.scheduler.start();
+    expect(h.handed.size).toBe(cap);
+    expect(h.scheduler.inMemory).toBe(cap);
+    let taken = 0;
+    const deadline = Date.now() + 30_000;
+    while (h.handed.size < N) {
+      if (Date.now() > deadline) throw new Error(`only ${h.handed.size} of ${N} handed over`);
+      // Finish everything handed over so far, as a dispatcher would, then let the loader run.
+      const batch = h.batches.flat().slice(taken);
+      taken += batch.length;
+      for (const d of batch) h.complete(d.id);
+      expect(h.scheduler.inMemory).toBeLessThanOrEqual(cap);
+      await Bun.sleep(1);
+    }
+    for (const d of h.batches.flat().slice(taken)) h.complete(d.id);
+    expect(h.maxSeen).toBeLessThanOrEqual(cap);
+    expect(h.handed.size).toBe(N);
+    expect([...h.handed.values()].every((n) => n === 1)).toBe(true);
+    expect(h.scheduler.inMemory).toBe(0);
+  }, 60_000);
+
+  test("a retry within the loaded range goes to the wheel; one beyond it is left for the loader and found later", async () => {
+    const h = harness([row(1, T0), row(2, T0)], { windowMs: 1_000 });
+    h.scheduler.start();
+    expect(h.handed.size).toBe(2);
+    // The dispatcher records each retry (the store row moves), then offers it.
+    const near = row(1, T0 + 100);
+    const far = row(2, T0 + 5_000);
+    h.store.put(near);
+    h.store.put(far);
+    h.scheduler.offer([near, far]);
+    expect(h.scheduler.scheduled).toBe(1);
+    expect(h.scheduler.inMemory).toBe(1);
+
+    h.clock.advance(100);
+    await until(() => h.handed.get(near.id) === 2);
+    h.complete(near.id);
+
+    h.clock.advance(3_800); // T0 + 3900: the far retry is still beyond now + window
+    await ticks();
+    expect(h.scheduler.inMemory).toBe(0);
+    h.clock.advance(200); // T0 + 4100: paged into the wheel
+    await until(() => h.scheduler.scheduled === 1);
+    expect(h.handed.get(far.id)).toBe(1);
+    h.clock.advance(900); // T0 + 5000: due
+    await until(() => h.handed.get(far.id) === 2);
+    expect(h.handed.get(near.id)).toBe(2);
+  });
+
+  test("a row offered past the cap stays in the store and is loaded once there is room", async () => {
+    const h = harness([], { maxInMemory: 1 });
+    h.scheduler.start();
+    const a = row(1, T0);
+    const b = row(2, T0);
+    h.store.put(a);
+    h.store.put(b);
+    h.scheduler.offer([a, b]);
+    expect([...h.handed.keys()]).toEqual([a.id]);
+    expect(h.scheduler.inMemory).toBe(1);
+    h.complete(a.id);
+    await until(() => h.handed.has(b.id));
+    expect(h.handed.get(b.id)).toBe(1);
+  });
+
+  test("rows left out at the cap are all found later, whatever order they were offered in", async () => {
+    const h = harness([], { maxInMemory: 1 });
+    h.scheduler.start();
+    const x = row(1, T0);
+    h.store.put(x);
+    h.scheduler.offer([x]);
+    expect(h.scheduler.inMemory).toBe(1);
+    const a = row(2, T0 + 100);
+    const b = row(3, T0 + 200);
+    h.store.put(a);
+    h.store.put(b);
+    h.scheduler.offer([a, b]); // both past the cap: left in the store
+    expect(h.scheduler.inMemory).toBe(1);
+    h.complete(x.id);
+    h.clock.advance(300);
+    // The dispatcher finishes each one it gets; with a cap of 1 they come one at a time.
+    const deadline = Date.now() + 5_000;
+    while (!(h.handed.has(a.id) && h.handed.has(b.id))) {
+      if (Date.now() > deadline) throw new Error(`handed over: ${[...h.handed.keys()].join(", ")}`);
+      for (const id of h.handed.keys()) if (!h.store.finished.has(id)) h.complete(id);
+      await Bun.sleep(2);
+    }
+    expect(h.handed.get(a.id)).toBe(1);
+    expect(h.handed.get(b.id)).toBe(1);
+  });
+
+  test("no row is handed over twice while known, even when the loader pages its range again", async () => {
+    const h = harness([row(1, T0), row(2, T0)], { maxInMemory: 3 });
+    h.scheduler.start();
+    expect(h.handed.size).toBe(2); // r1, r2 now in flight (known, not done)
+    const n1 = row(3, T0);
+    h.store.put(n1);
+    h.scheduler.offer([n1]); // the cap is reached
+    const n2 = row(4, T0 - 5); // an overdue row offered at the cap: the cursor steps back before r1 and r2
+    h.store.put(n2);
+    h.scheduler.offer([n2]);
+    expect(h.handed.has(n2.id)).toBe(false);
+    h.complete(n1.id);
+    await until(() => h.handed.has(n2.id));
+    h.complete(n2.id);
+    // The loader now pages over r1 and r2 again: they are still known, so they must be skipped.
+    const calls = h.store.pageCalls;
+    await ticks();
+    await ticks();
+    expect(h.store.pageCalls).toBeGreaterThan(calls);
+    expect(Object.fromEntries(h.handed)).toEqual({ dlv_0000001: 1, dlv_0000002: 1, dlv_0000003: 1, dlv_0000004: 1 });
+    // Offering a known row that waits in the wheel moves it; it still fires once.
+    const later = row(1, T0 + 50);
+    h.scheduler.offer([later]);
+    h.scheduler.offer([{ ...later, nextAttemptAt: T0 + 60 }]);
+    expect(h.scheduler.scheduled).toBe(1);
+    h.clock.advance(60);
+    await until(() => h.handed.get(later.id) === 2);
+    await ticks();
+    expect(h.handed.get(later.id)).toBe(2);
+  });
+
+  test("stop() ends the ticks: nothing is handed over afterwards", async () => {
+    const h = harness([row(1, T0 + 10)]);
+    h.scheduler.start();
+    h.scheduler.stop();
+    h.clock.advance(20);
+    await ticks();
+    expect(h.handed.size).toBe(0);
+    h.scheduler.offer([row(2, T0)]);
+    expect(h.handed.size).toBe(0);
+  });
+});

@@ -1,0 +1,63 @@
+/** The retention sweeper against a fake retention repo: cutoff, batching, order, idempotency. */
+import { describe, expect, test } from "bun:test";
+import { manualClock } from "../../src/lib/clock.ts";
+import { silentLogger } from "../../src/lib/logger.ts";
+import { createSweeper } from "../../src/scheduler/sweeper.ts";
+import type { RetentionRepo } from "../../src/store/repositories/retention.ts";
+
+const DAY = 86_400_000;
+const T0 = 1_700_000_000_000;
+
+/** Rows per table, each just a created-at time; deletes what is older than the cutoff, `limit` at a time. */
+function fakeRetention(rows: Record<string, number[]>) {
+  const calls: Array<{ table: string; cutoff: number; limit: number }> = [];
+  const repo = {
+    tables: ["attempts", "deliveries", "events", "endpoints"] as const,
+    deleteBatch(table: string, cutoff: number, limit: number): number {
+      calls.push({ table, cutoff, limit });
+      let n = 0;
+      rows[table] = (rows[table] ?? []).filter((createdAt) => !(createdAt < cutoff && n < limit && ++n));
+      return n;
+    },
+  } as unknown as RetentionRepo;
+  return { repo, calls, rows };
+}
+
+describe("sweeper", () => {
+  test("deletes what is older than the retention window, in batches, tables in dependency order", async () => {
+    const clock = manualClock(T0 + 40 * DAY);
+    const old = (n: number) => Array.from({ length: n }, (_, i) => T0 + i);
+    const fresh = (n: number) => Array.from({ length: n }, (_, i) => T0 + 39 * DAY + i);
+    const { repo, calls, rows } = fakeRetention({ attempts: [...old(23), ...fresh(4)], deliveries: old(10), events: [...old(5), ...fresh(1)], endpoints: [] });
+    let idempotencyNow: number | null = null;
+    const sweeper = createSweeper({
+      retention: repo,
+      sweepIdempotency: (now) => ((idempotencyNow = now), 3),
+      clock,
+      logger: silentLogger,
+      retentionDays: 30,
+      cron: "0 * * * *",
+      batchSize: 10,
+    });
+    const deleted = await sweeper.runOnce();
+    expect(deleted).toEqual({ attempts: 23, deliveries: 10, events: 5, endpoints: 0, idempotencyRecords: 3 });
+    expect(rows.attempts).toHaveLength(4);
+    expect(rows.events).toHaveLength(1);
+    const cutoff = T0 + 40 * DAY - 30 * DAY;
+    expect(calls.every((c) => c.cutoff === cutoff && c.limit === 10)).toBe(true);
+    // attempts: 10, 10, 3 (a short batch ends the table); deliveries: 10, then 0.
+    expect(calls.map((c) => c.table)).toEqual(["attempts", "attempts", "attempts", "deliveries", "deliveries", "events", "endpoints"]);
+    expect(idempotencyNow!).toBe(T0 + 40 * DAY);
+  });
+
+  test("the window follows retentionDays and the injected clock", async () => {
+    const clock = manualClock(T0);
+    const { repo, rows } = fakeRetention({ attempts: [T0 - 2 * DAY - 1, T0 - 2 * DAY + 1], deliveries: [], events: [], endpoints: [] });
+    const sweeper = createSweeper({ retention: repo, sweepIdempotency: () => 0, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
+    expect((await sweeper.runOnce()).attempts).toBe(1);
+    expect(rows.attempts).toEqual([T0 - 2 * DAY + 1]);
+    clock.advance(2);
+    expect((await sweeper.runOnce()).attempts).toBe(1);
+    expect(rows.attempts).toEqual([]);
+  });
+});
