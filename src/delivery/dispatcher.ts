@@ -44,14 +44,6 @@ export interface DispatcherDeps {
   onEndpointDisabled: (orgId: string, endpointId: string) => void;
 }
 
-/** What replay and test sends report back to the API. */
-export interface AttemptSummary {
-  deliveryId: string;
-  success: boolean;
-  statusCode: number | null;
-  durationMs: number;
-  error: { code: string; message: string } | null;
-}
 
 /** If recording an outcome fails (disk full, locked), try the delivery again this much later. */
 const RECORD_FAILURE_RETRY_MS = 5_000;
@@ -183,7 +175,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** One attempt outside the schedule (replay, test), recorded; null when the delivery or endpoint is gone. */
-  async function sendNowUntracked(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
+  async function sendNowUntracked(deliveryId: string, trigger: "replay" | "test"): Promise<{ deliveryId: string; success: boolean; statusCode: number | null; durationMs: number; error: AttemptResult["error"] } | null> {
     const d = deps.deliveries.forAttempt(deliveryId);
     if (!d) return null;
     const endpoint = deps.endpointCache.get(d.endpointId);
@@ -265,7 +257,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     },
 
     /** Sends one delivery now, outside the schedule (replay, test), and records it. */
-    sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<AttemptSummary | null> {
+    sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<{ deliveryId: string; success: boolean; statusCode: number | null; durationMs: number; error: AttemptResult["error"] } | null> {
       // Tracked whole, recording included, so a shutdown drain waits until it is on disk.
       return track(sendNowUntracked(deliveryId, trigger));
     },

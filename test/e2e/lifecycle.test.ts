@@ -5,30 +5,18 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { loadConfig } from "../../src/config.ts";
 import { databaseFile, startApp, type RunningApp } from "../../src/app.ts";
 import { openStore } from "../../src/store/store.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { webhookBody } from "../../src/lib/webhook-body.ts";
-import { ADMIN_KEY, makeClient, startTestServer, type ApiClient } from "../helpers/server.ts";
+import { ADMIN_KEY, makeClient, startTestServer, testConfig, type ApiClient } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
 
 /** The same settings as startTestServer, on an existing data dir. */
 async function startOn(dataDir: string, env: Record<string, string> = {}): Promise<{ app: RunningApp; api: ApiClient }> {
-  const config = loadConfig({
-    WEBHOOKD_PORT: "0",
-    WEBHOOKD_HOST: "127.0.0.1",
-    WEBHOOKD_DATA_DIR: dataDir,
-    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-    WEBHOOKD_PROBE: "false",
-    WEBHOOKD_RATE_LIMIT: "0",
-    WEBHOOKD_ALLOW_HTTP: "true",
-    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-    ...env,
-  });
-  const app = await startApp(config, { logger: silentLogger });
+  const app = await startApp(testConfig(dataDir, env), { logger: silentLogger });
   return { app, api: makeClient(app.url) };
 }
 

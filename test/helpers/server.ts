@@ -54,22 +54,27 @@ export function makeClient(baseUrl: string): ApiClient {
   };
 }
 
+/** The tests' settings: loopback, a fixed admin key, no probe, no rate limit, private http targets allowed. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    WEBHOOKD_PORT: "0",
+    WEBHOOKD_HOST: "127.0.0.1",
+    WEBHOOKD_DATA_DIR: dataDir,
+    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
+    WEBHOOKD_PROBE: "false",
+    WEBHOOKD_RATE_LIMIT: "0",
+    WEBHOOKD_ALLOW_HTTP: "true",
+    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
+    ...env,
+  });
+}
+
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "webhookd-test-"));
   let config: Config;
   let app: RunningApp;
   try {
-    config = loadConfig({
-      WEBHOOKD_PORT: "0",
-      WEBHOOKD_HOST: "127.0.0.1",
-      WEBHOOKD_DATA_DIR: dataDir,
-      WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-      WEBHOOKD_PROBE: "false",
-      WEBHOOKD_RATE_LIMIT: "0",
-      WEBHOOKD_ALLOW_HTTP: "true",
-      WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-      ...env,
-    });
+    config = testConfig(dataDir, env);
     app = await startApp(config, { logger: silentLogger, ...options });
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true }); // a failed start leaves nothing behind
