@@ -10,7 +10,7 @@ import { openStore } from "../../src/store/store.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { webhookBody } from "../../src/lib/webhook-body.ts";
-import { ADMIN_KEY, makeClient, startTestServer, testConfig, type ApiClient } from "../helpers/server.ts";
+import { makeClient, startTestServer, testConfig, type ApiClient } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
 
