@@ -1,0 +1,414 @@
+/**
+ * `bun run bench` builds ./webhookd and measures it against this machine's ceiling, printing the
+ * machine and ONE table. `-- --quick` is a small smoke run; `-- --profile [throughput|fanout|publish]`
+ * runs one webhookd side under `bun --cpu-prof src/main.ts` and prints its hottest functions.
+ *
+ * Every process (webhookd, receiver, ceiling, bare handler, load client) is a child on 127.0.0.1;
+ * ratios come from runs alternated A/B in this same run; everything started is stopped in `finally`.
+ */
+import { Database } from "bun:sqlite";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { seedPendingRetries } from "./backlog.ts";
+import { cpuSecondsOf, runRole, spawnRole, stopAll, type Child } from "./processes.ts";
+import { summariseProfile } from "./profile.ts";
+import { machine, mb, median, ms, percentile, rate, renderTable, type Row } from "./table.ts";
+import { benchTempDirs, BINARY, createTenant, newDataDir, REPO, startWebhookd, type StartOptions, type Tenant, type Webhookd } from "./webhookd.ts";
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes("--quick");
+const profileFlag = argv.indexOf("--profile");
+const PROFILE = profileFlag < 0 ? null : argv[profileFlag + 1]?.startsWith("--") === false ? argv[profileFlag + 1]! : "throughput";
+/** `--env WEBHOOKD_X=value` (repeatable): extra settings for every webhookd started, for experiments. */
+const EXTRA_ENV = Object.fromEntries(
+  argv.flatMap((a, i) => (a === "--env" && argv[i + 1]?.includes("=") ? [argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])),
+) as Record<string, string>;
+
+/** WEBHOOKD_CONCURRENCY's default: the ceiling runs at the same concurrency. */
+const CONCURRENCY = 256;
+const REPS = 2;
+const SIZE = QUICK
+  ? { events: 3_000, fanoutEvents: 1_000, publishes: 3_000, latencyMs: 2_000, retries: 1_000, retryDelay: "5s", backlog: 100_000 }
+  : { events: 30_000, fanoutEvents: 10_000, publishes: 20_000, latencyMs: 5_000, retries: 10_000, retryDelay: "20s", backlog: 1_000_000 };
+const FANOUT_PATHS = ["/hook/1", "/hook/2", "/hook/3", "/hook/4", "/hook/5"];
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const notes: string[] = [];
+
+interface ClientResult {
+  t0: number;
+  t1: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  firstError: string | null;
+  achievedRate?: number;
+  maxLagMs?: number;
+}
+interface ReceiverStats {
+  count: number;
+  unique: number;
+  firstAt: number;
+  lastAt: number;
+}
+
+const start = (opts: StartOptions = {}) => startWebhookd({ ...opts, env: { ...EXTRA_ENV, ...opts.env } });
+
+/** Correctness across every webhookd run: deliveries that never came, and redeliveries. */
+const integrity = { missing: 0, duplicates: 0 };
+
+// ---- the receiver (its own process, driven over /_bench/) ----
+
+let receiverChild: Child;
+let receiverUrl = "";
+
+async function control<T>(path: string, body?: unknown): Promise<T> {
+  const res = await fetch(receiverUrl + path, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`receiver ${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+const resetReceiver = (mode: "ok" | "fail-first" = "ok") => control<ReceiverStats>("/_bench/reset", { mode });
+
+/**
+ * Waits until `n` distinct deliveries (or, with of=count, requests) arrived, or until nothing new
+ * came for `stallMs`; returns the receiver's stats either way.
+ */
+async function waitReceived(n: number, { of = "unique", stallMs = 15_000 }: { of?: "unique" | "count"; stallMs?: number } = {}) {
+  for (let last = -1; ; ) {
+    const s = await control<ReceiverStats>(`/_bench/wait?n=${n}&of=${of}&timeoutMs=${stallMs}`);
+    const got = of === "count" ? s.count : s.unique;
+    if (got >= n || got === last) return s;
+    last = got;
+  }
+}
+
+/** Waits for all `n` distinct deliveries of a webhookd run; counts what is missing or came twice. */
+async function waitDelivered(wd: Webhookd, n: number): Promise<ReceiverStats> {
+  const s = await waitReceived(n);
+  integrity.missing += n - s.unique;
+  integrity.duplicates += s.count - s.unique;
+  if (s.unique < n) notes.push(`  !! only ${s.unique} of ${n} deliveries arrived (nothing new for 15 s); webhookd's store says: ${storeSummary(wd)}`);
+  return s;
+}
+
+/** Delivery statuses and attempt errors in webhookd's SQLite file (read-only), for a note. */
+function storeSummary(wd: Webhookd): string {
+  const db = new Database(join(wd.dataDir, "webhookd.db"), { readonly: true });
+  try {
+    const rows = (sql: string) => db.query<{ k: string; n: number }, []>(sql).all().map((r) => `${r.k}=${r.n}`).join(" ");
+    return `deliveries ${rows("SELECT status || '/' || attempts AS k, count(*) AS n FROM deliveries GROUP BY 1")}; ` +
+      `attempt errors ${rows("SELECT coalesce(error_code, 'none') AS k, count(*) AS n FROM attempts GROUP BY 1") || "none"}`;
+  } finally {
+    db.close();
+  }
+}
+
+async function client(args: Record<string, unknown>): Promise<ClientResult> {
+  const r = await runRole<ClientResult>("load-client.ts", args);
+  if (r.failed > 0) throw new Error(`load client: ${r.failed} publishes failed, first: ${r.firstError}`);
+  return r;
+}
+
+// ---- one measured run of each kind ----
+
+/** webhookd: publish `events` through /batch; deliveries/s from the first publish to the last arrival. */
+async function webhookdDeliveries(wd: Webhookd, tenant: Tenant, events: number, note = true): Promise<number> {
+  const total = events * tenant.endpointIds.length;
+  await resetReceiver();
+  const cpu0 = await cpuSecondsOf(wd.pid);
+  const pub = await client({ mode: "batch", url: wd.url, key: tenant.key, events, concurrency: 2 });
+  const got = await waitDelivered(wd, total);
+  const seconds = (got.lastAt - pub.t0) / 1000;
+  const cpu = (await cpuSecondsOf(wd.pid)) - cpu0;
+  if (note) {
+    notes.push(
+      `  webhookd: ${total} deliveries in ${seconds.toFixed(2)} s (publishing took ${((pub.t1 - pub.t0) / 1000).toFixed(2)} s); ` +
+        `webhookd CPU ${((100 * cpu) / seconds).toFixed(0)}% of a core, ${((cpu * 1e6) / total).toFixed(0)} us per delivery (publish included)`,
+    );
+  }
+  await Bun.sleep(300); // let the last outcomes commit before the next run
+  return got.unique / seconds;
+}
+
+/** The ceiling: raw signed fetches of the same requests; deliveries/s from its first send to the last arrival. */
+async function ceilingDeliveries(paths: string[], events: number, note = true): Promise<number> {
+  const total = events * paths.length;
+  await resetReceiver();
+  const r = await runRole<{ t0: number; failed: number; cpuMs: number }>("ceiling.ts", { target: receiverUrl, paths, events, concurrency: CONCURRENCY });
+  if (r.failed) throw new Error(`ceiling: ${r.failed} requests failed`);
+  const got = await waitReceived(total);
+  if (got.unique < total) throw new Error(`the ceiling delivered ${got.unique} of ${total}`);
+  const seconds = (got.lastAt - r.t0) / 1000;
+  if (note) notes.push(`  ceiling:  ${total} requests in ${seconds.toFixed(2)} s; its CPU ${((r.cpuMs * 1000) / total).toFixed(0)} us per request`);
+  return total / seconds;
+}
+
+/** Closed-loop publishes at c=64; with `who`, notes the server's CPU per request. */
+async function publishes(url: string, key: string, count: number, who?: { name: string; pid: number }): Promise<number> {
+  const cpu0 = who ? await cpuSecondsOf(who.pid) : 0;
+  const r = await client({ mode: "closed", url, key, count, concurrency: 64 });
+  if (who) {
+    const us = (((await cpuSecondsOf(who.pid)) - cpu0) * 1e6) / count;
+    notes.push(`  ${who.name}: ${count} publishes in ${((r.t1 - r.t0) / 1000).toFixed(2)} s, its CPU ${us.toFixed(0)} us per request`);
+  }
+  return count / ((r.t1 - r.t0) / 1000);
+}
+
+/** Alternates B, A, B, A ... and returns the medians and the ratio of medians. */
+async function alternate(label: string, a: () => Promise<number>, b: () => Promise<number>) {
+  const as: number[] = [];
+  const bs: number[] = [];
+  notes.push(`${label}:`);
+  for (let rep = 0; rep < REPS; rep++) {
+    bs.push(await b());
+    log(`${label}: baseline run ${rep + 1}: ${rate(bs.at(-1)!)}`);
+    as.push(await a());
+    log(`${label}: webhookd run ${rep + 1}: ${rate(as.at(-1)!)}`);
+  }
+  const value = median(as);
+  const baseline = median(bs);
+  notes.push(`  => webhookd ${as.map(rate).join(", ")}; baseline ${bs.map(rate).join(", ")}`);
+  return { value, baseline, ratio: value / baseline };
+}
+
+// ---- scenarios ----
+
+async function deliveryThroughput(rows: Row[], label: string, paths: string[], events: number, memory?: Row[]): Promise<void> {
+  const wd = await start();
+  const tenant = await createTenant(wd, paths.map((p) => receiverUrl + p));
+  await Bun.sleep(1_000);
+  const idle = await wd.memory();
+  const warm = Math.min(5_000, Math.ceil(events / 5));
+  await ceilingDeliveries(paths, warm, false);
+  await webhookdDeliveries(wd, tenant, warm, false);
+  const r = await alternate(label, () => webhookdDeliveries(wd, tenant, events), () => ceilingDeliveries(paths, events));
+  rows.push({ figure: label, value: rate(r.value), baseline: rate(r.baseline), ratio: r.ratio, target: ">= 0.60", pass: r.ratio >= 0.6 });
+  if (memory) {
+    const busy = await wd.memory();
+    memory.push(
+      { figure: "start-up, empty store", value: ms(wd.startupMs) },
+      { figure: "peak RSS idle (after setup)", value: mb(idle.peakMb) },
+      { figure: "peak RSS under delivery throughput", value: mb(busy.peakMb) },
+    );
+  }
+  await wd.stop();
+}
+
+async function publishThroughput(rows: Row[]): Promise<void> {
+  const wd = await start();
+  const tenant = await createTenant(wd, [receiverUrl + "/publish"]);
+  const bare = spawnRole("bare-handler.ts");
+  const bareUrl = (await bare.line<{ url: string }>()).url;
+  const count = SIZE.publishes;
+  await resetReceiver();
+  await publishes(wd.url, tenant.key, 2_000);
+  await waitDelivered(wd, 2_000);
+  await publishes(bareUrl, "none", 2_000);
+  const r = await alternate(
+    "publish throughput",
+    async () => {
+      await resetReceiver();
+      const perSecond = await publishes(wd.url, tenant.key, count, { name: "webhookd (with the deliveries running meanwhile)", pid: wd.pid });
+      await waitDelivered(wd, count); // its deliveries finish before the baseline runs
+      return perSecond;
+    },
+    () => publishes(bareUrl, "none", count, { name: "bare handler", pid: bare.proc.pid }),
+  );
+  rows.push({
+    figure: `publish throughput (POST /events, c=64, ${count})`,
+    value: rate(r.value),
+    baseline: rate(r.baseline),
+    ratio: r.ratio,
+    target: ">= 0.50",
+    pass: r.ratio >= 0.5,
+  });
+  await bare.stop();
+  await wd.stop();
+}
+
+async function latency(rows: Row[]): Promise<void> {
+  const wd = await start();
+  const tenant = await createTenant(wd, [receiverUrl + "/latency"]);
+  await resetReceiver();
+  const warm = await client({ mode: "open", url: wd.url, key: tenant.key, rate: 500, durationMs: 1_000, cap: 256 });
+  await waitDelivered(wd, warm.ok);
+  for (const perSecond of [500, 5_000]) {
+    await resetReceiver();
+    const r = await client({ mode: "open", url: wd.url, key: tenant.key, rate: perSecond, durationMs: SIZE.latencyMs, cap: 256 });
+    await waitDelivered(wd, r.ok);
+    const lat = await control<number[]>("/_bench/latencies");
+    const at = `@${perSecond}/s`;
+    const p99 = percentile(lat, 99);
+    rows.push(
+      { figure: `e2e latency ${at} p50`, value: ms(percentile(lat, 50)) },
+      { figure: `e2e latency ${at} p95`, value: ms(percentile(lat, 95)) },
+      perSecond === 500
+        ? { figure: `e2e latency ${at} p99`, value: ms(p99), target: "<= 20 ms", pass: p99 <= 20 }
+        : { figure: `e2e latency ${at} p99`, value: ms(p99) },
+    );
+    if (perSecond !== 500) rows.push({ figure: `achieved publish rate ${at}`, value: rate(r.achievedRate!), baseline: rate(perSecond), ratio: r.achievedRate! / perSecond });
+    notes.push(
+      `latency ${at}: ${lat.length} samples, max ${ms(Math.max(...lat))}; publishes achieved ${rate(r.achievedRate!)}, ` +
+        `the latest left ${ms(r.maxLagMs!)} after its slot (256 in flight at most)`,
+    );
+  }
+  await wd.stop();
+}
+
+/**
+ * Retry timer accuracy: the receiver fails every first attempt; once all are recorded, the due
+ * times webhookd chose (jitter included) are read from its SQLite file, read-only, and compared
+ * with the retries' arrivals.
+ */
+async function retryAccuracy(rows: Row[]): Promise<void> {
+  const n = SIZE.retries;
+  const wd = await start({ env: { WEBHOOKD_RETRY_SCHEDULE: SIZE.retryDelay } });
+  const tenant = await createTenant(wd, [receiverUrl + "/retry"]);
+  await resetReceiver("fail-first");
+  await client({ mode: "batch", url: wd.url, key: tenant.key, events: n, concurrency: 2 });
+  await waitDelivered(wd, n);
+  const db = new Database(join(wd.dataDir, "webhookd.db"), { readonly: true });
+  let due: Array<{ eventId: string; dueAt: number }> = [];
+  try {
+    const count = db.query<{ n: number }, []>("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' AND attempts = 1");
+    const deadline = Date.now() + 30_000;
+    while (count.get()!.n < n && Date.now() < deadline) await Bun.sleep(50);
+    due = db.query<{ eventId: string; dueAt: number }, []>(
+      "SELECT event_id AS eventId, next_attempt_at AS dueAt FROM deliveries WHERE status = 'pending' AND attempts = 1",
+    ).all();
+  } finally {
+    db.close();
+  }
+  const snapshotAt = Date.now();
+  const earliest = Math.min(...due.map((d) => d.dueAt));
+  if (earliest <= snapshotAt) notes.push(`retry: WARNING the snapshot came after the first retry was due`);
+  await waitReceived(2 * n, { of: "count", stallMs: 60_000 });
+  const seen = await control<Record<string, [number, number]>>("/_bench/attempts");
+  const late = due.filter((d) => seen[d.eventId]?.[1]).map((d) => seen[d.eventId]![1] - d.dueAt);
+  const p99 = percentile(late, 99);
+  rows.push(
+    { figure: `retry lateness p50 (${late.length} retries, ${SIZE.retryDelay})`, value: ms(percentile(late, 50)) },
+    { figure: "retry lateness p99", value: ms(p99), target: "<= 50 ms", pass: p99 <= 50 },
+  );
+  const perSecond = new Map<number, number>();
+  for (const d of due) perSecond.set(Math.floor(d.dueAt / 1000), (perSecond.get(Math.floor(d.dueAt / 1000)) ?? 0) + 1);
+  notes.push(
+    `retry: ${due.length} due times read, ${late.length} retries matched, lateness min ${ms(Math.min(...late))} max ${ms(Math.max(...late))}; ` +
+      `due over ${((Math.max(...due.map((d) => d.dueAt)) - earliest) / 1000).toFixed(1)} s, busiest second ${Math.max(...perSecond.values())} due`,
+  );
+  await wd.stop();
+}
+
+async function backlog(rows: Row[]): Promise<void> {
+  const n = SIZE.backlog;
+  const label = n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1_000}k`;
+  const dataDir = newDataDir();
+  const first = await start({ dataDir });
+  const tenant = await createTenant(first, [receiverUrl + "/backlog"]);
+  await first.stop();
+  const t0 = Date.now();
+  seedPendingRetries(dataDir, tenant, n);
+  log(`backlog: ${n} pending retries seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const startups: number[] = [];
+  const peaks: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const wd = await start({ dataDir });
+    startups.push(wd.startupMs);
+    await Bun.sleep(3_000); // a few loader passes
+    peaks.push((await wd.memory()).peakMb);
+    await wd.stop();
+  }
+  const startup = Math.max(...startups);
+  const peak = Math.max(...peaks);
+  notes.push(`backlog ${label}: start-ups ${startups.map(ms).join(", ")}; peak RSS ${peaks.map(mb).join(", ")} (worst reported)`);
+  rows.push(
+    { figure: `peak RSS, ${label} pending retries`, value: mb(peak), target: "<= 200 MB", pass: peak <= 200 },
+    { figure: `start-up to /readyz, ${label} pending retries`, value: ms(startup), target: "<= 1000 ms", pass: startup <= 1000 },
+  );
+}
+
+/** `--profile`: one webhookd side of a scenario under `bun --cpu-prof`, then its hottest functions. */
+async function profileRun(kind: string): Promise<void> {
+  // Kept after the run (unlike the data dirs) so the profile can be opened in a viewer.
+  const profDir = join(tmpdir(), `webhookd-profile-${kind}`);
+  rmSync(profDir, { recursive: true, force: true });
+  const command = [process.execPath, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profDir}`, join(REPO, "src/main.ts")];
+  const wd = await start({ command });
+  const paths = kind === "fanout" ? FANOUT_PATHS : ["/profile"];
+  const tenant = await createTenant(wd, paths.map((p) => receiverUrl + p));
+  const events = kind === "fanout" ? SIZE.fanoutEvents : SIZE.events;
+  const cpu0 = await cpuSecondsOf(wd.pid);
+  const t0 = performance.now();
+  let result: string;
+  if (kind === "publish") {
+    await resetReceiver();
+    result = `publish: ${rate(await publishes(wd.url, tenant.key, SIZE.publishes))}`;
+    await waitDelivered(wd, SIZE.publishes);
+  } else {
+    result = `${kind}: ${rate(await webhookdDeliveries(wd, tenant, events))}`;
+  }
+  const cpu = ((await cpuSecondsOf(wd.pid)) - cpu0) / ((performance.now() - t0) / 1000);
+  await wd.stop();
+  console.log(`${machine()}\n${result} (profiled, not comparable), webhookd CPU ${(cpu * 100).toFixed(0)}% of one core`);
+  console.log(notes.join("\n") + "\n");
+  console.log(summariseProfile(profDir, REPO));
+}
+
+async function main(): Promise<void> {
+  if (!PROFILE) {
+    log("building ./webhookd");
+    const build = Bun.spawnSync([process.execPath, "run", "build"], { cwd: REPO, stdout: "ignore", stderr: "inherit" });
+    if (build.exitCode !== 0) throw new Error("bun run build failed");
+  }
+  receiverChild = spawnRole("receiver.ts");
+  receiverUrl = (await receiverChild.line<{ url: string }>()).url;
+  if (PROFILE) return profileRun(PROFILE);
+
+  const rows: Row[] = [];
+  const memory: Row[] = [];
+  log(`delivery throughput, ${SIZE.events} events, 1 endpoint`);
+  await deliveryThroughput(rows, `delivery throughput, 1 endpoint (${SIZE.events} events)`, ["/hook/1"], SIZE.events, memory);
+  log(`fan-out, ${SIZE.fanoutEvents} events x 5 endpoints`);
+  await deliveryThroughput(rows, `fan-out, 5 endpoints (${SIZE.fanoutEvents} x 5 deliveries)`, FANOUT_PATHS, SIZE.fanoutEvents);
+  log("publish throughput");
+  await publishThroughput(rows);
+  log("end-to-end latency");
+  await latency(rows);
+  log("retry timer accuracy");
+  await retryAccuracy(rows);
+  log("backlog: memory and start-up");
+  await backlog(memory);
+  rows.push(...memory);
+  rows.push(
+    { figure: "deliveries missing (all webhookd runs)", value: String(integrity.missing), target: "0", pass: integrity.missing === 0 },
+    { figure: "duplicate deliveries (all webhookd runs)", value: String(integrity.duplicates) },
+  );
+
+  console.log(machine());
+  const extra = Object.entries(EXTRA_ENV).map(([k, v]) => ` ${k}=${v}`).join("");
+  console.log(`binary:  ${BINARY} (${QUICK ? "--quick" : "full run"}; concurrency ${CONCURRENCY}; ${REPS} alternated A/B runs per ratio, medians)${extra}\n`);
+  console.log(renderTable(rows));
+  console.log(`\nruns:\n${notes.join("\n")}`);
+}
+
+function cleanUp(): void {
+  stopAll();
+  for (const dir of benchTempDirs()) rmSync(dir, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    cleanUp();
+    process.exit(130);
+  });
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`[bench] failed: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+} finally {
+  cleanUp();
+}
