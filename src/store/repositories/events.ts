@@ -6,16 +6,15 @@ export type EventRow = typeof events.$inferSelect;
 
 export function createEventsRepo(db: Db) {
   const sqlite = db.$client;
-  const insertStmt = sqlite.query<{ id: string }, [string, string, string, string, string | null, number, number]>(
+  const insertStmt = sqlite.query<never, [string, string, string, string, string | null, number, number]>(
     `INSERT INTO events (id, org_id, type, body, dedupe_key, is_test, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (org_id, dedupe_key) DO NOTHING RETURNING id`,
+     ON CONFLICT (org_id, dedupe_key) DO NOTHING`,
   );
   return {
     /** False when the org already has an event with this dedupe key (nothing written). */
     insertIfNew(row: EventRow): boolean {
-      return (
-        insertStmt.get(row.id, row.orgId, row.type, row.body, row.dedupeKey, row.isTest ? 1 : 0, row.createdAt) !== null
-      );
+      // changes, not RETURNING: a RETURNING insert costs about twice as much here.
+      return insertStmt.run(row.id, row.orgId, row.type, row.body, row.dedupeKey, row.isTest ? 1 : 0, row.createdAt).changes === 1;
     },
     findByDedupeKey(orgId: string, dedupeKey: string): EventRow | undefined {
       return db
