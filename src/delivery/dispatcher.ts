@@ -136,7 +136,9 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   /** `sent` frees the endpoint's slot as soon as the response is in; recording runs after. */
   async function runScheduled(due: DueDelivery, sent: () => void): Promise<DueDelivery | null> {
-    const d = deps.deliveries.forAttempt(due.id);
+    // A first attempt straight from publish carries its row; an endpoint stopped since is caught
+    // just below, and a row changed since (a replay) by recordOutcome's status guard.
+    const d = due.preloaded ?? deps.deliveries.forAttempt(due.id);
     if (!d || d.status !== "pending") return null;
     const endpoint = deps.endpointCache.get(d.endpointId);
     if (!endpoint || !endpoint.enabled || endpoint.deletedAt !== null) return null;
@@ -237,7 +239,7 @@ export function createDispatcher(deps: DispatcherDeps) {
         (retry) => deps.onSettled(due.id, retry),
         (err) => {
           deps.logger.error("delivery attempt crashed", { deliveryId: due.id, error: String(err) });
-          deps.onSettled(due.id, { ...due, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
+          deps.onSettled(due.id, { id: due.id, endpointId: due.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
         },
       ),
     ).finally(() => {

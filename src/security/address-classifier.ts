@@ -29,8 +29,12 @@ const PUBLIC: AddressClass = { public: true };
 const blocked = (reason: BlockedReason): AddressClass => ({ public: false, reason });
 
 export function isIPv4(text: string): boolean {
-  return parseIPv4(text) !== null;
+  // The same rules as parseIPv4 (no leading zeros, each octet <= 255), without building the
+  // number: this is asked on every delivery attempt.
+  return DOTTED_QUAD.test(text);
 }
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]\\d|\\d)";
+const DOTTED_QUAD = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
 
 /** Bare IPv6 text: no brackets, no zone id. */
 export function isIPv6(text: string): boolean {

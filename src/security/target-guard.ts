@@ -3,7 +3,8 @@
  * saved and again before every delivery attempt; the caller connects to exactly the returned
  * address (IP pinning), so DNS rebinding between vetting and connecting cannot happen.
  */
-import { type BlockedReason, classifyAddress, isIPv4, unwrapEmbeddedIPv4 } from "./address-classifier.ts";
+import { LRUCache } from "lru-cache";
+import { type AddressClass, type BlockedReason, classifyAddress, isIPv4, unwrapEmbeddedIPv4 } from "./address-classifier.ts";
 import type { Resolver } from "./resolver.ts";
 
 export type GuardFailureCode = "blocked_address" | "dns_error";
@@ -55,10 +56,22 @@ export async function vetTarget(url: URL, { resolver, allowPrivate }: VetOptions
   return vetAddresses(host, addresses, allowPrivate, false);
 }
 
+// The classification of an address string never changes, and every attempt asks it again
+// (the resolution itself is never cached: that is what stops rebinding).
+const classified = new LRUCache<string, AddressClass>({ max: 10_000 });
+function classifyCached(address: string): AddressClass {
+  let verdict = classified.get(address);
+  if (verdict === undefined) {
+    verdict = classifyAddress(address);
+    classified.set(address, verdict);
+  }
+  return verdict;
+}
+
 /** Every answer must pass: one private answer among public ones is how rebinding attacks get in. */
 function vetAddresses(host: string, addresses: string[], allowPrivate: boolean, hostIsIp: boolean): TargetVerdict {
   for (const address of addresses) {
-    const verdict = classifyAddress(address);
+    const verdict = classifyCached(address);
     // allowPrivate opens private networks, but an unparseable answer is never connectable.
     if (verdict.public || (allowPrivate && verdict.reason !== "invalid")) continue;
     return {

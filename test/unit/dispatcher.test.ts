@@ -256,6 +256,23 @@ describe("dispatcher", () => {
     expect(h.attempts[0]!.createdAt).toBe(T0); // the attempt itself is logged when it started
   });
 
+  test("a first attempt handed its row by publish sends it without reading the store; its retry reads", async () => {
+    const h = setup({ schedule: [100] });
+    const d = h.add("wh_a");
+    const preloaded = { ...h.rows.get(d.id)! };
+    h.rows.get(d.id)!.body = "read from the store";
+    h.dispatcher.enqueue([{ ...d, preloaded }]);
+    await h.flush();
+    expect(h.calls[0]!.req.body).toBe(preloaded.body);
+    h.calls[0]!.answer(failed(500));
+    await h.flush();
+    const retry = h.settled[0]!.retry!;
+    expect(retry.preloaded).toBeUndefined();
+    h.dispatcher.enqueue([retry]);
+    await h.flush();
+    expect(h.calls[1]!.req.body).toBe("read from the store");
+  });
+
   test("a delivery no longer pending is skipped without a request", async () => {
     const h = setup();
     const d = h.add("wh_a");

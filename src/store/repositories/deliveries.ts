@@ -12,6 +12,8 @@ export interface DueDelivery {
   id: string;
   endpointId: string;
   nextAttemptAt: number;
+  /** What the first attempt needs, handed over by publish so it need not be read back. */
+  preloaded?: DeliveryForAttempt;
 }
 
 export interface DeliveryForAttempt {
