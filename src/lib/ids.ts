@@ -9,15 +9,26 @@ export type IdPrefix = "org" | "key" | "wh" | "evt" | "dlv" | "att" | "msg";
 let lastMs = -1;
 let lastRandom = new Uint8Array(10);
 
-function encode(ms: number, random: Uint8Array): string {
-  let out = "";
-  let t = ms;
-  const time: string[] = new Array(10);
-  for (let i = 9; i >= 0; i--) {
-    time[i] = ALPHABET[t % 32]!;
-    t = Math.floor(t / 32);
+let timeMs = -1;
+let timeText = "";
+
+/** The 10-character time part; ids are made in bursts within one millisecond, so it is cached. */
+function encodeTime(ms: number): string {
+  if (ms !== timeMs) {
+    let t = ms;
+    let text = "";
+    for (let i = 0; i < 10; i++) {
+      text = ALPHABET[t % 32]! + text;
+      t = Math.floor(t / 32);
+    }
+    timeMs = ms;
+    timeText = text;
   }
-  out = time.join("");
+  return timeText;
+}
+
+function encode(ms: number, random: Uint8Array): string {
+  let out = encodeTime(ms);
   // 80 bits -> 16 base32 chars, 5 bits at a time.
   let bits = 0;
   let value = 0;
