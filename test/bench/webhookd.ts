@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { childEnv, memoryOf, spawnChild, type Child } from "./processes.ts";
 import { epochMs } from "./payload.ts";
+import { ADMIN_KEY, LOCAL_ENV } from "../helpers/local-env.ts";
 
-export const ADMIN_KEY = "sk_admin_BenchAdminKey0123456789abcdefghijkl";
+export { ADMIN_KEY };
 export const REPO = join(import.meta.dir, "../..");
 export const BINARY = join(REPO, "webhookd");
 
@@ -42,14 +43,8 @@ export function newDataDir(): string {
 export async function startWebhookd(opts: StartOptions = {}): Promise<Webhookd> {
   const dataDir = opts.dataDir ?? newDataDir();
   const env = childEnv({
-    WEBHOOKD_HOST: "127.0.0.1",
-    WEBHOOKD_PORT: "0",
+    ...LOCAL_ENV,
     WEBHOOKD_DATA_DIR: dataDir,
-    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-    WEBHOOKD_ALLOW_HTTP: "true",
-    WEBHOOKD_PROBE: "false",
-    WEBHOOKD_RATE_LIMIT: "0",
     // info, not warn: the "listening" line (the only info line besides retention sweeps) carries the port.
     WEBHOOKD_LOG_LEVEL: "info",
     ...opts.env,

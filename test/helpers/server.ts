@@ -9,7 +9,9 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { startApp, type AppOptions, type RunningApp } from "../../src/app.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 
-export const ADMIN_KEY = "sk_admin_TestAdminKey0123456789abcdefghijkl";
+import { ADMIN_KEY, LOCAL_ENV } from "./local-env.ts";
+
+export { ADMIN_KEY };
 
 export interface TestServer {
   app: RunningApp;
@@ -56,17 +58,7 @@ export function makeClient(baseUrl: string): ApiClient {
 
 /** The tests' settings: loopback, a fixed admin key, no probe, no rate limit, private http targets allowed. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
-  return loadConfig({
-    WEBHOOKD_PORT: "0",
-    WEBHOOKD_HOST: "127.0.0.1",
-    WEBHOOKD_DATA_DIR: dataDir,
-    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-    WEBHOOKD_PROBE: "false",
-    WEBHOOKD_RATE_LIMIT: "0",
-    WEBHOOKD_ALLOW_HTTP: "true",
-    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-    ...env,
-  });
+  return loadConfig({ ...LOCAL_ENV, WEBHOOKD_DATA_DIR: dataDir, ...env });
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {

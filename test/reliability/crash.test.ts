@@ -11,7 +11,8 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { installBinary, type Installed, type Served } from "../helpers/binary.ts";
 import { audit, publishLoop, settle, startLedgerReceiver } from "../helpers/crash.ts";
-import { makeClient, ADMIN_KEY } from "../helpers/server.ts";
+import { makeClient } from "../helpers/server.ts";
+import { ADMIN_KEY, LOCAL_ENV } from "../helpers/local-env.ts";
 
 const SOAK = process.env.WEBHOOKD_SOAK === "1";
 const KILLS = SOAK ? 25 : 6;
@@ -27,12 +28,8 @@ test(`kill -9 at random moments (${KILLS}x) while publishing: every accepted eve
   installed = installBinary();
   const dataDir = join(installed.dir, "data");
   const env = {
+    ...LOCAL_ENV,
     WEBHOOKD_DATA_DIR: dataDir,
-    WEBHOOKD_ADMIN_KEY: ADMIN_KEY,
-    WEBHOOKD_ALLOW_PRIVATE_TARGETS: "true",
-    WEBHOOKD_ALLOW_HTTP: "true",
-    WEBHOOKD_PROBE: "false",
-    WEBHOOKD_RATE_LIMIT: "0",
     WEBHOOKD_RETRY_SCHEDULE: "200ms,500ms,1s,2s,5s",
     WEBHOOKD_CONCURRENCY: String(CONCURRENCY),
     WEBHOOKD_LOG_LEVEL: "info",
