@@ -6,7 +6,7 @@
 import type { Clock } from "../../lib/clock.ts";
 import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
-import { webhookBody } from "../../lib/webhook-body.ts";
+import { webhookBodyOf } from "../../lib/webhook-body.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { EndpointCache } from "../../store/endpoint-cache.ts";
 import type { WriteBatcher } from "../../store/write-batcher.ts";
@@ -62,25 +62,28 @@ function dedupeKey(clientId?: string, idempotencyKey?: string): string | null {
 export function createEventsService(deps: EventsServiceDeps) {
   const known = new Set(deps.catalog.map((e) => e.name));
 
-  function validate(input: PublishInput, label: string): void {
+  /** Returns `data` serialized, which the body reuses. */
+  function validate(input: PublishInput, label: string): string {
     if (!known.has(input.event)) {
       throw new ValidationError(`${label}event: unknown event type "${input.event}"; see GET /api/v1/event-types.`, `${label}event`);
     }
-    const size = Buffer.byteLength(JSON.stringify(input.data));
+    const dataJson = JSON.stringify(input.data);
+    const size = Buffer.byteLength(dataJson);
     if (size > deps.maxPayloadBytes) {
       throw new PayloadTooLargeError(`${label}data is ${size} bytes; the limit is ${deps.maxPayloadBytes}.`);
     }
+    return dataJson;
   }
 
   /** Runs inside the batch transaction: everything for one event, or nothing. */
-  function write(orgId: string, input: PublishInput, dedupeKey: string | null, isTest: boolean, only?: string[]) {
+  function write(orgId: string, input: PublishInput, dataJson: string, dedupeKey: string | null, isTest: boolean, only?: string[]) {
     const now = deps.clock();
     const timestamp = new Date(now).toISOString();
     const row: EventRow = {
       id: newId("evt", now),
       orgId,
       type: input.event,
-      body: webhookBody(input.event, timestamp, input.data),
+      body: webhookBodyOf(input.event, timestamp, dataJson),
       dedupeKey,
       isTest,
       createdAt: now,
@@ -117,18 +120,18 @@ export function createEventsService(deps: EventsServiceDeps) {
 
   return {
     async publish(orgId: string, input: PublishInput, idempotencyKey?: string): Promise<PublishResult> {
-      validate(input, "");
-      const [result] = await commit([write(orgId, input, dedupeKey(input.id, idempotencyKey), false)]);
+      const dataJson = validate(input, "");
+      const [result] = await commit([write(orgId, input, dataJson, dedupeKey(input.id, idempotencyKey), false)]);
       return result!;
     },
 
     /** All or nothing: one invalid item rejects the batch, naming its index. */
     async publishBatch(orgId: string, inputs: PublishInput[]): Promise<PublishResult[]> {
       if (inputs.length === 0 || inputs.length > MAX_BATCH) throw new ValidationError(`events must hold 1 to ${MAX_BATCH} items.`, "events");
-      inputs.forEach((input, i) => validate(input, `events[${i}].`));
+      const dataJsons = inputs.map((input, i) => validate(input, `events[${i}].`));
       const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
       if (new Set(ids).size !== ids.length) throw new ValidationError("events: the same id appears twice in the batch.", "events");
-      return commit(inputs.map((input) => write(orgId, input, dedupeKey(input.id), false)));
+      return commit(inputs.map((input, i) => write(orgId, input, dataJsons[i]!, dedupeKey(input.id), false)));
     },
 
     /**
@@ -137,7 +140,7 @@ export function createEventsService(deps: EventsServiceDeps) {
      */
     async publishTest(orgId: string, type: string, endpointIds?: string[]): Promise<{ result: PublishResult; due: DueDelivery[] }> {
       const data = { test: true, message: "This is a test event from webhookd." };
-      return deps.batcher.submit(write(orgId, { event: type, data }, null, true, endpointIds));
+      return deps.batcher.submit(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds));
     },
 
     schedule: (due: DueDelivery[]) => deps.onScheduled(due),
