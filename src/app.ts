@@ -70,8 +70,9 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     store.close();
     throw err;
   }
-  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
-  const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
+  const pickTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+  const checkTarget = async (url: URL) => pickTarget(url); // the webhooks service wants a Promise
+  const client = createHttpClient({ pickTarget, caCerts: config.caFile, userAgent });
 
   const auth = createAuthService({
     apiKeys: store.apiKeys,
@@ -212,7 +213,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         services.scheduler.stop();
         const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
         if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
-        store.batcher.flush();
+        await store.batcher.flush();
         store.close();
         logger.info("webhookd stopped");
       })();

@@ -6,13 +6,17 @@
  */
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
+import { LRUCache } from "lru-cache";
 
-export type PickTarget = (
-  url: URL,
-) => Promise<
+export type PickVerdict =
   | { ok: true; address: string; family: 4 | 6 }
-  | { ok: false; code: "blocked_address" | "dns_error"; message: string }
->;
+  | { ok: false; code: "blocked_address" | "dns_error"; message: string };
+
+/**
+ * Returns the verdict directly when it needs no lookup, a Promise when it does. The URL is shared
+ * by every attempt on that URL string and must not be mutated.
+ */
+export type PickTarget = (url: URL) => PickVerdict | Promise<PickVerdict>;
 
 export type AttemptErrorCode =
   | "timeout"
@@ -74,11 +78,39 @@ const TLS_ERROR = /CERT|CRL|TLS|SSL|^UNABLE_TO_|^(INVALID_CA|INVALID_PURPOSE|PAT
 // developers; neither belongs in a delivery log.
 const BUN_NOISE = / fetching "[^"]*"\.?|\s*For more information, pass `verbose: true` in the second argument to fetch\(\)/g;
 
+/** What an attempt needs from its URL string, parsed once and shared by every attempt on it. */
+interface ParsedTarget {
+  /** Read by pickTarget and copied by pinnedUrl, never mutated. */
+  url: URL;
+  protocol: string;
+  /** url.host carries the port only when it is not the scheme's default, as Host should. */
+  host: string;
+  tls: { serverName: string; ca: string[] | undefined } | undefined;
+  /** Pinned URL strings by vetted address. */
+  pinned: Map<string, string>;
+}
+
+// Endpoint URLs in active use; past this, the least recently delivered-to is parsed again.
+const MAX_PARSED_URLS = 10_000;
+// A name normally answers with one or a few addresses; a name rotating through more just rebuilds.
+const MAX_PINNED_PER_URL = 8;
+
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
   const maxResponseBytes = opts.maxResponseBytes ?? 4096;
   // A `ca` option replaces Bun's trust store instead of adding to it, so keep the defaults in.
   // (Costs some CPU per request, so it is only passed when there are extra certificates.)
   const ca = opts.caCerts?.length ? [...getCACertificates("default"), ...opts.caCerts] : undefined;
+  const parsed = new LRUCache<string, ParsedTarget>({ max: MAX_PARSED_URLS });
+
+  /** Throws (a TypeError) for an unparseable URL, which is then reported like before. */
+  function parse(raw: string): ParsedTarget {
+    let target = parsed.get(raw);
+    if (target === undefined) {
+      target = parseTarget(raw, ca);
+      parsed.set(raw, target);
+    }
+    return target;
+  }
 
   async function send(req: AttemptRequest): Promise<AttemptResult> {
     const started = performance.now();
@@ -98,34 +130,38 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     });
 
     try {
-      const url = new URL(req.url);
-      if (url.protocol !== "http:" && url.protocol !== "https:") {
-        return finish({ code: "blocked_address", message: `unsupported URL scheme ${url.protocol}` });
+      const target = parse(req.url);
+      if (target.protocol !== "http:" && target.protocol !== "https:") {
+        return finish({ code: "blocked_address", message: `unsupported URL scheme ${target.protocol}` });
       }
-      const target = await untilAborted(opts.pickTarget(url), controller.signal);
-      if (!target.ok) return finish({ code: target.code, message: target.message });
+      const picked = opts.pickTarget(target.url);
+      // Only a lookup needs racing against the timeout; a verdict known at once skips the listener.
+      const verdict = picked instanceof Promise ? await untilAborted(picked, controller.signal) : picked;
+      if (!verdict.ok) return finish({ code: verdict.code, message: verdict.message });
       // The lookup took time: an endpoint deleted or disabled meanwhile gets no request.
       if (req.stillWanted && !req.stillWanted()) {
         return finish({ code: "cancelled", message: "the endpoint was disabled or deleted before the request was sent" });
       }
-      const pinned = pinnedUrl(url, target.address);
-      if (!pinned) return finish({ code: "blocked_address", message: `not an IP address: ${target.address}` });
-      seen.address = target.address;
+      const pinned = pinnedUrl(target, verdict.address);
+      if (!pinned) return finish({ code: "blocked_address", message: `not an IP address: ${verdict.address}` });
+      seen.address = verdict.address;
 
       const response = await fetch(pinned, {
         method: "POST",
-        headers: requestHeaders(req.headers, url, opts.userAgent),
+        headers: requestHeaders(req.headers, target.host, opts.userAgent),
         body: req.body,
         redirect: "manual",
         signal: controller.signal,
         // An environment proxy would make the connection (and the address recorded) not ours.
         proxy: false,
-        // Verify the certificate against the name the user configured, not the pinned IP.
-        tls: url.protocol === "https:" ? { serverName: unbracketed(url.hostname), ca } : undefined,
+        tls: target.tls,
       });
       seen.statusCode = response.status;
-      seen.responseHeaders = Object.fromEntries(response.headers);
-      seen.responseBody = await readCapped(response.body, maxResponseBytes);
+      const headers = Object.fromEntries(response.headers);
+      seen.responseHeaders = headers;
+      seen.responseBody = knownToFit(headers, maxResponseBytes)
+        ? await response.text()
+        : await readCapped(response.body, maxResponseBytes);
       return finish(statusError(response));
     } catch (error) {
       if (controller.signal.aborted) {
@@ -140,23 +176,39 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   return { send };
 }
 
-function pinnedUrl(url: URL, address: string): URL | null {
+function parseTarget(raw: string, ca: string[] | undefined): ParsedTarget {
+  const url = new URL(raw);
+  return {
+    url,
+    protocol: url.protocol,
+    host: url.host,
+    // Verify the certificate against the name the user configured, not the pinned IP.
+    tls: url.protocol === "https:" ? { serverName: unbracketed(url.hostname), ca } : undefined,
+    pinned: new Map(),
+  };
+}
+
+/** The configured URL with its host swapped for the vetted address; a string, so nothing shared is mutated. */
+function pinnedUrl(target: ParsedTarget, address: string): string | null {
+  const cached = target.pinned.get(address);
+  if (cached !== undefined) return cached;
   const version = isIP(address);
   if (version === 0) return null;
-  const pinned = new URL(url);
+  const pinned = new URL(target.url);
   // An unbracketed IPv6 hostname is silently ignored by the URL setter, which would keep the
   // original name and let fetch resolve it again.
   pinned.hostname = version === 6 ? `[${address}]` : address;
-  return pinned;
+  if (target.pinned.size >= MAX_PINNED_PER_URL) target.pinned.clear();
+  target.pinned.set(address, pinned.href);
+  return pinned.href;
 }
 
 /** A plain object, not a Headers instance: this runs on every attempt and Headers is costly. */
-function requestHeaders(callerHeaders: Record<string, string>, url: URL, userAgent: string): Record<string, string> {
+function requestHeaders(callerHeaders: Record<string, string>, host: string, userAgent: string): Record<string, string> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   for (const name in callerHeaders) headers[name.toLowerCase()] = callerHeaders[name]!;
   headers["user-agent"] = userAgent;
-  // url.host carries the port only when it is not the scheme's default, as Host should.
-  headers.host = url.host;
+  headers.host = host;
   return headers;
 }
 
@@ -171,6 +223,17 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+/**
+ * Whether the body can be read whole, skipping the stream reader: only a plain Content-Length
+ * within the cap bounds it. With Transfer-Encoding the length is ignored (chunked framing), and
+ * with Content-Encoding it counts the compressed bytes that fetch inflates (a gzip bomb).
+ */
+function knownToFit(headers: Record<string, string>, max: number): boolean {
+  const length = headers["content-length"];
+  if (length === undefined || "transfer-encoding" in headers || "content-encoding" in headers) return false;
+  return /^\d+$/.test(length) && Number(length) <= max;
 }
 
 /** Reads at most `max` bytes, then cancels the stream so an endless or huge body costs nothing more. */

@@ -4,9 +4,11 @@
  *   (including "whsec_"), the scheme the spec's verification snippet expects.
  * - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), keyed with the
  *   base64-decoded secret, so off-the-shelf verifiers work.
- * Synchronous node:crypto on purpose: it is several times faster than awaited WebCrypto here.
+ * Synchronous Bun.CryptoHasher on purpose: it is several times faster than awaited WebCrypto,
+ * and about twice as fast as node:crypto's createHmac, on every attempt.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 
 const SECRET_PREFIX = "whsec_";
 
@@ -51,15 +53,22 @@ export function verifySeedSignature(body: string, header: string, secret: string
 }
 
 function seedSignature(body: string, secret: string): string {
-  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+  return `sha256=${new Bun.CryptoHasher("sha256", secret).update(body).digest("hex")}`;
 }
 
 function standardSignature(id: string, timestamp: string, body: string, secret: string): string {
-  const mac = createHmac("sha256", standardKey(secret)).update(`${id}.${timestamp}.${body}`).digest("base64");
+  const mac = new Bun.CryptoHasher("sha256", standardKey(secret)).update(`${id}.${timestamp}.${body}`).digest("base64");
   return `v1,${mac}`;
 }
 
+// Decoded once per secret: every attempt to an endpoint signs with the same one.
+const standardKeys = new LRUCache<string, Buffer>({ max: 50_000 });
 function standardKey(secret: string): Buffer {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  return Buffer.from(encoded, "base64");
+  let key = standardKeys.get(secret);
+  if (key === undefined) {
+    const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+    key = Buffer.from(encoded, "base64");
+    standardKeys.set(secret, key);
+  }
+  return key;
 }

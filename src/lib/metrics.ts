@@ -1,11 +1,28 @@
 /** A minimal Prometheus registry: counters and gauges with labels, and histograms. */
 type Labels = Record<string, string>;
 
-const labelKey = (labels: Labels) =>
+const canonicalKey = (labels: Labels) =>
   Object.keys(labels)
     .sort()
     .map((k) => `${k}="${String(labels[k]).replace(/["\\\n]/g, "_")}"`)
     .join(",");
+
+/**
+ * Label sets repeat (a few outcomes, routes, statuses) and counters tick on every attempt, so
+ * the sorted, escaped key is looked up by a cheap concatenation instead of rebuilt each time.
+ */
+const KNOWN_KEYS_MAX = 10_000;
+const knownKeys = new Map<string, string>();
+function labelKey(labels: Labels): string {
+  let raw = "";
+  for (const k in labels) raw += `${k}\u0001${labels[k]}\u0002`;
+  let key = knownKeys.get(raw);
+  if (key === undefined) {
+    key = canonicalKey(labels);
+    if (knownKeys.size < KNOWN_KEYS_MAX) knownKeys.set(raw, key);
+  }
+  return key;
+}
 
 interface Family {
   help: string;

@@ -40,13 +40,21 @@ const REASON_PHRASES: Record<BlockedReason, string> = {
   invalid: "not a valid IP address",
 };
 
-export async function vetTarget(url: URL, { resolver, allowPrivate }: VetOptions): Promise<TargetVerdict> {
+/**
+ * Synchronous when no lookup is needed (an IP literal or a localhost name), so the per-attempt
+ * caller can skip racing a promise against its timeout; a Promise only when DNS must answer.
+ */
+export function vetTarget(url: URL, { resolver, allowPrivate }: VetOptions): TargetVerdict | Promise<TargetVerdict> {
   // WHATWG has already folded numeric spellings (2130706433, 0x7f.1, ...) into canonical IPs.
   const host = url.hostname;
-  if (host.startsWith("[") || isIPv4(host)) {
-    return vetAddresses(host, [host.replace(/^\[|\]$/g, "")], allowPrivate, true);
-  }
+  if (host.startsWith("[")) return vetAddresses(host, [host.slice(1, -1)], allowPrivate, true);
+  if (isIPv4(host)) return vetAddresses(host, [host], allowPrivate, true);
   if (isLocalhostName(host)) return vetAddresses(host, LOOPBACK_ANSWER, allowPrivate, false);
+  return vetResolved(host, resolver, allowPrivate);
+}
+
+/** Resolves afresh on every call: never cached, since that is what stops rebinding. */
+async function vetResolved(host: string, resolver: Resolver, allowPrivate: boolean): Promise<TargetVerdict> {
   let addresses: string[];
   try {
     addresses = await resolver(host);

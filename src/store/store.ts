@@ -20,6 +20,7 @@ export function openStore(file: string) {
   migrate(handle.sqlite);
   const { db, sqlite } = handle;
   const endpoints = createEndpointsRepo(db);
+  const batcher = createWriteBatcher(sqlite);
   return {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db),
@@ -30,7 +31,7 @@ export function openStore(file: string) {
     deliveries: createDeliveriesRepo(db),
     attempts: createAttemptsRepo(db),
     retention: createRetentionRepo(sqlite),
-    batcher: createWriteBatcher(sqlite),
+    batcher,
     /** Throws unless the database takes a write lock now. */
     checkWritable(): void {
       // Ask without waiting: bun:sqlite waits out busy_timeout synchronously, which would
@@ -43,7 +44,10 @@ export function openStore(file: string) {
         sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
     },
-    close: handle.close,
+    close(): void {
+      batcher.close();
+      handle.close();
+    },
   };
 }
 export type Store = ReturnType<typeof openStore>;

@@ -1,15 +1,18 @@
 /**
  * Group commit. Writers submit small synchronous operations; everything submitted in the same
- * tick runs in one SQLite transaction (one fsync), each operation inside its own savepoint so
- * one failure rejects only its own promise. A submit resolves only after its commit: a 2xx
- * that waited on it means the rows are on disk.
+ * tick runs in one SQLite transaction (one log flush), and one failing operation rejects only
+ * its own promise. A submit resolves only after its commit: a 2xx that waited on it means the
+ * rows are on disk.
  *
- * Durability is per batch: a batch with any "durable" op (a publish) commits with
- * synchronous=FULL, surviving power loss; a batch of only "relaxed" ops (delivery outcomes)
- * commits with synchronous=NORMAL, which in WAL mode survives a process crash but may lose the
- * last commits to a power cut: an outcome lost that way means the delivery is sent again.
+ * Durability is per op. Every batch commits with synchronous=NORMAL, which in WAL mode survives
+ * a process crash. A "durable" op (a publish) then also waits for an fdatasync of the WAL file,
+ * which makes it survive power loss exactly as synchronous=FULL would; that flush runs on a
+ * background thread, so the event loop keeps serving while the disk works. A "relaxed" op
+ * (a delivery outcome) resolves at commit: one lost to a power cut means a resend.
  */
 import type { Database } from "bun:sqlite";
+import { closeSync, fdatasync, openSync } from "node:fs";
+import { ServiceUnavailableError } from "../lib/errors.ts";
 import { storageFault } from "../lib/storage-fault.ts";
 
 /** Storage faults become the 503 the API answers; any other error stays as it is. */
@@ -28,38 +31,89 @@ interface Pending<T> {
 
 export interface WriteBatcher {
   submit<T>(op: () => T, durability?: Durability): Promise<T>;
-  /** Commits whatever is queued now. */
-  flush(): void;
+  /** Commits whatever is queued now and waits until every durable op is flushed and answered. */
+  flush(): Promise<void>;
   readonly queued: number;
+  /** Releases the WAL file handle (once in-flight flushes finish). */
+  close(): void;
 }
 
-export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatcher {
+/** Flushes the committed log to stable storage, off the event loop. */
+export interface LogSync {
+  sync(): Promise<void>;
+  close(): void;
+}
+
+/** fdatasync of the database's WAL file: the flush synchronous=FULL would do inside COMMIT. */
+export function walSync(databaseFile: string): LogSync {
+  let fd: number | null = null;
+  return {
+    sync: () =>
+      new Promise<void>((resolve, reject) => {
+        // Opened on first use: the WAL file exists once the first transaction has committed, and
+        // stays the same file (reset in place, never replaced) while this connection is open.
+        fd ??= openSync(`${databaseFile}-wal`, "r");
+        fdatasync(fd, (err) => (err ? reject(err) : resolve()));
+      }),
+    close() {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    },
+  };
+}
+
+export interface WriteBatcherOptions {
+  maxBatch?: number;
+  /** How durable ops reach stable storage; null (an in-memory database) resolves them at commit. */
+  logSync?: LogSync | null;
+}
+
+export function createWriteBatcher(sqlite: Database, options: WriteBatcherOptions = {}): WriteBatcher {
+  const maxBatch = options.maxBatch ?? 2000;
+  const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
+  const syncing = new Set<Promise<void>>();
   type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
   // Built once: bun:sqlite's transaction() wrapper is not free to make on every flush and op.
   // A nested transaction is a savepoint, so a failing op rolls back alone.
   const runOp = sqlite.transaction((op: () => unknown) => op());
+  // Optimistic: all ops under one savepoint (two statements per batch, not two per op). Ops
+  // almost never fail; when one does, the savepoint is rolled back and each op runs again in
+  // its own, so the failure stays with its op. Ops are plain writes, safe to run again.
+  const runAll = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
+    for (const p of batch) results.push({ ok: true, value: p.op() });
+  });
   const runBatch = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
+    try {
+      runAll(batch, results);
+      return;
+    } catch (error) {
+      abortIfRolledBack(error);
+      results.length = 0;
+    }
     for (const p of batch) {
       try {
         results.push({ ok: true, value: runOp(p.op) });
       } catch (error) {
-        if (!sqlite.inTransaction) {
-          // SQLite may roll the whole transaction back on SQLITE_FULL, IOERR, BUSY or NOMEM:
-          // the ops before this one are undone, and the ones after would each run (and
-          // commit) on their own outside it. Stop here: nothing of this batch is stored.
-          throw new BatchAborted(error);
-        }
+        abortIfRolledBack(error);
         results.push({ ok: false, error: asStorageFault(error) });
       }
     }
   });
 
+  /**
+   * SQLite may roll the whole transaction back on SQLITE_FULL, IOERR, BUSY or NOMEM: the ops
+   * before this one are undone, and the ones after would each run (and commit) on their own
+   * outside it. Stop there: nothing of this batch is stored.
+   */
+  function abortIfRolledBack(error: unknown): void {
+    if (!sqlite.inTransaction) throw new BatchAborted(error);
+  }
+
   function commit(batch: Pending<any>[]): void {
     const results: Result[] = [];
-    const relaxed = batch.every((p) => p.durability === "relaxed");
-    if (relaxed) sqlite.run("PRAGMA synchronous = NORMAL");
+    sqlite.run("PRAGMA synchronous = NORMAL");
     try {
       runBatch.immediate(batch, results);
     } catch (error) {
@@ -69,16 +123,37 @@ export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatc
       return;
     } finally {
       // Every other write on this connection (the API's own) stays fully durable.
-      if (relaxed) sqlite.run("PRAGMA synchronous = FULL");
+      sqlite.run("PRAGMA synchronous = FULL");
     }
+    const durable: number[] = [];
     batch.forEach((p, i) => {
       const r = results[i]!;
-      if (r.ok) p.resolve(r.value);
-      else p.reject(r.error);
+      if (!r.ok) p.reject(r.error);
+      else if (p.durability === "durable" && logSync) durable.push(i);
+      else p.resolve(r.value);
     });
+    if (durable.length > 0) awaitSync(batch, results, durable);
   }
 
-  function flush(): void {
+  function awaitSync(batch: Pending<any>[], results: Result[], durable: number[]): void {
+    const done = logSync!.sync().then(
+      () => {
+        for (const i of durable) batch[i]!.resolve((results[i] as { value: unknown }).value);
+      },
+      (error) => {
+        // Committed, but not known to be on disk: the caller must not take it as stored.
+        const fault = new ServiceUnavailableError(
+          "STORAGE_UNAVAILABLE",
+          `The database could not flush its log to disk (${(error as { code?: string }).code ?? String(error)}); the write may not survive a power cut. Retry shortly.`,
+        );
+        for (const i of durable) batch[i]!.reject(fault);
+      },
+    );
+    syncing.add(done);
+    void done.finally(() => syncing.delete(done));
+  }
+
+  function commitQueued(): void {
     scheduled = false;
     while (queue.length) commit(queue.length > maxBatch ? queue.splice(0, maxBatch) : queue.splice(0));
   }
@@ -89,15 +164,26 @@ export function createWriteBatcher(sqlite: Database, maxBatch = 2000): WriteBatc
         queue.push({ op, durability, resolve, reject });
         if (!scheduled) {
           scheduled = true;
-          setImmediate(flush);
+          setImmediate(commitQueued);
         }
       });
     },
-    flush,
+    async flush() {
+      commitQueued();
+      await Promise.all([...syncing]);
+    },
     get queued() {
       return queue.length;
     },
+    close() {
+      // Flushes still in flight keep their file handle until they finish.
+      void Promise.allSettled([...syncing]).then(() => logSync?.close());
+    },
   };
+}
+
+function isFile(filename: string): boolean {
+  return filename !== "" && filename !== ":memory:" && !filename.startsWith("file::memory:");
 }
 
 class BatchAborted extends Error {

@@ -24,3 +24,14 @@ test("an attempt still wanted is sent", async () => {
   expect(result.ok).toBe(true);
   expect(hits).toHaveLength(1);
 });
+
+test("a synchronous verdict is followed by the same question", async () => {
+  const immediate = createHttpClient({
+    pickTarget: () => ({ ok: true, address: "127.0.0.1", family: 4 }),
+    userAgent: "test",
+  });
+  const before = hits.length;
+  const result = await immediate.send({ url, headers: {}, body: "{}", timeoutMs: 2000, stillWanted: () => false });
+  expect(result.error?.code).toBe("cancelled");
+  expect(hits).toHaveLength(before);
+});

@@ -1,12 +1,14 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import http from "node:http";
 import net from "node:net";
+import zlib from "node:zlib";
 import {
   createHttpClient,
   type AttemptErrorCode,
   type AttemptResult,
   type PickTarget,
 } from "../../src/delivery/http-client.ts";
+import { vetTarget } from "../../src/security/target-guard.ts";
 import { caSignedCert, selfSignedCert, type TestCert } from "../helpers/tls.ts";
 
 const USER_AGENT = "webhookd-test/1";
@@ -40,11 +42,12 @@ afterEach(() => {
 interface ServeOptions {
   fetch: (req: Request) => Response | Promise<Response>;
   hostname?: string;
+  port?: number;
   tls?: { cert: string; key: string };
 }
 
-function serve({ fetch, hostname = "127.0.0.1", tls }: ServeOptions) {
-  const server = Bun.serve({ hostname, port: 0, tls, fetch });
+function serve({ fetch, hostname = "127.0.0.1", port = 0, tls }: ServeOptions) {
+  const server = Bun.serve({ hostname, port, tls, fetch });
   cleanups.push(() => server.stop(true));
   return server;
 }
@@ -204,6 +207,31 @@ describe("SSRF pinning", () => {
     expect(pin.asked.map(String)).toEqual([url]);
   });
 
+  test.skipIf(!canListenOn("127.0.0.2"))("the same URL pinned to different addresses reaches each, Host unchanged", async () => {
+    const hosts: (string | null)[] = [];
+    const answer = (name: string) => (req: Request) => (hosts.push(req.headers.get("host")), new Response(name));
+    const first = serve({ hostname: "127.0.0.1", fetch: answer("first") });
+    serve({ hostname: "127.0.0.2", port: first.port, fetch: answer("second") });
+    const addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.1"];
+    const asked: string[] = [];
+    const pickTarget: PickTarget = (url) => {
+      asked.push(url.href);
+      return { ok: true, address: addresses[asked.length - 1]!, family: 4 };
+    };
+    const url = `http://pinned.test:${first.port}/path?q=1`;
+    const sender = client({ pickTarget });
+    const results = [];
+    for (const _ of addresses) results.push(await sender.send(send(url)));
+    expect(results.map((r) => [r.address, r.responseBody])).toEqual([
+      ["127.0.0.1", "first"],
+      ["127.0.0.2", "second"],
+      ["127.0.0.1", "first"],
+    ]);
+    // The URL vetted on each attempt is still the configured one, never a pinned copy.
+    expect(asked).toEqual([url, url, url]);
+    expect(hosts).toEqual(Array(3).fill(`pinned.test:${first.port}`));
+  });
+
   test("ignores HTTP_PROXY so the connection really goes to the vetted IP", async () => {
     let proxied = 0;
     const proxy = Bun.listen({
@@ -249,6 +277,52 @@ describe("SSRF pinning", () => {
   ])("refuses $name", async ({ url, address, code }) => {
     const result = await client({ pickTarget: pinTo(address).pickTarget }).send(send(url));
     expectFailure(result, code);
+  });
+});
+
+describe("vetting with the real target guard", () => {
+  /** vetTarget over a resolver that answers loopback and counts lookups; records what each vetting returned. */
+  function guarded(allowPrivate = true) {
+    const lookups: string[] = [];
+    const returned: unknown[] = [];
+    const resolver = async (host: string) => (lookups.push(host), ["127.0.0.1"]);
+    const pickTarget: PickTarget = (url) => {
+      const verdict = vetTarget(url, { resolver, allowPrivate });
+      returned.push(verdict);
+      return verdict;
+    };
+    return { sender: client({ pickTarget }), lookups, returned };
+  }
+
+  test("an IP-literal URL is vetted without a promise or a lookup", async () => {
+    const server = serve({ fetch: () => new Response("ok") });
+    const { sender, lookups, returned } = guarded();
+    const result = await sender.send(send(`http://127.0.0.1:${server.port}/`));
+    expect(result).toMatchObject({ ok: true, responseBody: "ok", address: "127.0.0.1" });
+    expect(returned).toHaveLength(1);
+    expect(returned[0]).not.toBeInstanceOf(Promise);
+    expect(lookups).toEqual([]);
+  });
+
+  test("a synchronous refusal makes no connection", async () => {
+    let requests = 0;
+    const server = serve({ fetch: () => (requests++, new Response("ok")) });
+    const { sender, returned } = guarded(false);
+    const result = await sender.send(send(`http://127.0.0.1:${server.port}/`));
+    expectFailure(result, "blocked_address");
+    expect(result.error?.message).toBe("the host 127.0.0.1 is a loopback address");
+    expect(returned[0]).not.toBeInstanceOf(Promise);
+    expect(requests).toBe(0);
+  });
+
+  test("a hostname is resolved again on every attempt", async () => {
+    const server = serve({ fetch: () => new Response("ok") });
+    const { sender, lookups, returned } = guarded();
+    for (let i = 0; i < 2; i++) {
+      expect(await sender.send(send(`http://hooks.test:${server.port}/`))).toMatchObject({ ok: true, address: "127.0.0.1" });
+    }
+    expect(lookups).toEqual(["hooks.test", "hooks.test"]);
+    expect(returned.every((verdict) => verdict instanceof Promise)).toBe(true);
   });
 });
 
@@ -348,6 +422,81 @@ describe("response body cap", () => {
     const server = serve({ fetch: () => new Response(body) });
     const result = await client({ maxResponseBytes: max }).send(send(`http://127.0.0.1:${server.port}/`));
     expect(result.responseBody).toBe(expected);
+  });
+});
+
+describe("response bodies with a Content-Length", () => {
+  const gzipBomb = zlib.gzipSync("z".repeat(1 << 20));
+
+  /** Counts whole-body reads (the fast path), as opposed to the capped stream reader. */
+  function wholeReads() {
+    const spy = spyOn(Response.prototype, "text");
+    cleanups.push(() => spy.mockRestore());
+    return spy;
+  }
+
+  /** A raw server answering every request with `head` (CRLF-joined, ending the header block) then `body`. */
+  function answer(head: string[], body: Uint8Array | string): Promise<number> {
+    return rawServer((socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\n${head.map((line) => `${line}\r\n`).join("")}\r\n`);
+      socket.write(body);
+    });
+  }
+
+  test("a body within the cap is read whole", async () => {
+    const reads = wholeReads();
+    const server = serve({ fetch: () => new Response("x".repeat(4096)) });
+    const result = await client().send(send(`http://127.0.0.1:${server.port}/`));
+    expect(result).toMatchObject({ ok: true, responseBody: "x".repeat(4096) });
+    expect(result.responseHeaders?.["content-length"]).toBe("4096");
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
+  test("invalid UTF-8 read whole is replaced as the stream reader would", async () => {
+    const bytes = new Uint8Array([0x61, 0xff, 0xc3, 0x62, 0xe2, 0x82]);
+    const reads = wholeReads();
+    const port = await answer([`Content-Length: ${bytes.length}`], bytes);
+    const result = await client().send(send(`http://127.0.0.1:${port}/`));
+    expect(result.responseBody).toBe("a\uFFFD\uFFFDb\uFFFD");
+    expect(result.responseBody).toBe(new TextDecoder().decode(bytes));
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
+  test("a Content-Length over the cap is still cut at the cap", async () => {
+    const reads = wholeReads();
+    const port = await answer(["Content-Length: 10000"], "c".repeat(10_000));
+    const result = await client().send(send(`http://127.0.0.1:${port}/`));
+    expect(result).toMatchObject({ ok: true, responseBody: "c".repeat(4096) });
+    expect(reads).not.toHaveBeenCalled();
+  });
+
+  test("a Content-Length promising more than arrives → timeout, as with the reader", async () => {
+    const port = await answer(["Content-Length: 100"], "abc");
+    const result = await client().send(send(`http://127.0.0.1:${port}/`, { timeoutMs: 200 }));
+    expectFailure(result, "timeout", 200);
+  });
+
+  test.each<{ name: string; head: string[]; body: Uint8Array | string; expected: string }>([
+    {
+      // Chunked framing wins over Content-Length, so the length says nothing about the size.
+      name: "alongside Transfer-Encoding",
+      head: ["Content-Length: 3", "Transfer-Encoding: chunked"],
+      body: `1000\r\n${"t".repeat(4096)}\r\n1000\r\n${"t".repeat(4096)}\r\n0\r\n\r\n`,
+      expected: "t".repeat(4096),
+    },
+    {
+      // About 1 KB of gzip that fetch inflates to 1 MB.
+      name: "of a compressed body",
+      head: ["Content-Encoding: gzip", `Content-Length: ${gzipBomb.length}`],
+      body: gzipBomb,
+      expected: "z".repeat(4096),
+    },
+  ])("a small Content-Length $name does not bypass the cap", async ({ head, body, expected }) => {
+    const reads = wholeReads();
+    const port = await answer(head, body);
+    const result = await client().send(send(`http://127.0.0.1:${port}/`));
+    expect(result).toMatchObject({ ok: true, responseBody: expected });
+    expect(reads).not.toHaveBeenCalled();
   });
 });
 

@@ -95,10 +95,24 @@ describe("vetTarget without DNS", () => {
     ["http://[fd00:ec2::254]/", { ok: false, reason: "unique_local", address: "fd00:ec2::254" }],
     ["https://93.184.216.34/", { ok: true, address: "93.184.216.34", family: 4, hostIsIp: true }],
     ["https://[2606:4700::1111]:8443/", { ok: true, address: "2606:4700::1111", family: 6, hostIsIp: true }],
-  ])("%s", async (target, expected) => {
+  ])("%s", (target, expected) => {
     const resolver = scriptedResolver(["93.184.216.34"]);
-    expect(await vetTarget(url(target), strict(resolver))).toMatchObject(expected);
+    const verdict = vetTarget(url(target), strict(resolver));
+    // Synchronous: the per-attempt caller then needs no promise and no timeout race.
+    expect(verdict).not.toBeInstanceOf(Promise);
+    expect(verdict).toMatchObject(expected);
     expect(resolver.asked).toEqual([]);
+  });
+
+  test("a name that needs DNS gets a Promise, and a fresh lookup on every call", async () => {
+    const resolver = scriptedResolver(["93.184.216.34"]);
+    const target = url("https://hooks.example/");
+    for (let i = 0; i < 2; i++) {
+      const verdict = vetTarget(target, strict(resolver));
+      expect(verdict).toBeInstanceOf(Promise);
+      expect(await verdict).toMatchObject({ ok: true, address: "93.184.216.34" });
+    }
+    expect(resolver.asked).toEqual(["hooks.example", "hooks.example"]);
   });
 });
 

@@ -1,0 +1,144 @@
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createWriteBatcher, walSync } from "../../src/store/write-batcher.ts";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function open() {
+  const dir = mkdtempSync(join(tmpdir(), "webhookd-batcher-"));
+  dirs.push(dir);
+  const sqlite = new Database(join(dir, "t.db"), { create: true, strict: true });
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)");
+  const batcher = createWriteBatcher(sqlite);
+  const insert = (k: string, v: number) => () => {
+    sqlite.run("INSERT INTO t (k, v) VALUES (?, ?)", [k, v]);
+    return k;
+  };
+  const rows = () => sqlite.query<{ k: string; v: number }, []>("SELECT k, v FROM t ORDER BY k").all();
+  return { sqlite, batcher, insert, rows };
+}
+
+describe("group commit", () => {
+  test("ops submitted in one tick run in one transaction and resolve in order with their own values", async () => {
+    const { batcher, insert, rows, sqlite } = open();
+    const seenBefore: number[] = [];
+    const counting = (k: string, v: number) => () => {
+      // Inside one transaction, each op sees the uncommitted rows of the ops before it.
+      expect(sqlite.inTransaction).toBe(true);
+      seenBefore.push(rows().length);
+      return insert(k, v)();
+    };
+    const results = await Promise.all([batcher.submit(counting("a", 1)), batcher.submit(counting("b", 2)), batcher.submit(counting("c", 3))]);
+    expect(results).toEqual(["a", "b", "c"]);
+    expect(seenBefore).toEqual([0, 1, 2]);
+    expect(rows()).toEqual([{ k: "a", v: 1 }, { k: "b", v: 2 }, { k: "c", v: 3 }]);
+    expect(sqlite.inTransaction).toBe(false);
+  });
+
+  test("a failing op rejects alone: its own partial writes are undone, the others in its batch are stored", async () => {
+    const { batcher, insert, rows, sqlite } = open();
+    const failing = () => {
+      sqlite.run("INSERT INTO t (k, v) VALUES ('partial', 0)");
+      sqlite.run("INSERT INTO t (k, v) VALUES ('a', 9)"); // primary key clash with the first op
+    };
+    const outcomes = await Promise.allSettled([
+      batcher.submit(insert("a", 1)),
+      batcher.submit(failing),
+      batcher.submit(insert("b", 2)),
+      batcher.submit(() => {
+        throw new Error("not a storage fault");
+      }),
+      batcher.submit(insert("c", 3)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled"]);
+    expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain("UNIQUE");
+    expect(String((outcomes[3] as PromiseRejectedResult).reason)).toContain("not a storage fault");
+    expect(rows()).toEqual([{ k: "a", v: 1 }, { k: "b", v: 2 }, { k: "c", v: 3 }]);
+  });
+
+  test("each op of a batch that needed the fallback runs its writes once", async () => {
+    const { batcher, insert, rows } = open();
+    const outcomes = await Promise.allSettled([batcher.submit(insert("x", 1)), batcher.submit(insert("x", 2)), batcher.submit(insert("y", 3))]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(rows()).toEqual([{ k: "x", v: 1 }, { k: "y", v: 3 }]);
+  });
+
+  test("every batch commits with synchronous=NORMAL and puts FULL back for the connection's other writes", async () => {
+    const { batcher, sqlite } = open();
+    sqlite.run("PRAGMA synchronous = FULL");
+    const sync = () => sqlite.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous;
+    const seen: number[] = [];
+    await Promise.all([batcher.submit(() => seen.push(sync()), "relaxed"), batcher.submit(() => seen.push(sync()))]);
+    expect(seen).toEqual([1, 1]);
+    expect(sync()).toBe(2);
+  });
+});
+
+describe("durable ops wait for the log flush", () => {
+  function manualSync() {
+    const calls: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+    return {
+      calls,
+      logSync: { sync: () => new Promise<void>((resolve, reject) => calls.push({ resolve, reject })), close() {} },
+    };
+  }
+
+  test("a durable op resolves only after the flush that follows its commit; a relaxed op at commit", async () => {
+    const { sqlite, insert, rows } = open();
+    const { calls, logSync } = manualSync();
+    const batcher = createWriteBatcher(sqlite, { logSync });
+    const order: string[] = [];
+    const durable = batcher.submit(insert("d", 1)).then(() => order.push("durable"));
+    const relaxed = batcher.submit(insert("r", 2), "relaxed").then(() => order.push("relaxed"));
+    await relaxed;
+    await Bun.sleep(5);
+    expect(order).toEqual(["relaxed"]);
+    expect(calls).toHaveLength(1);
+    expect(rows()).toHaveLength(2); // committed before the flush was asked for
+    calls[0]!.resolve();
+    await durable;
+    expect(order).toEqual(["relaxed", "durable"]);
+  });
+
+  test("a failed flush rejects the durable ops with STORAGE_UNAVAILABLE; flush() waits for flushes in flight", async () => {
+    const { sqlite, insert } = open();
+    const { calls, logSync } = manualSync();
+    const batcher = createWriteBatcher(sqlite, { logSync });
+    const durable = batcher.submit(insert("d", 1));
+    const relaxed = batcher.submit(insert("r", 2), "relaxed");
+    let flushed = false;
+    const flushing = batcher.flush().then(() => (flushed = true));
+    await relaxed;
+    expect(flushed).toBe(false);
+    calls[0]!.reject(Object.assign(new Error("I/O error"), { code: "EIO" }));
+    await expect(durable).rejects.toMatchObject({ code: "STORAGE_UNAVAILABLE", status: 503 });
+    await flushing;
+    expect(flushed).toBe(true);
+  });
+
+  test("the default flush is an fdatasync of the database's WAL file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "webhookd-batcher-"));
+    dirs.push(dir);
+    const file = join(dir, "w.db");
+    // Before the database exists there is no WAL file to flush: proof of which file it targets.
+    await expect(walSync(file).sync()).rejects.toMatchObject({ code: "ENOENT" });
+    const sqlite = new Database(file, { create: true, strict: true });
+    sqlite.run("PRAGMA journal_mode = WAL");
+    sqlite.run("CREATE TABLE t (k TEXT PRIMARY KEY)");
+    const batcher = createWriteBatcher(sqlite);
+    await batcher.submit(() => sqlite.run("INSERT INTO t VALUES ('a')"));
+    const own = walSync(file);
+    await own.sync();
+    own.close();
+    await batcher.flush();
+    batcher.close();
+    sqlite.close();
+  });
+});
