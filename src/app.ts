@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
 import { openStore, type Store } from "./store/store.ts";
+import { startCheckpointer } from "./store/checkpointer.ts";
 import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./security/secret-box.ts";
 import { hashApiKey } from "./security/tokens.ts";
 import { systemResolver, type Resolver } from "./security/resolver.ts";
@@ -195,6 +196,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   services.scheduler.start();
   services.sweeper.start();
+  const checkpointer = startCheckpointer(databaseFile(config), logger);
+  services.metrics.registry.gauge(
+    "webhookd_wal_frames_checkpointed",
+    "WAL frames the background checkpoint thread has copied into the database file since start",
+    () => checkpointer.checkpointedFrames,
+  );
   http.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 * 1024 });
   const server = http.server!;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
@@ -214,6 +221,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
         if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
         await store.batcher.flush();
+        await checkpointer.stop();
         store.close();
         logger.info("webhookd stopped");
       })();

@@ -11,6 +11,9 @@ import * as schema from "./schema.ts";
 /** How long a write waits for another process's lock before it is a 503. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** WAL pages (4 KiB) after which a commit on the main connection checkpoints by itself. */
+export const SAFETY_NET_CHECKPOINT_PAGES = 10_000;
+
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 export interface StoreHandle {
@@ -29,6 +32,9 @@ export function openDatabase(file: string): StoreHandle {
   sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA temp_store = MEMORY");
+  // Checkpoints belong to the checkpointer thread (checkpointer.ts); this connection does one
+  // itself only if the WAL grows past ~40 MB, which happens only when that thread falls behind.
+  sqlite.run(`PRAGMA wal_autocheckpoint = ${SAFETY_NET_CHECKPOINT_PAGES}`);
   const db = drizzle(sqlite, { schema });
   return {
     sqlite,

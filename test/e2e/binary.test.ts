@@ -158,3 +158,27 @@ describe("serve: docs from the embedded assets", () => {
     }
   });
 });
+
+describe("serve: WAL checkpoints on the background thread", () => {
+  test("the lone binary starts its checkpoint worker, which copies committed frames into the database file", async () => {
+    const admin = "sk_admin_" + "C".repeat(40);
+    const s = await w.serve(["--data-dir", join(w.dir, "wal-data")], { WEBHOOKD_ADMIN_KEY: admin });
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(`${s.url}/api/v1/orgs`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": admin },
+          body: JSON.stringify({ name: `org ${i}` }),
+        });
+        expect(res.status).toBe(201);
+      }
+      const frames = async () => Number(/^webhookd_wal_frames_checkpointed (\d+)$/m.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? -1);
+      const deadline = Date.now() + 10_000;
+      while ((await frames()) <= 0 && Date.now() < deadline) await Bun.sleep(50);
+      expect(await frames()).toBeGreaterThan(0);
+      expect(s.stdout()).not.toContain("checkpoint");
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+});
