@@ -45,6 +45,8 @@ export interface DispatcherDeps {
 }
 
 
+const endpointKey = (endpointId: string) => `endpoint-counters:${endpointId}`;
+
 /** If recording an outcome fails (disk full, locked), try the delivery again this much later. */
 const RECORD_FAILURE_RETRY_MS = 5_000;
 
@@ -99,6 +101,18 @@ export function createDispatcher(deps: DispatcherDeps) {
     });
   }
 
+  /**
+   * An attempt's mark on its endpoint (last triggered; a success also ends the run of failures),
+   * in a batch's ops. One endpoint gets many per commit, so they are merged into one UPDATE.
+   */
+  function touchEndpoint(endpointId: string, at: number, success: boolean): void {
+    deps.batcher.coalesce<{ reset: boolean; at: number }>(
+      endpointKey(endpointId),
+      (previous) => ({ reset: success || (previous?.reset ?? false), at }),
+      (s) => (s.reset ? deps.endpoints.recordSuccess(endpointId, s.at) : deps.endpoints.recordTriggered(endpointId, s.at)),
+    );
+  }
+
   function outcomeFields(r: AttemptResult, at: number) {
     return {
       lastAttemptAt: at,
@@ -120,9 +134,11 @@ export function createDispatcher(deps: DispatcherDeps) {
       attemptRow(d, endpoint, "scheduled", number, r, at);
       const applied = deps.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
       if (!applied || d.isTest) return { applied, disabled: false, cancelled: 0 };
-      if (decision.kind === "succeeded") deps.endpoints.recordSuccess(endpoint.id, at);
-      else if (decision.kind === "retry") deps.endpoints.recordTriggered(endpoint.id, at);
+      if (decision.kind === "succeeded") touchEndpoint(endpoint.id, at, true);
+      else if (decision.kind === "retry") touchEndpoint(endpoint.id, at, false);
       else {
+        // The run of failures counts from the successes recorded before this one.
+        deps.batcher.flushCoalesced(endpointKey(endpoint.id));
         const run = deps.endpoints.recordExhausted(endpoint.id, at);
         if (run && run.enabled && deps.disableAfter > 0 && run.consecutiveFailures >= deps.disableAfter) {
           deps.endpoints.autoDisable(endpoint.id, at);
@@ -197,11 +213,11 @@ export function createDispatcher(deps: DispatcherDeps) {
         deps.deliveries.recordOutcome({ ...fields, status: result.ok ? "succeeded" : "failed" }, at, d.status);
       } else if (result.ok) {
         deps.deliveries.recordOutcome({ ...fields, status: "succeeded" }, at, d.status);
-        deps.endpoints.recordSuccess(endpoint.id, at);
+        touchEndpoint(endpoint.id, at, true);
       } else {
         // Status, attempts and any retry stay as they were; the log shows this latest answer.
         deps.deliveries.recordLastAttempt({ id: d.id, ...outcomeFields(result, at) }, at);
-        deps.endpoints.recordTriggered(endpoint.id, at);
+        touchEndpoint(endpoint.id, at, false);
       }
     });
     return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };

@@ -31,6 +31,14 @@ interface Pending<T> {
 
 export interface WriteBatcher {
   submit<T>(op: () => T, durability?: Durability): Promise<T>;
+  /**
+   * For ops: a write that many ops of one batch repeat (an endpoint's delivery counters). The
+   * states under one key are merged and written once, at the end of the batch; outside the
+   * optimistic pass (or outside any batch) the write happens at once.
+   */
+  coalesce<S>(key: string, merge: (previous: S | undefined) => S, write: (state: S) => void): void;
+  /** For ops: writes what is merged under `key` now, before a write that must see it. */
+  flushCoalesced(key: string): void;
   /** Commits whatever is queued now and waits until every durable op is flushed and answered. */
   flush(): Promise<void>;
   readonly queued: number;
@@ -74,6 +82,8 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   let queue: Pending<any>[] = [];
   let scheduled = false;
   const syncing = new Set<Promise<void>>();
+  /** Merged writes of the optimistic pass in progress; null outside it. */
+  let coalesced: Map<string, { state: any; write: (state: any) => void }> | null = null;
   type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
   // Built once: bun:sqlite's transaction() wrapper is not free to make on every flush and op.
   // A nested transaction is a savepoint, so a failing op rolls back alone.
@@ -82,7 +92,9 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   // almost never fail; when one does, the savepoint is rolled back and each op runs again in
   // its own, so the failure stays with its op. Ops are plain writes, safe to run again.
   const runAll = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
+    coalesced = new Map();
     for (const p of batch) results.push({ ok: true, value: p.op() });
+    for (const c of coalesced.values()) c.write(c.state);
   });
   const runBatch = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
     try {
@@ -91,6 +103,9 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     } catch (error) {
       abortIfRolledBack(error);
       results.length = 0;
+    } finally {
+      // Rolled back with the savepoint, or written: either way nothing is left to write.
+      coalesced = null;
     }
     for (const p of batch) {
       try {
@@ -167,6 +182,18 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
           setImmediate(commitQueued);
         }
       });
+    },
+    coalesce<S>(key: string, merge: (previous: S | undefined) => S, write: (state: S) => void): void {
+      if (!coalesced) return write(merge(undefined));
+      const entry = coalesced.get(key);
+      if (entry) entry.state = merge(entry.state);
+      else coalesced.set(key, { state: merge(undefined), write });
+    },
+    flushCoalesced(key: string): void {
+      const entry = coalesced?.get(key);
+      if (!entry) return;
+      coalesced!.delete(key);
+      entry.write(entry.state);
     },
     async flush() {
       commitQueued();

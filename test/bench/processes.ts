@@ -4,6 +4,7 @@
  * each speaks JSON lines on stdout.
  */
 import type { Subprocess } from "bun";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const live = new Set<Subprocess>();
@@ -108,10 +109,40 @@ export async function memoryOf(pid: number): Promise<{ rssMb: number; peakMb: nu
   return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-export async function cpuSecondsOf(pid: number): Promise<number> {
-  const stat = await Bun.file(`/proc/${pid}/stat`).text();
+/** CPU seconds (user + system) in a /proc stat line. */
+function statCpuSeconds(stat: string): number {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  return statCpuSeconds(await Bun.file(`/proc/${pid}/stat`).text());
+}
+
+/**
+ * CPU seconds so far per thread of a process: "JS thread" (the main one), then by the names Bun
+ * gives the others ("HTTP Client", "JITWorker", "HeapHelper", workers...). Ended threads are gone.
+ */
+export async function threadCpuOf(pid: number): Promise<Map<string, number>> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = tid === String(pid) ? "JS thread" : (await Bun.file(`/proc/${pid}/task/${tid}/comm`).text()).trim();
+      const seconds = statCpuSeconds(await Bun.file(`/proc/${pid}/task/${tid}/stat`).text());
+      byName.set(name, (byName.get(name) ?? 0) + seconds);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return byName;
+}
+
+/** Jiffies the whole machine spent busy and in all, from /proc/stat: for "how full were the cores". */
+export async function machineCpu(): Promise<{ busy: number; total: number }> {
+  const line = (await Bun.file("/proc/stat").text()).split("\n")[0]!;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number) as number[];
+  const busy = user! + nice! + system! + irq! + softirq! + steal!;
+  return { busy, total: busy + idle! + iowait! };
 }

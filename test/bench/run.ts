@@ -11,7 +11,7 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seedPendingRetries } from "./backlog.ts";
-import { cpuSecondsOf, runRole, spawnRole, stopAll, type Child } from "./processes.ts";
+import { cpuSecondsOf, machineCpu, runRole, spawnRole, stopAll, threadCpuOf, type Child } from "./processes.ts";
 import { summariseProfile } from "./profile.ts";
 import { machine, mb, median, ms, percentile, rate, renderTable, type Row } from "./table.ts";
 import { benchTempDirs, BINARY, createTenant, newDataDir, REPO, startWebhookd, type StartOptions, type Tenant, type Webhookd } from "./webhookd.ts";
@@ -110,6 +110,36 @@ async function client(args: Record<string, unknown>): Promise<ClientResult> {
   return r;
 }
 
+/**
+ * CPU accounting of one run, per item (delivery or publish): each thread of the process watched
+ * (the JS thread's busy share says whether one thread is the bound), the receiver, and how full
+ * the machine's cores were (the bound when all processes together fill them).
+ */
+async function cpuWatch(pid: number | null): Promise<(items: number) => Promise<string>> {
+  const t0 = performance.now();
+  const threads0 = pid ? await threadCpuOf(pid) : null;
+  const receiver0 = await cpuSecondsOf(receiverChild.proc.pid);
+  const machine0 = await machineCpu();
+  return async (items) => {
+    const seconds = (performance.now() - t0) / 1000;
+    const us = (cpu: number) => `${((cpu * 1e6) / items).toFixed(0)} us`;
+    const parts: string[] = [];
+    if (pid) {
+      const threads = [...(await threadCpuOf(pid))].map(([name, cpu]) => [name, cpu - (threads0!.get(name) ?? 0)] as const);
+      const js = threads.find(([name]) => name === "JS thread")?.[1] ?? 0;
+      parts.push(`JS thread ${us(js)} (busy ${((100 * js) / seconds).toFixed(0)}% of the run)`);
+      for (const [name, cpu] of threads.filter(([n, c]) => n !== "JS thread" && c > 0).sort((a, b) => b[1] - a[1]).slice(0, 3)) {
+        parts.push(`${name} ${us(cpu)}`);
+      }
+    }
+    const receiver = (await cpuSecondsOf(receiverChild.proc.pid)) - receiver0;
+    if (receiver > 0) parts.push(`receiver ${us(receiver)}`);
+    const machine1 = await machineCpu();
+    const busy = (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total);
+    return `CPU per item: ${parts.join(", ")}; the machine's cores ${busy.toFixed(0)}% busy`;
+  };
+}
+
 // ---- one measured run of each kind ----
 
 /** webhookd: publish `events` through /batch; deliveries/s from the first publish to the last arrival. */
@@ -117,6 +147,7 @@ async function webhookdDeliveries(wd: Webhookd, tenant: Tenant, events: number, 
   const total = events * tenant.endpointIds.length;
   await resetReceiver();
   const cpu0 = await cpuSecondsOf(wd.pid);
+  const watch = await cpuWatch(wd.pid);
   const pub = await client({ mode: "batch", url: wd.url, key: tenant.key, events, concurrency: 2 });
   const got = await waitDelivered(wd, total);
   const seconds = (got.lastAt - pub.t0) / 1000;
@@ -125,6 +156,7 @@ async function webhookdDeliveries(wd: Webhookd, tenant: Tenant, events: number, 
     notes.push(
       `  webhookd: ${total} deliveries in ${seconds.toFixed(2)} s (publishing took ${((pub.t1 - pub.t0) / 1000).toFixed(2)} s); ` +
         `webhookd CPU ${((100 * cpu) / seconds).toFixed(0)}% of a core, ${((cpu * 1e6) / total).toFixed(0)} us per delivery (publish included)`,
+      `    ${await watch(total)}`,
     );
   }
   await Bun.sleep(300); // let the last outcomes commit before the next run
@@ -135,22 +167,24 @@ async function webhookdDeliveries(wd: Webhookd, tenant: Tenant, events: number, 
 async function ceilingDeliveries(paths: string[], events: number, note = true): Promise<number> {
   const total = events * paths.length;
   await resetReceiver();
+  const watch = await cpuWatch(null);
   const r = await runRole<{ t0: number; failed: number; cpuMs: number }>("ceiling.ts", { target: receiverUrl, paths, events, concurrency: CONCURRENCY });
   if (r.failed) throw new Error(`ceiling: ${r.failed} requests failed`);
   const got = await waitReceived(total);
   if (got.unique < total) throw new Error(`the ceiling delivered ${got.unique} of ${total}`);
   const seconds = (got.lastAt - r.t0) / 1000;
-  if (note) notes.push(`  ceiling:  ${total} requests in ${seconds.toFixed(2)} s; its CPU ${((r.cpuMs * 1000) / total).toFixed(0)} us per request`);
+  if (note) notes.push(`  ceiling:  ${total} requests in ${seconds.toFixed(2)} s; its CPU ${((r.cpuMs * 1000) / total).toFixed(0)} us per request`, `    ${await watch(total)}`);
   return total / seconds;
 }
 
 /** Closed-loop publishes at c=64; with `who`, notes the server's CPU per request. */
 async function publishes(url: string, key: string, count: number, who?: { name: string; pid: number }): Promise<number> {
   const cpu0 = who ? await cpuSecondsOf(who.pid) : 0;
+  const watch = who ? await cpuWatch(who.pid) : null;
   const r = await client({ mode: "closed", url, key, count, concurrency: 64 });
   if (who) {
     const us = (((await cpuSecondsOf(who.pid)) - cpu0) * 1e6) / count;
-    notes.push(`  ${who.name}: ${count} publishes in ${((r.t1 - r.t0) / 1000).toFixed(2)} s, its CPU ${us.toFixed(0)} us per request`);
+    notes.push(`  ${who.name}: ${count} publishes in ${((r.t1 - r.t0) / 1000).toFixed(2)} s, its CPU ${us.toFixed(0)} us per request`, `    ${await watch!(count)}`);
   }
   return count / ((r.t1 - r.t0) / 1000);
 }

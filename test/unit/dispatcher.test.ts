@@ -119,7 +119,7 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
     } as any,
     endpointCache: { get: (id: string) => endpoints.get(id) } as any,
     // Like the real group commit: the operation runs on a later turn of the event loop.
-    batcher: { submit: <T>(op: () => T) => new Promise<T>((resolve) => setImmediate(() => resolve(op()))), flush: async () => {}, queued: 0, close() {} },
+    batcher: { submit: <T>(op: () => T) => new Promise<T>((resolve) => setImmediate(() => resolve(op()))), flush: async () => {}, queued: 0, close() {}, coalesce: (_key, merge, write) => write(merge(undefined)), flushCoalesced() {} },
     client,
     policy: createRetryPolicy({ schedule: opts.schedule ?? [100], jitter: 0, retryAfterMaxMs: 3_600_000 }),
     signingSecrets: () => [SECRET],

@@ -142,3 +142,60 @@ describe("durable ops wait for the log flush", () => {
     sqlite.close();
   });
 });
+
+describe("coalesced writes", () => {
+  /** A counter row that records every UPDATE it gets, to count the writes. */
+  function counterTable() {
+    const o = open();
+    o.sqlite.run("CREATE TABLE c (id TEXT PRIMARY KEY, hits INTEGER NOT NULL, last INTEGER NOT NULL, writes INTEGER NOT NULL)");
+    o.sqlite.run("INSERT INTO c VALUES ('e', 0, 0, 0)");
+    const touch = (at: number) =>
+      o.batcher.coalesce<{ n: number; at: number }>(
+        "e",
+        (prev) => ({ n: (prev?.n ?? 0) + 1, at }),
+        (s) => o.sqlite.run("UPDATE c SET hits = hits + ?, last = ?, writes = writes + 1 WHERE id = 'e'", [s.n, s.at]),
+      );
+    const row = () => o.sqlite.query<{ hits: number; last: number; writes: number }, []>("SELECT hits, last, writes FROM c").get()!;
+    return { ...o, touch, row };
+  }
+
+  test("the ops of one batch merge their states under a key into one write, at the end of the batch", async () => {
+    const { batcher, touch, row } = counterTable();
+    await Promise.all([1, 2, 3, 4].map((at) => batcher.submit(() => touch(at), "relaxed")));
+    expect(row()).toEqual({ hits: 4, last: 4, writes: 1 });
+    touch(9); // outside any batch: written at once
+    expect(row()).toEqual({ hits: 5, last: 9, writes: 2 });
+  });
+
+  test("flushCoalesced writes the merged state now, so a dependent write sees it", async () => {
+    const { batcher, touch, row, sqlite } = counterTable();
+    const seen: number[] = [];
+    await Promise.all([
+      batcher.submit(() => touch(1)),
+      batcher.submit(() => touch(2)),
+      batcher.submit(() => {
+        batcher.flushCoalesced("e");
+        seen.push(row().hits);
+        sqlite.run("UPDATE c SET hits = hits * 10");
+      }),
+      batcher.submit(() => touch(3)),
+    ]);
+    expect(seen).toEqual([2]);
+    expect(row()).toEqual({ hits: 21, last: 3, writes: 2 });
+  });
+
+  test("when an op fails, the merged writes of the optimistic pass are dropped and each surviving op writes its own", async () => {
+    const { batcher, touch, row, insert } = counterTable();
+    const outcomes = await Promise.allSettled([
+      batcher.submit(() => touch(1)),
+      batcher.submit(() => {
+        touch(2);
+        insert("dup", 1)();
+        insert("dup", 2)(); // fails: its touch is rolled back with it
+      }),
+      batcher.submit(() => touch(3)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(row()).toEqual({ hits: 2, last: 3, writes: 2 });
+  });
+});
