@@ -51,7 +51,9 @@ export function bodyLimits(maxPayloadBytes: number) {
 
 export function createHttpApp(deps: HttpDeps) {
   const auth = authPlugin(deps.auth, deps.rateLimiter);
-  return new Elysia({ normalize: false })
+  // encodeSchema off: no response schema has a t.Transform, and the Encode pass walks every
+  // response dynamically (a few percent of a publish in the profile).
+  return new Elysia({ normalize: false, encodeSchema: false })
     .use(errorEnvelope(deps.logger))
     .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
     .use(auth)
