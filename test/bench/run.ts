@@ -27,7 +27,8 @@ const EXTRA_ENV = Object.fromEntries(
 
 /** WEBHOOKD_CONCURRENCY's default: the ceiling runs at the same concurrency. */
 const CONCURRENCY = 256;
-const REPS = 2;
+/** Three, so each median is a real middle run, not the mean of two. */
+const REPS = 3;
 const SIZE = QUICK
   ? { events: 3_000, fanoutEvents: 1_000, publishes: 3_000, latencyMs: 2_000, retries: 1_000, retryDelay: "5s", backlog: 100_000 }
   : { events: 30_000, fanoutEvents: 10_000, publishes: 20_000, latencyMs: 5_000, retries: 10_000, retryDelay: "20s", backlog: 1_000_000 };
