@@ -2,8 +2,10 @@
  * The delivery log API (seed 002): listing, filters and pagination, the entry's shape, the
  * attempt log, replay, recover, and test sends (seeds 002 and 004).
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import crypto from "node:crypto";
+import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
@@ -290,6 +292,31 @@ describe("test events", () => {
     expectOk(await s.api("PATCH", `/api/v1/webhooks/${ep.id}`, { key, body: { isActive: false } }));
     expectError(await s.api("POST", `/api/v1/webhooks/${ep.id}/test`, { key, body: { event: "call.ended" } }), 422, "ENDPOINT_DISABLED");
     expectError(await s.api("POST", `/api/v1/webhooks/wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E/test`, { key, body: { event: "call.ended" } }), 404, "NOT_FOUND");
+  });
+
+  test("a test sent at once is never due while it runs (no second send), and due after the attempt timeout should it be lost", async () => {
+    const { key } = await s.newTenant();
+    const slow = startReceiver(() => ({ status: 200, delayMs: 800 }));
+    try {
+      const ep = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: `${slow.url}/slow` } }), 201);
+      const sent = s.api("POST", `/api/v1/webhooks/${ep.id}/test`, { key, body: { event: "call.ended" } });
+      await slow.waitFor(1);
+      const db = new Database(join(s.dataDir, "webhookd.db"), { readonly: true });
+      try {
+        const row = db.query("SELECT status, next_attempt_at AS dueAt, created_at AS createdAt FROM deliveries WHERE endpoint_id = ?").get(ep.id) as { status: string; dueAt: number; createdAt: number };
+        expect(row.status).toBe("pending");
+        expect(row.dueAt).toBeGreaterThan(row.createdAt + s.app.services.config.attemptTimeoutMs);
+      } finally {
+        db.close();
+      }
+      const outcome = expectOk(await sent);
+      expect(outcome).toMatchObject({ success: true, statusCode: 200 });
+      expect((await list(s, key, ep.id)).data[0]).toMatchObject({ id: outcome.deliveryId, status: "succeeded", attempts: 1, nextAttemptAt: null });
+      await Bun.sleep(300);
+      expect(slow.received).toHaveLength(1);
+    } finally {
+      slow.stop();
+    }
   });
 
   test("a failed test send gets one attempt and does not count toward auto-disable", async () => {

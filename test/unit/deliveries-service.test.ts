@@ -14,6 +14,7 @@ function service(failedIds: string[], sendNow: SendNow) {
     catalog: [],
     clock: manualClock(0),
     sendNow,
+    sendNowFallbackMs: 60_000,
   });
 }
 

@@ -31,6 +31,8 @@ export interface DeliveriesServiceDeps {
   catalog: EventTypeCatalog;
   clock: Clock;
   sendNow: SendNow;
+  /** Longer than any attempt can run: how far out a test sent at once is due, should it be lost. */
+  sendNowFallbackMs: number;
 }
 
 export const MAX_PAGE_SIZE = 100;
@@ -102,7 +104,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
       if (type !== TEST_EVENT && !deps.catalog.some((e) => e.name === type)) {
         throw new ValidationError(`event: unknown event type "${type}"; see GET /api/v1/event-types.`, "event");
       }
-      const { result, due } = await deps.eventsService.publishTest(orgId, type, [endpointId]);
+      const { result, due } = await deps.eventsService.publishTest(orgId, type, [endpointId], deps.sendNowFallbackMs);
       const summary = due[0] ? await deps.sendNow(due[0].id, "test") : null;
       if (!summary) throw new NotFoundError("Webhook endpoint");
       return { ...summary, eventId: result.id };

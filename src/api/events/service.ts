@@ -76,7 +76,8 @@ export function createEventsService(deps: EventsServiceDeps) {
   }
 
   /** Runs inside the batch transaction: everything for one event, or nothing. */
-  function write(orgId: string, input: PublishInput, dataJson: string, dedupeKey: string | null, isTest: boolean, only?: string[]) {
+  /** `dueInMs` delays the new deliveries' due time (a test sent at once keeps its row out of the schedule). */
+  function write(orgId: string, input: PublishInput, dataJson: string, dedupeKey: string | null, isTest: boolean, only?: string[], dueInMs = 0) {
     const now = deps.clock();
     const timestamp = new Date(now).toISOString();
     const row: EventRow = {
@@ -101,7 +102,7 @@ export function createEventsService(deps: EventsServiceDeps) {
       const preload = row.body.length <= PRELOAD_MAX_BODY;
       const due = targets.map((e): DueDelivery => {
         const id = newId("dlv", now);
-        deps.deliveries.insert({ id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now, createdAt: now });
+        deps.deliveries.insert({ id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now + dueInMs, createdAt: now });
         const preloaded = preload
           ? { id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, status: "pending" as const, attempts: 0, body: row.body, isTest }
           : undefined;
@@ -136,11 +137,13 @@ export function createEventsService(deps: EventsServiceDeps) {
 
     /**
      * A synthetic test event for the given endpoints (or every enabled one), whatever their
-     * filters. Not scheduled here: the caller sends it now or hands it to `schedule`.
+     * filters. Not scheduled here: the caller sends it now or hands it to `schedule`. A caller
+     * that sends it now passes `dueInMs` past the attempt's timeout: the row is then never due
+     * while that send runs (no second send from the scheduler), yet due again after a crash.
      */
-    async publishTest(orgId: string, type: string, endpointIds?: string[]): Promise<{ result: PublishResult; due: DueDelivery[] }> {
+    async publishTest(orgId: string, type: string, endpointIds?: string[], dueInMs = 0): Promise<{ result: PublishResult; due: DueDelivery[] }> {
       const data = { test: true, message: "This is a test event from webhookd." };
-      return deps.batcher.submit(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds));
+      return deps.batcher.submit(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds, dueInMs));
     },
 
     schedule: (due: DueDelivery[]) => deps.onScheduled(due),
