@@ -5,6 +5,7 @@
 import { Elysia } from "elysia";
 import type { Logger } from "../lib/logger.ts";
 import { errorEnvelope } from "./error-envelope.ts";
+import { routeMethods, type RouteSpec } from "./route-methods.ts";
 import { jsonBodyParser } from "./body-parser.ts";
 import { authPlugin } from "./auth.ts";
 import { idempotencyPlugin } from "./idempotency.ts";
@@ -53,8 +54,11 @@ export function createHttpApp(deps: HttpDeps) {
   const auth = authPlugin(deps.auth, deps.rateLimiter);
   // encodeSchema off: no response schema has a t.Transform, and the Encode pass walks every
   // response dynamically (a few percent of a publish in the profile).
-  return new Elysia({ normalize: false, encodeSchema: false })
-    .use(errorEnvelope(deps.logger))
+  // Every route is registered below; the table is built at the first request that matches none.
+  let routes: readonly RouteSpec[] = [];
+  let methodsOn: ((pathname: string) => string[]) | null = null;
+  const app = new Elysia({ normalize: false, encodeSchema: false })
+    .use(errorEnvelope(deps.logger, (pathname) => (methodsOn ??= routeMethods(routes))(pathname)))
     .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
     .use(auth)
     .use(idempotencyPlugin(deps.idempotency))
@@ -66,5 +70,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(deliveriesRoutes(auth, deps.deliveries))
     .use(webhooksRoutes(auth, deps.webhooks))
     .use(eventsRoutes(auth, deps.events));
+  routes = app.routes;
+  return app;
 }
 export type HttpApp = ReturnType<typeof createHttpApp>;

@@ -95,7 +95,11 @@ function envelope(code: string, message: string, extra: Record<string, unknown> 
   return { success: false as const, error: { code, message, ...extra } };
 }
 
-export function errorEnvelope(logger: Logger) {
+/**
+ * `methodsOn(pathname)`: the methods the app has routes for on a path; a request that found no
+ * route but names such a path gets 405 with `Allow` rather than 404.
+ */
+export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => string[] = () => []) {
   return new Elysia({ name: "webhookd.error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
     runFailureHooks(request, logger);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
@@ -116,9 +120,17 @@ export function errorEnvelope(logger: Logger) {
       case "PARSE":
         set.status = 400;
         return envelope("VALIDATION_ERROR", "The request body could not be parsed.");
-      case "NOT_FOUND":
+      case "NOT_FOUND": {
+        const pathname = new URL(request.url).pathname;
+        const allowed = methodsOn(pathname);
+        if (allowed.length > 0 && !allowed.includes(request.method)) {
+          set.status = 405;
+          set.headers.allow = allowed.join(", ");
+          return envelope("METHOD_NOT_ALLOWED", `${pathname} does not take ${request.method}; it takes ${allowed.join(", ")}.`);
+        }
         set.status = 404;
-        return envelope("NOT_FOUND", `No route for ${request.method} ${new URL(request.url).pathname}.`);
+        return envelope("NOT_FOUND", `No route for ${request.method} ${pathname}.`);
+      }
       default:
         set.status = 500;
         logger.error("unhandled error", {

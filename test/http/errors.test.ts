@@ -34,15 +34,19 @@ describe("routing", () => {
     expectError(await s.api("GET", "/nope"), 404, "NOT_FOUND");
   });
 
-  test("a method a route does not have is a 404 in the envelope", async () => {
-    for (const [method, path] of [
-      ["PUT", "/api/v1/webhooks"],
-      ["DELETE", "/api/v1/webhooks"],
-      ["PUT", `/api/v1/webhooks/${endpointId}`],
-      ["GET", `/api/v1/webhooks/${endpointId}/rotate-secret`],
-      ["POST", "/healthz"],
+  test("a method a path does not take is 405 METHOD_NOT_ALLOWED, with Allow naming the ones it does", async () => {
+    for (const [method, path, allow] of [
+      ["PUT", "/api/v1/webhooks", "GET, POST"],
+      ["DELETE", "/api/v1/webhooks", "GET, POST"],
+      ["PUT", `/api/v1/webhooks/${endpointId}`, "DELETE, GET, PATCH"],
+      ["GET", `/api/v1/webhooks/${endpointId}/rotate-secret`, "POST"],
+      ["POST", "/healthz", "GET"],
+      ["POST", `/api/v1/webhooks/${endpointId}/`, "DELETE, GET, PATCH"],
     ]) {
-      expectError(await s.api(method!, path!, { key }), 404, "NOT_FOUND");
+      const res = await raw(method!, path!, "");
+      expectError(res, 405, "METHOD_NOT_ALLOWED");
+      expect(res.headers.get("allow")).toBe(allow!);
+      expect(res.body.error.message).toContain(method!);
     }
   });
 });
