@@ -258,6 +258,12 @@ async function publishThroughput(rows: Row[]): Promise<void> {
     target: ">= 0.50",
     pass: r.ratio >= 0.5,
   });
+  // For the reading of the figure above: what publishing costs when no deliveries share the cores.
+  const alone = await createTenant(wd, []);
+  notes.push("publish alone (no endpoint subscribed, so no deliveries):");
+  const aloneRates: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) aloneRates.push(await publishes(wd.url, alone.key, count, { name: "webhookd", pid: wd.pid }));
+  rows.push({ figure: "publish alone, no endpoint subscribed", value: rate(median(aloneRates)), baseline: rate(r.baseline), ratio: median(aloneRates) / r.baseline });
   await bare.stop();
   await wd.stop();
 }
