@@ -14,6 +14,10 @@ import type { Database } from "bun:sqlite";
 import { closeSync, fdatasync, openSync } from "node:fs";
 import { ServiceUnavailableError } from "../lib/errors.ts";
 import { storageFault } from "../lib/storage-fault.ts";
+import { BUSY_TIMEOUT_MS } from "./database.ts";
+
+/** How often queued ops look again for a write lock another process holds. */
+const LOCK_RETRY_MS = 10;
 
 /** Storage faults become the 503 the API answers; any other error stays as it is. */
 export function asStorageFault(error: unknown): unknown {
@@ -72,15 +76,26 @@ export function walSync(databaseFile: string): LogSync {
 
 export interface WriteBatcherOptions {
   maxBatch?: number;
+  /**
+   * How long queued ops wait for another process's write lock before they are refused (503).
+   * The wait is polled from timers, never slept in SQLite's busy handler, so the event loop
+   * keeps serving meanwhile.
+   */
+  lockWaitMs?: number;
   /** How durable ops reach stable storage; null (an in-memory database) resolves them at commit. */
   logSync?: LogSync | null;
 }
 
 export function createWriteBatcher(sqlite: Database, options: WriteBatcherOptions = {}): WriteBatcher {
   const maxBatch = options.maxBatch ?? 2000;
+  const lockWaitMs = options.lockWaitMs ?? BUSY_TIMEOUT_MS;
   const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
+  /** Wall-clock time the write lock was first found taken, while the queue waits for it. */
+  let lockedSince: number | null = null;
+  /** Set when the batch's transaction body starts: a SQLITE_BUSY before it came from BEGIN. */
+  let began = false;
   const syncing = new Set<Promise<void>>();
   /** Merged writes of the optimistic pass in progress; null outside it. */
   let coalesced: Map<string, { state: any; write: (state: any) => void }> | null = null;
@@ -97,6 +112,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     for (const c of coalesced.values()) c.write(c.state);
   });
   const runBatch = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
+    began = true;
     try {
       runAll(batch, results);
       return;
@@ -126,19 +142,25 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     if (!sqlite.inTransaction) throw new BatchAborted(error);
   }
 
-  function commit(batch: Pending<any>[]): void {
+  /** Commits the batch, or answers "locked" (nothing ran) when another connection holds the write lock. */
+  function commit(batch: Pending<any>[]): "done" | "locked" {
     const results: Result[] = [];
+    began = false;
     sqlite.run("PRAGMA synchronous = NORMAL");
+    // Not SQLite's busy handler: it sleeps on this thread, freezing every request meanwhile.
+    sqlite.run("PRAGMA busy_timeout = 0");
     try {
       runBatch.immediate(batch, results);
     } catch (error) {
-      // The batch was aborted, or BEGIN/COMMIT failed (disk full, locked): nothing of it is stored.
+      if (!began && isBusy(error)) return "locked";
+      // The batch was aborted, or BEGIN/COMMIT failed (disk full, I/O error): nothing of it is stored.
       const fault = asStorageFault(error instanceof BatchAborted ? error.cause : error);
       for (const p of batch) p.reject(fault);
-      return;
+      return "done";
     } finally {
-      // Every other write on this connection (the API's own) stays fully durable.
+      // Every other write on this connection (the API's own) stays fully durable and waits as before.
       sqlite.run("PRAGMA synchronous = FULL");
+      sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     const durable: number[] = [];
     batch.forEach((p, i) => {
@@ -148,6 +170,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       else p.resolve(r.value);
     });
     if (durable.length > 0) awaitSync(batch, results, durable);
+    return "done";
   }
 
   function awaitSync(batch: Pending<any>[], results: Result[], durable: number[]): void {
@@ -170,7 +193,29 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
 
   function commitQueued(): void {
     scheduled = false;
-    while (queue.length) commit(queue.length > maxBatch ? queue.splice(0, maxBatch) : queue.splice(0));
+    while (queue.length) {
+      const batch = queue.slice(0, maxBatch);
+      if (commit(batch) === "locked") return waitForLock();
+      queue.splice(0, batch.length);
+      lockedSince = null;
+    }
+  }
+
+  /** Tries again shortly; past lockWaitMs of waiting, refuses what is queued (503), as busy_timeout would. */
+  function waitForLock(): void {
+    const now = Date.now();
+    lockedSince ??= now;
+    if (now - lockedSince >= lockWaitMs) {
+      lockedSince = null;
+      const fault = new ServiceUnavailableError(
+        "STORAGE_UNAVAILABLE",
+        `The database is locked by another process (waited ${lockWaitMs} ms); nothing was stored. Retry shortly.`,
+      );
+      for (const p of queue.splice(0)) p.reject(fault);
+      return;
+    }
+    scheduled = true;
+    setTimeout(commitQueued, LOCK_RETRY_MS);
   }
 
   return {
@@ -196,7 +241,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       entry.write(entry.state);
     },
     async flush() {
-      commitQueued();
+      for (commitQueued(); queue.length > 0; commitQueued()) await Bun.sleep(LOCK_RETRY_MS);
       await Promise.all([...syncing]);
     },
     get queued() {
@@ -207,6 +252,10 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       void Promise.allSettled([...syncing]).then(() => logSync?.close());
     },
   };
+}
+
+function isBusy(error: unknown): boolean {
+  return /^SQLITE_BUSY/.test(String((error as { code?: unknown } | null)?.code ?? ""));
 }
 
 function isFile(filename: string): boolean {

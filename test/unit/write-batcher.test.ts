@@ -199,3 +199,51 @@ describe("coalesced writes", () => {
     expect(row()).toEqual({ hits: 2, last: 3, writes: 2 });
   });
 });
+
+describe("another connection holds the write lock", () => {
+  function lockedPair(lockWaitMs: number) {
+    const o = open();
+    const batcher = createWriteBatcher(o.sqlite, { lockWaitMs });
+    const other = new Database(o.sqlite.filename);
+    other.run("BEGIN IMMEDIATE");
+    return { ...o, batcher, release: () => other.run("COMMIT"), close: () => other.close() };
+  }
+
+  test("ops wait for it without blocking the event loop, and commit once it is released", async () => {
+    const { batcher, insert, rows, release, close } = lockedPair(5_000);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 5);
+    let done = false;
+    const op = batcher.submit(insert("a", 1)).then((v) => ((done = true), v));
+    await Bun.sleep(200);
+    clearInterval(ticker);
+    expect(done).toBe(false);
+    expect(ticks).toBeGreaterThan(10); // timers kept running: nothing slept on this thread
+    release();
+    expect(await op).toBe("a");
+    expect(rows()).toEqual([{ k: "a", v: 1 }]);
+    close();
+  });
+
+  test("past lockWaitMs the queued ops are refused with STORAGE_UNAVAILABLE and nothing of them is stored; later ops work once it is free", async () => {
+    const { batcher, insert, rows, release, close } = lockedPair(100);
+    const t0 = performance.now();
+    const refused = await Promise.allSettled([batcher.submit(insert("a", 1)), batcher.submit(insert("b", 2), "relaxed")]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "STORAGE_UNAVAILABLE", status: 503 });
+    release();
+    expect(await batcher.submit(insert("c", 3))).toBe("c");
+    expect(rows()).toEqual([{ k: "c", v: 3 }]);
+    close();
+  });
+
+  test("flush waits out the lock too", async () => {
+    const { batcher, insert, rows, release, close } = lockedPair(5_000);
+    const op = batcher.submit(insert("a", 1));
+    setTimeout(release, 50);
+    await batcher.flush();
+    expect(await op).toBe("a");
+    expect(rows()).toEqual([{ k: "a", v: 1 }]);
+    close();
+  });
+});
