@@ -73,9 +73,8 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     store.close();
     throw err;
   }
-  const pickTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
-  const checkTarget = async (url: URL) => pickTarget(url); // the webhooks service wants a Promise
-  const client = createHttpClient({ pickTarget, caCerts: config.caFile, userAgent });
+  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+  const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
 
   const auth = createAuthService({
     apiKeys: store.apiKeys,

@@ -11,10 +11,10 @@
  * (a delivery outcome) resolves at commit: one lost to a power cut means a resend.
  */
 import type { Database } from "bun:sqlite";
-import { closeSync, fdatasync, openSync } from "node:fs";
 import { ServiceUnavailableError } from "../lib/errors.ts";
 import { storageFault } from "../lib/storage-fault.ts";
 import { BUSY_TIMEOUT_MS } from "./database.ts";
+import { walSync, type LogSync } from "./wal-sync.ts";
 
 /** How often queued ops look again for a write lock another process holds. */
 const LOCK_RETRY_MS = 10;
@@ -48,30 +48,6 @@ export interface WriteBatcher {
   readonly queued: number;
   /** Releases the WAL file handle (once in-flight flushes finish). */
   close(): void;
-}
-
-/** Flushes the committed log to stable storage, off the event loop. */
-export interface LogSync {
-  sync(): Promise<void>;
-  close(): void;
-}
-
-/** fdatasync of the database's WAL file: the flush synchronous=FULL would do inside COMMIT. */
-export function walSync(databaseFile: string): LogSync {
-  let fd: number | null = null;
-  return {
-    sync: () =>
-      new Promise<void>((resolve, reject) => {
-        // Opened on first use: the WAL file exists once the first transaction has committed, and
-        // stays the same file (reset in place, never replaced) while this connection is open.
-        fd ??= openSync(`${databaseFile}-wal`, "r");
-        fdatasync(fd, (err) => (err ? reject(err) : resolve()));
-      }),
-    close() {
-      if (fd !== null) closeSync(fd);
-      fd = null;
-    },
-  };
 }
 
 export interface WriteBatcherOptions {

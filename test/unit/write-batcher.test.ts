@@ -3,7 +3,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWriteBatcher, walSync } from "../../src/store/write-batcher.ts";
+import { createWriteBatcher } from "../../src/store/write-batcher.ts";
+import { walSync } from "../../src/store/wal-sync.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -23,7 +23,7 @@ export interface WebhooksServiceDeps {
   secretBox: SecretBox;
   clock: Clock;
   catalog: EventTypeCatalog;
-  checkTarget: (url: URL) => Promise<TargetVerdict>;
+  checkTarget: (url: URL) => TargetVerdict | Promise<TargetVerdict>;
   probe: Prober | null;
   allowHttp: boolean;
   maxEndpointsPerOrg: number;
