@@ -52,11 +52,11 @@ export function bodyLimits(maxPayloadBytes: number) {
 
 export function createHttpApp(deps: HttpDeps) {
   const auth = authPlugin(deps.auth, deps.rateLimiter);
-  // encodeSchema off: no response schema has a t.Transform, and the Encode pass walks every
-  // response dynamically (a few percent of a publish in the profile).
-  // Every route is registered below; the table is built at the first request that matches none.
+  // For 405s: every route is registered below; the table is built at the first request that matches none.
   let routes: readonly RouteSpec[] = [];
   let methodsOn: ((pathname: string) => string[]) | null = null;
+  // encodeSchema off: no response schema has a t.Transform, and the Encode pass walks every
+  // response dynamically (a few percent of a publish in the profile).
   const app = new Elysia({ normalize: false, encodeSchema: false })
     .use(errorEnvelope(deps.logger, (pathname) => (methodsOn ??= routeMethods(routes))(pathname)))
     .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
