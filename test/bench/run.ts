@@ -1,6 +1,6 @@
 /**
  * `bun run bench` builds ./webhookd and measures it against this machine's ceiling, printing the
- * machine and ONE table. `-- --quick` is a small smoke run; `-- --profile [throughput|fanout|publish]`
+ * machine and ONE table. `-- --quick` is a small smoke run; `-- --profile [throughput|fanout|publish|publish-alone]`
  * runs one webhookd side under `bun --cpu-prof src/main.ts` and prints its hottest functions.
  *
  * Every process (webhookd, receiver, ceiling, bare handler, load client) is a child on 127.0.0.1;
@@ -374,18 +374,18 @@ async function profileRun(kind: string): Promise<void> {
   // Kept after the run (unlike the data dirs) so the profile can be opened in a viewer.
   const profDir = join(tmpdir(), `webhookd-profile-${kind}`);
   rmSync(profDir, { recursive: true, force: true });
-  const command = [process.execPath, "--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profDir}`, join(REPO, "src/main.ts")];
+  const command = [process.execPath, "--cpu-prof", "--cpu-prof-md", "--cpu-prof-interval=200", `--cpu-prof-dir=${profDir}`, join(REPO, "src/main.ts")];
   const wd = await start({ command });
-  const paths = kind === "fanout" ? FANOUT_PATHS : ["/profile"];
+  const paths = kind === "fanout" ? FANOUT_PATHS : kind === "publish-alone" ? [] : ["/profile"];
   const tenant = await createTenant(wd, paths.map((p) => receiverUrl + p));
   const events = kind === "fanout" ? SIZE.fanoutEvents : SIZE.events;
   const cpu0 = await cpuSecondsOf(wd.pid);
   const t0 = performance.now();
   let result: string;
-  if (kind === "publish") {
+  if (kind === "publish" || kind === "publish-alone") {
     await resetReceiver();
-    result = `publish: ${rate(await publishes(wd.url, tenant.key, SIZE.publishes))}`;
-    await waitDelivered(wd, SIZE.publishes);
+    result = `${kind}: ${rate(await publishes(wd.url, tenant.key, SIZE.publishes))}`;
+    if (paths.length) await waitDelivered(wd, SIZE.publishes);
   } else {
     result = `${kind}: ${rate(await webhookdDeliveries(wd, tenant, events))}`;
   }
