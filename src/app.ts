@@ -65,7 +65,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   const resolver = options.resolver ?? systemResolver;
   const userAgent = `webhookd/${VERSION}`;
   const metrics = createWebhookdMetrics();
-  const store: Store = openStore(databaseFile(config));
+  const store: Store = openStore(databaseFile(config), { observer: metrics.storage });
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
   try {
     assertMasterKeyOpens(secretBox, store.endpoints.sampleSealedSecret());

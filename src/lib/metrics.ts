@@ -85,9 +85,27 @@ export class Metrics {
   }
 }
 
+/** Storage waits: sub-millisecond when healthy, seconds when a disk stalls. */
+const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 /** The product's metrics, in one place so every module reports to the same names. */
 export function createWebhookdMetrics() {
   const registry = new Metrics();
+  const commit = registry.histogram(
+    "webhookd_storage_commit_seconds",
+    "Group commits (one transaction for every write queued in a tick), BEGIN to COMMIT, on the event loop",
+    STORAGE_BUCKETS,
+  );
+  const flush = registry.histogram(
+    "webhookd_storage_flush_seconds",
+    "Flushes of the write-ahead log to disk that published events wait for before their 202 (off the event loop)",
+    STORAGE_BUCKETS,
+  );
+  const lockWait = registry.histogram(
+    "webhookd_storage_lock_wait_seconds",
+    "Waits of queued writes for a write lock another connection held (a checkpoint, another process)",
+    STORAGE_BUCKETS,
+  );
   return {
     registry,
     eventsPublished: registry.counter("webhookd_events_published_total", "Events accepted by publish"),
@@ -100,6 +118,12 @@ export function createWebhookdMetrics() {
     ),
     retriesScheduled: registry.counter("webhookd_retries_scheduled_total", "Retries scheduled after a failed attempt"),
     httpRequests: registry.counter("webhookd_http_requests_total", "API requests, by route and status"),
+    /** For the store's write batcher. */
+    storage: {
+      committed: (seconds: number) => commit.observe(seconds),
+      flushed: (seconds: number) => flush.observe(seconds),
+      lockWaited: (seconds: number) => lockWait.observe(seconds),
+    },
   };
 }
 export type WebhookdMetrics = ReturnType<typeof createWebhookdMetrics>;

@@ -13,14 +13,15 @@ import { createDeliveriesRepo } from "./repositories/deliveries.ts";
 import { createAttemptsRepo } from "./repositories/attempts.ts";
 import { createRetentionRepo } from "./repositories/retention.ts";
 import { createEndpointCache } from "./endpoint-cache.ts";
-import { createWriteBatcher } from "./write-batcher.ts";
+import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
 
-export function openStore(file: string) {
+/** `observer` hears how long writes waited on storage (for metrics). */
+export function openStore(file: string, { observer }: { observer?: StorageObserver } = {}) {
   const handle: StoreHandle = openDatabase(file);
   migrate(handle.sqlite);
   const { db, sqlite } = handle;
   const endpoints = createEndpointsRepo(db);
-  const batcher = createWriteBatcher(sqlite);
+  const batcher = createWriteBatcher(sqlite, { observer });
   return {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db),

@@ -16,8 +16,15 @@ import { storageFault } from "../lib/storage-fault.ts";
 import { BUSY_TIMEOUT_MS } from "./database.ts";
 import { walSync, type LogSync } from "./wal-sync.ts";
 
-/** How often queued ops look again for a write lock another process holds. */
-const LOCK_RETRY_MS = 10;
+/**
+ * How long queued ops wait before looking again for a write lock another connection holds: 1, 2,
+ * 4, 8, then every 10 ms. The usual holder is the checkpoint thread finishing a WAL restart in a
+ * few milliseconds, so a flat 10 ms would add most of that to every publish waiting behind it.
+ */
+export function lockRetryDelayMs(retry: number): number {
+  return Math.min(LOCK_RETRY_MAX_MS, 2 ** retry);
+}
+const LOCK_RETRY_MAX_MS = 10;
 
 /** Storage faults become the 503 the API answers; any other error stays as it is. */
 export function asStorageFault(error: unknown): unknown {
@@ -60,16 +67,30 @@ export interface WriteBatcherOptions {
   lockWaitMs?: number;
   /** How durable ops reach stable storage; null (an in-memory database) resolves them at commit. */
   logSync?: LogSync | null;
+  /** Told how long storage kept writers waiting: for metrics. */
+  observer?: StorageObserver;
+}
+
+/** Durations in seconds. What a publish's 202 waits on is `committed` plus `flushed`. */
+export interface StorageObserver {
+  /** A batch's transaction, BEGIN to COMMIT, on the event loop. */
+  committed(seconds: number): void;
+  /** One flush of the log to stable storage, off the event loop (failed ones too). */
+  flushed(seconds: number): void;
+  /** Queued ops found the write lock held by another connection and waited this long for it (or until refused). */
+  lockWaited(seconds: number): void;
 }
 
 export function createWriteBatcher(sqlite: Database, options: WriteBatcherOptions = {}): WriteBatcher {
   const maxBatch = options.maxBatch ?? 2000;
   const lockWaitMs = options.lockWaitMs ?? BUSY_TIMEOUT_MS;
+  const observer = options.observer;
   const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
   /** Wall-clock time the write lock was first found taken, while the queue waits for it. */
   let lockedSince: number | null = null;
+  let lockRetries = 0;
   /** Set when the batch's transaction body starts: a SQLITE_BUSY before it came from BEGIN. */
   let began = false;
   const syncing = new Set<Promise<void>>();
@@ -121,6 +142,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   /** Commits the batch, or answers "locked" (nothing ran) when another connection holds the write lock. */
   function commit(batch: Pending<any>[]): "done" | "locked" {
     const results: Result[] = [];
+    const started = performance.now();
     began = false;
     sqlite.run("PRAGMA synchronous = NORMAL");
     // Not SQLite's busy handler: it sleeps on this thread, freezing every request meanwhile.
@@ -138,6 +160,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       sqlite.run("PRAGMA synchronous = FULL");
       sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
+    observer?.committed((performance.now() - started) / 1000);
     const durable: number[] = [];
     batch.forEach((p, i) => {
       const r = results[i]!;
@@ -150,7 +173,11 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   }
 
   function awaitSync(batch: Pending<any>[], results: Result[], durable: number[]): void {
-    const done = logSync!.sync().then(
+    const started = performance.now();
+    const flush = logSync!.sync();
+    const flushed = () => observer?.flushed((performance.now() - started) / 1000);
+    void flush.then(flushed, flushed);
+    const done = flush.then(
       () => {
         for (const i of durable) batch[i]!.resolve((results[i] as { value: unknown }).value);
       },
@@ -173,8 +200,15 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       const batch = queue.slice(0, maxBatch);
       if (commit(batch) === "locked") return waitForLock();
       queue.splice(0, batch.length);
-      lockedSince = null;
+      lockWaitEnded();
     }
+  }
+
+  function lockWaitEnded(): void {
+    if (lockedSince === null) return;
+    observer?.lockWaited((Date.now() - lockedSince) / 1000);
+    lockedSince = null;
+    lockRetries = 0;
   }
 
   /** Tries again shortly; past lockWaitMs of waiting, refuses what is queued (503), as busy_timeout would. */
@@ -182,7 +216,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     const now = Date.now();
     lockedSince ??= now;
     if (now - lockedSince >= lockWaitMs) {
-      lockedSince = null;
+      lockWaitEnded();
       const fault = new ServiceUnavailableError(
         "STORAGE_UNAVAILABLE",
         `The database is locked by another process (waited ${lockWaitMs} ms); nothing was stored. Retry shortly.`,
@@ -191,7 +225,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       return;
     }
     scheduled = true;
-    setTimeout(commitQueued, LOCK_RETRY_MS);
+    setTimeout(commitQueued, lockRetryDelayMs(lockRetries++));
   }
 
   return {
@@ -217,7 +251,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       entry.write(entry.state);
     },
     async flush() {
-      for (commitQueued(); queue.length > 0; commitQueued()) await Bun.sleep(LOCK_RETRY_MS);
+      for (commitQueued(); queue.length > 0; commitQueued()) await Bun.sleep(LOCK_RETRY_MAX_MS);
       await Promise.all([...syncing]);
     },
     get queued() {

@@ -1,6 +1,6 @@
 /**
  * `bun run bench` builds ./webhookd and measures it against this machine's ceiling, printing the
- * machine and ONE table. `-- --quick` is a small smoke run; `-- --profile [throughput|fanout|publish|publish-alone]`
+ * machine and ONE table. `-- --quick` is a small smoke run, `-- --only latency,retry` runs only those scenarios; `-- --profile [throughput|fanout|publish|publish-alone]`
  * runs one webhookd side under `bun --cpu-prof src/main.ts` and prints its hottest functions.
  *
  * Every process (webhookd, receiver, ceiling, bare handler, load client) is a child on 127.0.0.1;
@@ -20,6 +20,9 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const profileFlag = argv.indexOf("--profile");
 const PROFILE = profileFlag < 0 ? null : argv[profileFlag + 1]?.startsWith("--") === false ? argv[profileFlag + 1]! : "throughput";
+/** `--only latency,retry`: just these scenarios (delivery, fanout, publish, latency, retry, backlog), for a closer look. */
+const onlyFlag = argv.indexOf("--only");
+const ONLY = onlyFlag < 0 ? null : (argv[onlyFlag + 1] ?? "").split(",");
 /** `--env WEBHOOKD_X=value` (repeatable): extra settings for every webhookd started, for experiments. */
 const EXTRA_ENV = Object.fromEntries(
   argv.flatMap((a, i) => (a === "--env" && argv[i + 1]?.includes("=") ? [argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])),
@@ -139,6 +142,27 @@ async function cpuWatch(pid: number | null): Promise<(items: number) => Promise<
     const busy = (100 * (machine1.busy - machine0.busy)) / (machine1.total - machine0.total);
     return `CPU per item: ${parts.join(", ")}; the machine's cores ${busy.toFixed(0)}% busy`;
   };
+}
+
+/** webhookd's storage histograms (cumulative bucket counts by bound, "+Inf" last), from /metrics. */
+type StorageWaits = Record<"commit" | "flush" | "lock_wait", Map<string, number>>;
+async function storageWaits(wd: Webhookd): Promise<StorageWaits> {
+  const text = await (await fetch(`${wd.url}/metrics`)).text();
+  const read = (name: string) =>
+    new Map([...text.matchAll(new RegExp(`^webhookd_storage_${name}_seconds_bucket\\{le="([^"]+)"\\} (\\d+)$`, "gm"))].map((m) => [m[1]!, Number(m[2])]));
+  return { commit: read("commit"), flush: read("flush"), lock_wait: read("lock_wait") };
+}
+
+/** What storage made writers wait between two snapshots: counts, how many took over 50 ms, the slowest bucket. */
+function describeStorage(before: StorageWaits, after: StorageWaits): string {
+  const one = (label: string, a: Map<string, number>, b: Map<string, number>) => {
+    const delta = (le: string) => (b.get(le) ?? 0) - (a.get(le) ?? 0);
+    const total = delta("+Inf");
+    if (total === 0) return `${label} 0`;
+    const slowest = [...b.keys()].find((le) => delta(le) === total)!;
+    return `${label} ${total} (${total - delta("0.05")} over 50 ms, slowest <= ${slowest === "+Inf" ? "inf" : slowest} s)`;
+  };
+  return `storage: ${one("commits", before.commit, after.commit)}, ${one("log flushes", before.flush, after.flush)}, ${one("lock waits", before.lock_wait, after.lock_wait)}`;
 }
 
 // ---- one measured run of each kind ----
@@ -276,6 +300,7 @@ async function latency(rows: Row[]): Promise<void> {
   await waitDelivered(wd, warm.ok);
   for (const perSecond of [500, 5_000]) {
     await resetReceiver();
+    const storage0 = await storageWaits(wd);
     const r = await client({ mode: "open", url: wd.url, key: tenant.key, rate: perSecond, durationMs: SIZE.latencyMs, cap: 256 });
     await waitDelivered(wd, r.ok);
     const lat = await control<number[]>("/_bench/latencies");
@@ -292,6 +317,7 @@ async function latency(rows: Row[]): Promise<void> {
     notes.push(
       `latency ${at}: ${lat.length} samples, max ${ms(Math.max(...lat))}; publishes achieved ${rate(r.achievedRate!)}, ` +
         `the latest left ${ms(r.maxLagMs!)} after its slot (256 in flight at most)`,
+      `  webhookd's ${describeStorage(storage0, await storageWaits(wd))}`,
     );
   }
   await wd.stop();
@@ -408,18 +434,21 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const memory: Row[] = [];
-  log(`delivery throughput, ${SIZE.events} events, 1 endpoint`);
-  await deliveryThroughput(rows, `delivery throughput, 1 endpoint (${SIZE.events} events)`, ["/hook/1"], SIZE.events, memory);
-  log(`fan-out, ${SIZE.fanoutEvents} events x 5 endpoints`);
-  await deliveryThroughput(rows, `fan-out, 5 endpoints (${SIZE.fanoutEvents} x 5 deliveries)`, FANOUT_PATHS, SIZE.fanoutEvents);
-  log("publish throughput");
-  await publishThroughput(rows);
-  log("end-to-end latency");
-  await latency(rows);
-  log("retry timer accuracy");
-  await retryAccuracy(rows);
-  log("backlog: memory and start-up");
-  await backlog(memory);
+  const scenarios: Array<[name: string, what: string, run: () => Promise<void>]> = [
+    ["delivery", `delivery throughput, ${SIZE.events} events, 1 endpoint`, () =>
+      deliveryThroughput(rows, `delivery throughput, 1 endpoint (${SIZE.events} events)`, ["/hook/1"], SIZE.events, memory)],
+    ["fanout", `fan-out, ${SIZE.fanoutEvents} events x 5 endpoints`, () =>
+      deliveryThroughput(rows, `fan-out, 5 endpoints (${SIZE.fanoutEvents} x 5 deliveries)`, FANOUT_PATHS, SIZE.fanoutEvents)],
+    ["publish", "publish throughput", () => publishThroughput(rows)],
+    ["latency", "end-to-end latency", () => latency(rows)],
+    ["retry", "retry timer accuracy", () => retryAccuracy(rows)],
+    ["backlog", "backlog: memory and start-up", () => backlog(memory)],
+  ];
+  for (const [name, what, run] of scenarios) {
+    if (ONLY && !ONLY.includes(name)) continue;
+    log(what);
+    await run();
+  }
   rows.push(...memory);
   rows.push(
     { figure: "deliveries missing (all webhookd runs)", value: String(integrity.missing), target: "0", pass: integrity.missing === 0 },
@@ -428,7 +457,7 @@ async function main(): Promise<void> {
 
   console.log(machine());
   const extra = Object.entries(EXTRA_ENV).map(([k, v]) => ` ${k}=${v}`).join("");
-  console.log(`binary:  ${BINARY} (${QUICK ? "--quick" : "full run"}; concurrency ${CONCURRENCY}; ${REPS} alternated A/B runs per ratio, medians)${extra}\n`);
+  console.log(`binary:  ${BINARY} (${QUICK ? "--quick" : ONLY ? `only ${ONLY.join(", ")}` : "full run"}; concurrency ${CONCURRENCY}; ${REPS} alternated A/B runs per ratio, medians)${extra}\n`);
   console.log(renderTable(rows));
   console.log(`\nruns:\n${notes.join("\n")}`);
 }

@@ -48,6 +48,9 @@ describe("GET /metrics", () => {
       ["webhookd_due_queue_depth", "gauge"],
       ["webhookd_scheduled_retries", "gauge"],
       ["webhookd_http_requests_total", "counter"],
+      ["webhookd_storage_commit_seconds", "histogram"],
+      ["webhookd_storage_flush_seconds", "histogram"],
+      ["webhookd_storage_lock_wait_seconds", "histogram"],
     ]) {
       expect(text).toContain(`# TYPE ${name} ${type}\n`);
       expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, "m"));
@@ -72,6 +75,11 @@ describe("GET /metrics", () => {
     expect(delta('webhookd_attempt_duration_seconds_bucket{le="+Inf"}')).toBe(1);
     expect(delta("webhookd_attempt_duration_seconds_sum")).toBeGreaterThan(0);
     expect(published202(after) - published202(before)).toBe(1);
+    // The publish committed, then waited for a flush of the log; the delivery's outcome committed too.
+    expect(delta("webhookd_storage_commit_seconds_count")).toBeGreaterThanOrEqual(2);
+    expect(delta("webhookd_storage_flush_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(delta("webhookd_storage_flush_seconds_sum")).toBeGreaterThan(0);
+    expect(delta("webhookd_storage_lock_wait_seconds_count")).toBe(0);
     // Buckets are cumulative.
     const buckets = [...after].filter(([k]) => k.startsWith("webhookd_attempt_duration_seconds_bucket")).map(([, v]) => v);
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));

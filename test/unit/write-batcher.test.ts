@@ -3,7 +3,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWriteBatcher } from "../../src/store/write-batcher.ts";
+import { createWriteBatcher, lockRetryDelayMs, type StorageObserver } from "../../src/store/write-batcher.ts";
 import { walSync } from "../../src/store/wal-sync.ts";
 
 const dirs: string[] = [];
@@ -24,6 +24,17 @@ function open() {
   };
   const rows = () => sqlite.query<{ k: string; v: number }, []>("SELECT k, v FROM t ORDER BY k").all();
   return { sqlite, batcher, insert, rows };
+}
+
+/** An observer that keeps every duration it hears. */
+function recordingObserver() {
+  const heard = { committed: [] as number[], flushed: [] as number[], lockWaited: [] as number[] };
+  const observer: StorageObserver = {
+    committed: (seconds) => heard.committed.push(seconds),
+    flushed: (seconds) => heard.flushed.push(seconds),
+    lockWaited: (seconds) => heard.lockWaited.push(seconds),
+  };
+  return { observer, heard };
 }
 
 describe("group commit", () => {
@@ -124,6 +135,29 @@ describe("durable ops wait for the log flush", () => {
     expect(flushed).toBe(true);
   });
 
+  test("the observer hears how long each commit and each flush took, failed flushes too", async () => {
+    const { sqlite, insert } = open();
+    const { calls, logSync } = manualSync();
+    const { observer, heard } = recordingObserver();
+    const batcher = createWriteBatcher(sqlite, { logSync, observer });
+    const first = batcher.submit(insert("a", 1));
+    await batcher.submit(insert("r", 2), "relaxed");
+    expect(heard.committed).toHaveLength(1); // one batch: one commit
+    expect(heard.flushed).toHaveLength(0);
+    await Bun.sleep(30);
+    calls[0]!.resolve();
+    await first;
+    expect(heard.flushed).toHaveLength(1);
+    expect(heard.flushed[0]!).toBeGreaterThanOrEqual(0.025);
+    const second = batcher.submit(insert("b", 3));
+    await Bun.sleep(5);
+    calls[1]!.reject(Object.assign(new Error("I/O error"), { code: "EIO" }));
+    await expect(second).rejects.toMatchObject({ code: "STORAGE_UNAVAILABLE" });
+    expect(heard.committed).toHaveLength(2);
+    expect(heard.flushed).toHaveLength(2);
+    expect(heard.lockWaited).toHaveLength(0);
+  });
+
   test("the default flush is an fdatasync of the database's WAL file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "webhookd-batcher-"));
     dirs.push(dir);
@@ -202,9 +236,9 @@ describe("coalesced writes", () => {
 });
 
 describe("another connection holds the write lock", () => {
-  function lockedPair(lockWaitMs: number) {
+  function lockedPair(lockWaitMs: number, observer?: StorageObserver) {
     const o = open();
-    const batcher = createWriteBatcher(o.sqlite, { lockWaitMs });
+    const batcher = createWriteBatcher(o.sqlite, { lockWaitMs, observer });
     const other = new Database(o.sqlite.filename);
     other.run("BEGIN IMMEDIATE");
     return { ...o, batcher, release: () => other.run("COMMIT"), close: () => other.close() };
@@ -235,6 +269,26 @@ describe("another connection holds the write lock", () => {
     release();
     expect(await batcher.submit(insert("c", 3))).toBe("c");
     expect(rows()).toEqual([{ k: "c", v: 3 }]);
+    close();
+  });
+
+  test("looks again after 1, 2, 4, 8 ms, then every 10 ms: a checkpoint's brief hold costs little, a long one no busy loop", () => {
+    expect([0, 1, 2, 3, 4, 5, 50].map(lockRetryDelayMs)).toEqual([1, 2, 4, 8, 10, 10, 10]);
+  });
+
+  test("the observer hears each wait for the lock once it ends, committed or refused", async () => {
+    const { observer, heard } = recordingObserver();
+    const { batcher, insert, release, close } = lockedPair(100, observer);
+    await expect(batcher.submit(insert("a", 1))).rejects.toMatchObject({ code: "STORAGE_UNAVAILABLE" });
+    expect(heard.lockWaited).toHaveLength(1);
+    expect(heard.lockWaited[0]!).toBeGreaterThanOrEqual(0.095);
+    const op = batcher.submit(insert("b", 2));
+    setTimeout(release, 50);
+    await op;
+    expect(heard.lockWaited).toHaveLength(2);
+    expect(heard.lockWaited[1]!).toBeGreaterThanOrEqual(0.045);
+    expect(heard.lockWaited[1]!).toBeLessThan(0.1);
+    expect(heard.committed).toHaveLength(1); // the refused batch never committed
     close();
   });
 
