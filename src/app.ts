@@ -81,13 +81,14 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     orgs: store.orgs,
     configuredAdminKeyHash: config.adminKey ? hashApiKey(config.adminKey) : null,
   });
-  const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, onKeyRevoked: auth.forgetKeyHash });
+  const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, write: store.write, onKeyRevoked: auth.forgetKeyHash });
 
   // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
   let scheduler: ReturnType<typeof createScheduler> | null = null;
 
   const webhooks = createWebhooksService({
     endpoints: store.endpoints,
+    write: store.write,
     secretBox,
     clock,
     catalog: config.eventTypes,
@@ -96,8 +97,8 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
     onChanged: (orgId) => store.endpointCache.invalidate(orgId),
-    onStopped: (endpointId) =>
-      metrics.deliveries.inc({ outcome: "cancelled" }, store.deliveries.cancelPendingForEndpoint(endpointId, clock())),
+    cancelPending: store.deliveries.cancelPendingForEndpoint,
+    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
   });
 
   const dispatcher = createDispatcher({
@@ -150,9 +151,10 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     sendNow: dispatcher.sendNow,
     sendNowFallbackMs: config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
-  const idempotency = createIdempotencyService(store.idempotency, clock);
+  const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
   const sweeper = createSweeper({
     retention: store.retention,
+    write: store.write,
     sweepIdempotency: idempotency.sweep,
     clock,
     logger,

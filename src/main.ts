@@ -65,7 +65,7 @@ async function run(argv: string[]): Promise<number> {
       const services = buildServices(config, { logger: silentLogger });
       try {
         if (sub === "create" && name && !extra) {
-          const org = services.orgs.createOrg(name);
+          const org = await services.orgs.createOrg(name);
           print(JSON.stringify({ id: org.id, name: org.name }));
           return 0;
         }
@@ -89,7 +89,7 @@ async function run(argv: string[]): Promise<number> {
       if (mode !== "live" && mode !== "test") throw new UsageError("--mode is live or test");
       const services = buildServices(config, { logger: silentLogger });
       try {
-        const { row, key } = services.orgs.createKey(org, { scopes, name: flags["--name"] ?? null, mode });
+        const { row, key } = await services.orgs.createKey(org, { scopes, name: flags["--name"] ?? null, mode });
         print(JSON.stringify({ id: row.id, orgId: row.orgId, scopes: row.scopes, key }));
         return 0;
       } finally {

@@ -104,7 +104,7 @@ export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => s
     runFailureHooks(request, logger);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
-    // Writes outside the batcher (endpoints, keys, idempotency claims) hit the same faults.
+    // A storage fault that reached here unconverted (a read on a broken disk, say) is a 503 too.
     const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : storageFault(error);
     if (domain) {
       set.status = domain.status;

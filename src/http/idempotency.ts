@@ -11,7 +11,7 @@ import { onRequestFailure } from "./error-envelope.ts";
 export function idempotencyPlugin(service: IdempotencyService) {
   const claimed = new WeakMap<Request, { scope: string; key: string; credential: string }>();
   return new Elysia({ name: "webhookd.idempotency" })
-    .onBeforeHandle({ as: "global" }, (ctx) => {
+    .onBeforeHandle({ as: "global" }, async (ctx) => {
       const { request, headers, body, path } = ctx;
       const caller = (ctx as unknown as { caller: Caller | null }).caller;
       const key = headers["idempotency-key"];
@@ -19,7 +19,7 @@ export function idempotencyPlugin(service: IdempotencyService) {
       const scope = `${caller.principal.keyId}/${caller.orgId ?? "-"}`;
       // Authentication already accepted this key, so it is present and well-formed.
       const credential = presentedKey(headers)!;
-      const start = service.begin(scope, key, { method: request.method, path, body }, credential);
+      const start = await service.begin(scope, key, { method: request.method, path, body }, credential);
       if (start.kind === "replay") {
         return new Response(start.body, {
           status: start.status,
@@ -30,22 +30,22 @@ export function idempotencyPlugin(service: IdempotencyService) {
       // Not an onError hook here: the envelope's handler answers first, and Elysia stops there.
       onRequestFailure(request, () => {
         if (!claimed.delete(request)) return;
-        service.release(scope, key);
+        // Not awaited: the error answer need not wait for it. Should this write fail too, the key
+        // answers 409 IDEMPOTENCY_IN_PROGRESS until it expires (24 h).
+        service.release(scope, key).catch(() => {});
       });
     })
-    .onAfterHandle({ as: "global" }, ({ request, response, set }) => {
+    .onAfterHandle({ as: "global" }, async ({ request, response, set }) => {
       const claim = claimed.get(request);
       if (!claim) return;
       claimed.delete(request);
       const status = typeof set.status === "number" ? set.status : 200;
       try {
-        service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
+        await service.complete(claim.scope, claim.key, status, JSON.stringify(response ?? null), claim.credential);
       } catch {
         // The work is done and committed; only its replay record failed. Free the key rather
         // than leave it "in progress" for 24 h, and still answer with the real response.
-        try {
-          service.release(claim.scope, claim.key);
-        } catch {}
+        await service.release(claim.scope, claim.key).catch(() => {});
       }
     });
 }

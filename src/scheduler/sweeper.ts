@@ -1,16 +1,18 @@
 /**
  * The retention sweeper: on a croner schedule, deletes logs, finished deliveries and events older
  * than the retention window (deleted endpoints' logs included) and expired idempotency records,
- * in small batches with a yield between them so API writes never wait long.
+ * in small batches, each one write of the group commit, so other writes never wait long behind it.
  */
 import { Cron } from "croner";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { RetentionRepo } from "../store/repositories/retention.ts";
+import type { StoreWrite } from "../store/write-batcher.ts";
 
 export interface SweeperDeps {
   retention: RetentionRepo;
-  sweepIdempotency: (now: number) => number;
+  write: StoreWrite;
+  sweepIdempotency: (now: number) => Promise<number>;
   clock: Clock;
   logger: Logger;
   retentionDays: number;
@@ -29,13 +31,13 @@ export function createSweeper(deps: SweeperDeps) {
     for (const table of deps.retention.tables) {
       deleted[table] = 0;
       for (;;) {
-        const n = deps.retention.deleteBatch(table, cutoff, batchSize);
+        // Relaxed: a delete lost to a power cut is simply done again by the next sweep.
+        const n = await deps.write(() => deps.retention.deleteBatch(table, cutoff, batchSize), "relaxed");
         deleted[table] += n;
         if (n < batchSize) break;
-        await new Promise((r) => setImmediate(r));
       }
     }
-    deleted.idempotencyRecords = deps.sweepIdempotency(now);
+    deleted.idempotencyRecords = await deps.sweepIdempotency(now);
     if (Object.values(deleted).some((n) => n > 0)) deps.logger.info("retention sweep", deleted);
     return deleted;
   }

@@ -40,6 +40,12 @@ interface Pending<T> {
   reject: (err: unknown) => void;
 }
 
+/**
+ * A write for services: `op` runs in the next group commit and the promise resolves once it is
+ * committed (and, when durable, flushed). Waiting for a lock never blocks the event loop.
+ */
+export type StoreWrite = <T>(op: () => T, durability?: Durability) => Promise<T>;
+
 export interface WriteBatcher {
   submit<T>(op: () => T, durability?: Durability): Promise<T>;
   /**
@@ -156,7 +162,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       for (const p of batch) p.reject(fault);
       return "done";
     } finally {
-      // Every other write on this connection (the API's own) stays fully durable and waits as before.
+      // A write outside the group commit (the admin key made at first start) stays fully durable.
       sqlite.run("PRAGMA synchronous = FULL");
       sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }

@@ -11,9 +11,9 @@ const clock = manualClock(Date.parse("2025-01-15T10:30:00.000Z"));
 const servers: TestServer[] = [];
 
 /** An org and key made without the HTTP API, so the admin key's own bucket is not spent. */
-function tenant(s: TestServer, scopes = ["webhooks:read", "webhooks:write"]) {
-  const org = s.app.services.orgs.createOrg("Rate org");
-  const { key } = s.app.services.orgs.createKey(org.id, { scopes });
+async function tenant(s: TestServer, scopes = ["webhooks:read", "webhooks:write"]) {
+  const org = await s.app.services.orgs.createOrg("Rate org");
+  const { key } = await s.app.services.orgs.createKey(org.id, { scopes });
   return { orgId: org.id, key };
 }
 afterAll(async () => {
@@ -28,7 +28,7 @@ describe("WEBHOOKD_RATE_LIMIT=5 (burst 10)", () => {
   });
 
   test("ten quick requests pass, the 11th is 429 with Retry-After and RateLimit headers", async () => {
-    const { key } = tenant(s);
+    const { key } = await tenant(s);
     for (let i = 0; i < 10; i++) {
       const res = await s.api("GET", "/api/v1/webhooks", { key });
       expectOk(res);
@@ -44,11 +44,11 @@ describe("WEBHOOKD_RATE_LIMIT=5 (burst 10)", () => {
     expect(limited.headers.get("ratelimit-reset")).toBe("1");
     // It stays limited while no time passes, on every route; the admin key has its own bucket.
     expectError(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "https://example.com/x" } }), 429, "RATE_LIMITED");
-    expect(expectOk(await s.api("GET", "/api/v1/webhooks", { key: ADMIN_KEY, headers: { "x-org-id": tenant(s).orgId } }))).toEqual([]);
+    expect(expectOk(await s.api("GET", "/api/v1/webhooks", { key: ADMIN_KEY, headers: { "x-org-id": (await tenant(s)).orgId } }))).toEqual([]);
   });
 
   test("the bucket refills at the rate: one second later, five more", async () => {
-    const { key } = tenant(s);
+    const { key } = await tenant(s);
     for (let i = 0; i < 10; i++) expectOk(await s.api("GET", "/api/v1/webhooks", { key }));
     expectError(await s.api("GET", "/api/v1/webhooks", { key }), 429, "RATE_LIMITED");
     clock.advance(1000);
@@ -57,9 +57,9 @@ describe("WEBHOOKD_RATE_LIMIT=5 (burst 10)", () => {
   });
 
   test("per key: another key, of the same org or another, is unaffected", async () => {
-    const a = tenant(s);
-    const b = tenant(s);
-    const sibling = s.app.services.orgs.createKey(a.orgId, { scopes: ["webhooks:read"] });
+    const a = await tenant(s);
+    const b = await tenant(s);
+    const sibling = await s.app.services.orgs.createKey(a.orgId, { scopes: ["webhooks:read"] });
     for (let i = 0; i < 10; i++) await s.api("GET", "/api/v1/webhooks", { key: a.key });
     expectError(await s.api("GET", "/api/v1/webhooks", { key: a.key }), 429, "RATE_LIMITED");
     const other = await s.api("GET", "/api/v1/webhooks", { key: b.key });
@@ -69,7 +69,7 @@ describe("WEBHOOKD_RATE_LIMIT=5 (burst 10)", () => {
   });
 
   test("failed requests count too", async () => {
-    const { key } = tenant(s);
+    const { key } = await tenant(s);
     for (let i = 0; i < 10; i++) {
       expectError(await s.api("GET", "/api/v1/webhooks/wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E", { key }), 404, "NOT_FOUND");
     }
@@ -90,7 +90,7 @@ describe("WEBHOOKD_RATE_LIMIT=0", () => {
   test("turns the limit off", async () => {
     const s = await startTestServer({ WEBHOOKD_RATE_LIMIT: "0" }, { clock });
     servers.push(s);
-    const { key } = tenant(s);
+    const { key } = await tenant(s);
     for (let i = 0; i < 40; i++) {
       const res = await s.api("GET", "/api/v1/webhooks", { key });
       expectOk(res);
@@ -103,7 +103,7 @@ describe("WEBHOOKD_RATE_LIMIT=1 (burst 2)", () => {
   test("the burst is twice the rate and Retry-After says when a token is back", async () => {
     const s = await startTestServer({ WEBHOOKD_RATE_LIMIT: "1" }, { clock });
     servers.push(s);
-    const { key } = tenant(s);
+    const { key } = await tenant(s);
     expectOk(await s.api("GET", "/api/v1/webhooks", { key }));
     expectOk(await s.api("GET", "/api/v1/webhooks", { key }));
     const limited = await s.api("GET", "/api/v1/webhooks", { key });

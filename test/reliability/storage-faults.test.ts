@@ -7,7 +7,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { ADMIN_KEY, startTestServer, type ApiResponse, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectError } from "../helpers/assert.ts";
 import { newId } from "../../src/lib/ids.ts";
@@ -169,10 +169,7 @@ describe("group commit on a full disk", () => {
   });
 });
 
-describe("direct writes on a full disk", () => {
-  // Known bug (reported): writes made outside the write batcher (endpoint create/update/rotate,
-  // orgs, keys, idempotency claims) let SQLITE_FULL escape as a 500 INTERNAL_ERROR. Flip to
-  // `test` when fixed.
+describe("endpoint writes on a full disk", () => {
   test("PATCH that needs room the disk does not have: 503 STORAGE_UNAVAILABLE, nothing changed", async () => {
     const { s, sqlite } = await startWithHandle({});
     servers.push(s);
@@ -299,9 +296,42 @@ describe("another process holds the write lock past busy_timeout (5 s)", () => {
     await eventually(() => receiver.received.some((r) => r.path === "/locked" && r.headers["webhook-id"] === after.id), 10_000);
   }, 90_000);
 
-  // Known bug (reported): the Idempotency-Key claim is written outside the write batcher, so
-  // its SQLITE_BUSY escapes as a 500 INTERNAL_ERROR instead of 503 STORAGE_UNAVAILABLE. The
-  // same holds for every direct write (endpoint create/update, orgs, keys). Flip to `test` when fixed.
+  test("endpoint, org and key writes wait for the lock on timers (the server keeps serving) and land once it is released", async () => {
+    const s = await startTestServer({});
+    servers.push(s);
+    const file = join(s.dataDir, "webhookd.db");
+    const { orgId, key } = await s.newTenant();
+    const created = await s.api("POST", "/api/v1/webhooks", { key, body: { url: receiver.url + "/admin-writes" } });
+    const id = created.body.data.id as string;
+    const lock = await holdLock(file);
+    let servedInMs: number;
+    let writes: Promise<Array<ApiResponse>>;
+    try {
+      writes = Promise.all([
+        s.api("PATCH", `/api/v1/webhooks/${id}`, { key, body: { description: "under the lock" } }),
+        s.api("POST", "/api/v1/webhooks", { key, body: { url: receiver.url + "/admin-writes-2" } }),
+        s.api("POST", `/api/v1/orgs/${orgId}/keys`, { key: ADMIN_KEY, body: { scopes: ["webhooks:read"] } }),
+        s.api("POST", `/api/v1/webhooks/${id}/rotate-secret`, { key }),
+      ]);
+      await Bun.sleep(300);
+      const t0 = performance.now();
+      expect((await s.api("GET", "/healthz")).status).toBe(200);
+      expect((await s.api("GET", `/api/v1/webhooks/${id}`, { key })).body.data.description).toBeNull(); // not yet written
+      servedInMs = performance.now() - t0;
+      await Bun.sleep(1_700);
+    } finally {
+      expect(await lock.release()).toBe(0);
+    }
+    const [patched, second, newKey, rotated] = (await writes) as [ApiResponse, ApiResponse, ApiResponse, ApiResponse];
+    console.log(`[storage-faults] writes under a 2 s lock -> ${[patched, second, newKey, rotated].map((r) => r.status).join(", ")}; reads served meanwhile in ${servedInMs.toFixed(0)} ms`);
+    // Before, each of these waited in SQLite's busy handler on the event loop: nothing was served meanwhile.
+    expect(servedInMs).toBeLessThan(1_000);
+    expect([patched.status, second.status, newKey.status, rotated.status]).toEqual([200, 201, 201, 200]);
+    expect((await s.api("GET", `/api/v1/webhooks/${id}`, { key })).body.data.description).toBe("under the lock");
+    expect((await s.api("GET", "/api/v1/webhooks", { key })).body.data).toHaveLength(2);
+    expect((await s.api("GET", "/api/v1/webhooks", { key: newKey.body.data.key })).status).toBe(200);
+  });
+
   test("a publish with an Idempotency-Key under the lock: 503 STORAGE_UNAVAILABLE too, and the key stays usable", async () => {
     const s = await startTestServer({});
     servers.push(s);

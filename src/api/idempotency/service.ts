@@ -10,7 +10,8 @@ import { createHash, hkdfSync } from "node:crypto";
 import { createSecretBox, type SecretBox } from "../../security/secret-box.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { ConflictError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
-import type { IdempotencyRepo } from "../../store/repositories/idempotency.ts";
+import type { IdempotencyRepo, IdempotencyRow } from "../../store/repositories/idempotency.ts";
+import type { StoreWrite } from "../../store/write-batcher.ts";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const MAX_KEY_LENGTH = 255;
@@ -26,10 +27,21 @@ function boxFor(credential: string, scope: string, key: string): SecretBox {
 const reused = () =>
   new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
 
-export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock) {
+export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, write: StoreWrite) {
+  /** Claims the key in one write, freeing an expired record first; null when claimed, else the record that holds it. */
+  function claim(scope: string, key: string, hash: string, now: number): IdempotencyRow | null {
+    for (;;) {
+      if (repo.claim(scope, key, hash, now)) return null;
+      const existing = repo.get(scope, key);
+      if (!existing) continue; // released between the two statements: claim again
+      if (existing.createdAt >= now - IDEMPOTENCY_TTL_MS) return existing;
+      repo.release(scope, key);
+    }
+  }
+
   return {
     /** `credential` is the API key the caller presented; it seals and opens the stored response. */
-    begin(scope: string, key: string, request: { method: string; path: string; body: unknown }, credential: string): IdempotencyStart {
+    async begin(scope: string, key: string, request: { method: string; path: string; body: unknown }, credential: string): Promise<IdempotencyStart> {
       if (key.length === 0 || key.length > MAX_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
         throw new ValidationError(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters.`, "Idempotency-Key");
       }
@@ -37,35 +49,28 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock) {
         .update(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`)
         .digest("hex");
       const now = clock();
-      for (;;) {
-        if (repo.claim(scope, key, hash, now)) return { kind: "fresh" };
-        const existing = repo.get(scope, key);
-        if (!existing) continue; // released between the two statements: claim again
-        if (existing.createdAt < now - IDEMPOTENCY_TTL_MS) {
-          repo.release(scope, key);
-          continue;
-        }
-        if (existing.requestHash !== hash) throw reused();
-        if (existing.state === "in_progress") {
-          throw new ConflictError("IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still being processed; retry shortly.");
-        }
-        let body: string;
-        try {
-          body = boxFor(credential, scope, key).open(existing.responseBody ?? "");
-        } catch {
-          throw reused(); // sealed for another credential (e.g. WEBHOOKD_ADMIN_KEY changed since)
-        }
-        return { kind: "replay", status: existing.responseStatus ?? 200, body };
+      const existing = await write(() => claim(scope, key, hash, now));
+      if (!existing) return { kind: "fresh" };
+      if (existing.requestHash !== hash) throw reused();
+      if (existing.state === "in_progress") {
+        throw new ConflictError("IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still being processed; retry shortly.");
       }
+      let body: string;
+      try {
+        body = boxFor(credential, scope, key).open(existing.responseBody ?? "");
+      } catch {
+        throw reused(); // sealed for another credential (e.g. WEBHOOKD_ADMIN_KEY changed since)
+      }
+      return { kind: "replay", status: existing.responseStatus ?? 200, body };
     },
-    complete(scope: string, key: string, status: number, body: string, credential: string): void {
-      repo.complete(scope, key, status, boxFor(credential, scope, key).seal(body));
+    async complete(scope: string, key: string, status: number, body: string, credential: string): Promise<void> {
+      const sealed = boxFor(credential, scope, key).seal(body);
+      await write(() => repo.complete(scope, key, status, sealed));
     },
     /** A failed request changed nothing, so its key is free to be tried again. */
-    release(scope: string, key: string): void {
-      repo.release(scope, key);
-    },
-    sweep: (now = clock()) => repo.deleteOlderThan(now - IDEMPOTENCY_TTL_MS),
+    release: (scope: string, key: string): Promise<void> => write(() => repo.release(scope, key)),
+    /** Expired records; a power cut losing this delete only means the next sweep does it again. */
+    sweep: (now = clock()): Promise<number> => write(() => repo.deleteOlderThan(now - IDEMPOTENCY_TTL_MS), "relaxed"),
   };
 }
 export type IdempotencyService = ReturnType<typeof createIdempotencyService>;

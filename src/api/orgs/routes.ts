@@ -49,9 +49,9 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
     .use(auth)
     .post(
       "",
-      ({ body, set }) => {
+      async ({ body, set }) => {
         set.status = 201;
-        return ok(orgView(service.createOrg(body.name)));
+        return ok(orgView(await service.createOrg(body.name)));
       },
       { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...commonErrors }, detail: detail("Create an organization") },
     )
@@ -62,8 +62,8 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
     })
     .post(
       "/:orgId/keys",
-      ({ params, body, set }) => {
-        const { row, key } = service.createKey(params.orgId, body);
+      async ({ params, body, set }) => {
+        const { row, key } = await service.createKey(params.orgId, body);
         set.status = 201;
         return ok({ ...keyView(row), key });
       },
@@ -77,8 +77,8 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
     })
     .delete(
       "/:orgId/keys/:keyId",
-      ({ params, set }) => {
-        service.revokeKey(params.orgId, params.keyId);
+      async ({ params, set }) => {
+        await service.revokeKey(params.orgId, params.keyId);
         set.status = 204;
         return null;
       },

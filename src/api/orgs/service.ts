@@ -6,11 +6,13 @@ import type { ApiKeysRepo, ApiKeyRow } from "../../store/repositories/api-keys.t
 import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
 import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../security/tokens.ts";
 import { SCOPES } from "../auth/scopes.ts";
+import type { StoreWrite } from "../../store/write-batcher.ts";
 
 export interface OrgsServiceDeps {
   orgs: OrgsRepo;
   apiKeys: ApiKeysRepo;
   clock: Clock;
+  write: StoreWrite;
   /** Called with the hash of a revoked key so auth caches drop it at once. */
   onKeyRevoked: (keyHash: string) => void;
 }
@@ -21,7 +23,7 @@ export interface NewKeyInput {
   mode?: "live" | "test";
 }
 
-export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsServiceDeps) {
+export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }: OrgsServiceDeps) {
   function requireOrg(orgId: string): OrgRow {
     const org = isId("org", orgId) ? orgs.get(orgId) : undefined;
     if (!org) throw new NotFoundError("Organization");
@@ -29,16 +31,16 @@ export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsSe
   }
 
   return {
-    createOrg(name: string): OrgRow {
+    async createOrg(name: string): Promise<OrgRow> {
       const row = { id: newId("org"), name, createdAt: clock() };
-      orgs.insert(row);
+      await write(() => orgs.insert(row));
       return row;
     },
     listOrgs: () => orgs.list(),
     getOrg: requireOrg,
 
     /** Returns the row and the plaintext key, which exists only in this return value. */
-    createKey(orgId: string, input: NewKeyInput): { row: ApiKeyRow; key: string } {
+    async createKey(orgId: string, input: NewKeyInput): Promise<{ row: ApiKeyRow; key: string }> {
       requireOrg(orgId);
       const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (unknown.length) throw new ValidationError(`Unknown scope "${unknown[0]}"; scopes are ${SCOPES.join(", ")}.`, "scopes");
@@ -53,7 +55,7 @@ export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsSe
         createdAt: clock(),
         revokedAt: null,
       };
-      apiKeys.insert(row);
+      await write(() => apiKeys.insert(row));
       return { row, key };
     },
 
@@ -62,14 +64,14 @@ export function createOrgsService({ orgs, apiKeys, clock, onKeyRevoked }: OrgsSe
       return apiKeys.listForOrg(orgId);
     },
 
-    revokeKey(orgId: string, keyId: string): void {
+    async revokeKey(orgId: string, keyId: string): Promise<void> {
       const row = isId("org", orgId) && isId("key", keyId) ? apiKeys.get(orgId, keyId) : undefined;
       if (!row) throw new NotFoundError("API key");
-      if (row.revokedAt === null) apiKeys.revoke(keyId, clock());
+      if (row.revokedAt === null) await write(() => apiKeys.revoke(keyId, clock()));
       onKeyRevoked(row.keyHash);
     },
 
-    /** First start: makes the admin key unless one is configured or already stored. */
+    /** First start, before serving: makes the admin key unless one is configured or already stored. */
     ensureAdminKey(configured: boolean): string | null {
       if (configured || apiKeys.hasAdminKey()) return null;
       const key = generateApiKey("admin");

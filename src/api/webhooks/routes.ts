@@ -54,8 +54,8 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     })
     .delete(
       "/:id",
-      ({ orgId, params, set }) => {
-        service.delete(orgId, params.id);
+      async ({ orgId, params, set }) => {
+        await service.delete(orgId, params.id);
         set.status = 204;
         return null;
       },
@@ -68,8 +68,8 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     )
     .post(
       "/:id/rotate-secret",
-      ({ orgId, params, body }) => {
-        const { secret } = service.rotateSecret(orgId, params.id, body?.gracePeriodSeconds ?? 0);
+      async ({ orgId, params, body }) => {
+        const { secret } = await service.rotateSecret(orgId, params.id, body?.gracePeriodSeconds ?? 0);
         return ok({ secret });
       },
       {

@@ -11,6 +11,7 @@ import type { SecretBox } from "../../security/secret-box.ts";
 import type { TargetVerdict } from "../../security/target-guard.ts";
 import { generateSigningSecret, maskSecret } from "../../security/tokens.ts";
 import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
+import type { StoreWrite } from "../../store/write-batcher.ts";
 import { normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
@@ -20,6 +21,7 @@ export type Prober = (url: string, secret: string) => Promise<void>;
 
 export interface WebhooksServiceDeps {
   endpoints: EndpointsRepo;
+  write: StoreWrite;
   secretBox: SecretBox;
   clock: Clock;
   catalog: EventTypeCatalog;
@@ -29,8 +31,10 @@ export interface WebhooksServiceDeps {
   maxEndpointsPerOrg: number;
   /** Endpoint set of an org changed: subscription caches drop it. */
   onChanged: (orgId: string) => void;
-  /** An endpoint is gone or disabled: its pending deliveries are cancelled. */
-  onStopped: (endpointId: string) => void;
+  /** An endpoint is gone or disabled: cancels its pending deliveries, in the same write. Returns how many. */
+  cancelPending: (endpointId: string, now: number) => number;
+  /** Deliveries cancelled that way, once committed: for metrics. */
+  onCancelled: (count: number) => void;
 }
 
 export interface CreateEndpointInput {
@@ -47,7 +51,8 @@ export interface UpdateEndpointInput {
 }
 
 export function createWebhooksService(deps: WebhooksServiceDeps) {
-  const { endpoints, secretBox, clock, catalog } = deps;
+  const { endpoints, write, secretBox, clock, catalog } = deps;
+  const tooMany = () => new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
   // Sealed value -> plaintext: a sealed string never changes meaning, so nothing to invalidate.
   const opened = new LRUCache<string, string>({ max: 50_000 });
   const open = (sealed: string): string => {
@@ -84,16 +89,10 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     get: require,
 
     async create(orgId: string, input: CreateEndpointInput): Promise<{ row: EndpointRow; secret: string }> {
-      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) {
-        throw new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
-      }
+      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
       const events = normalizeEventFilters(input.events ?? ["*"], catalog);
       const secret = generateSigningSecret();
       const url = await admitUrl(input.url, secret);
-      // Checked again after the (slow) probe so two concurrent creates cannot both slip under.
-      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) {
-        throw new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
-      }
       const now = clock();
       const row: EndpointRow = {
         id: newId("wh"),
@@ -114,53 +113,66 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         updatedAt: now,
         deletedAt: null,
       };
-      endpoints.insert(row);
+      await write(() => {
+        // Counted again in the write itself, after the (slow) probe: concurrent creates cannot both slip under.
+        if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
+        endpoints.insert(row);
+      });
       deps.onChanged(orgId);
       return { row, secret };
     },
 
     async update(orgId: string, id: string, input: UpdateEndpointInput): Promise<EndpointRow> {
       const current = require(orgId, id);
-      const patch: EndpointPatch = { updatedAt: clock() };
+      const now = clock();
+      const patch: EndpointPatch = { updatedAt: now };
       if (input.events !== undefined) patch.events = normalizeEventFilters(input.events, catalog);
       if (input.description !== undefined) patch.description = input.description;
       if (input.url !== undefined && input.url !== current.url) {
         patch.url = await admitUrl(input.url, secretBox.open(current.secretEnc));
       }
       if (input.isActive === false && current.enabled) {
-        Object.assign(patch, { enabled: false, disabledReason: "manual", disabledAt: patch.updatedAt });
+        Object.assign(patch, { enabled: false, disabledReason: "manual", disabledAt: now });
       }
       if (input.isActive === true) {
         Object.assign(patch, { enabled: true, disabledReason: null, disabledAt: null, consecutiveFailures: 0 });
       }
-      const row = endpoints.update(orgId, id, patch);
+      const stops = patch.enabled === false;
+      const { row, cancelled } = await write(() => {
+        const row = endpoints.update(orgId, id, patch);
+        return { row, cancelled: row && stops ? deps.cancelPending(id, now) : 0 };
+      });
       if (!row) throw new NotFoundError("Webhook endpoint");
       deps.onChanged(orgId);
-      if (!row.enabled && current.enabled) deps.onStopped(id);
+      deps.onCancelled(cancelled);
       return row;
     },
 
-    delete(orgId: string, id: string): void {
+    async delete(orgId: string, id: string): Promise<void> {
       require(orgId, id);
       const now = clock();
-      endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
+      const cancelled = await write(() => {
+        endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
+        return deps.cancelPending(id, now);
+      });
       deps.onChanged(orgId);
-      deps.onStopped(id);
+      deps.onCancelled(cancelled);
     },
 
-    rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): { row: EndpointRow; secret: string } {
+    async rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): Promise<{ row: EndpointRow; secret: string }> {
       if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
         throw new BadRequestError("VALIDATION_ERROR", `gracePeriodSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}.`);
       }
       const current = require(orgId, id);
       const secret = generateSigningSecret();
       const now = clock();
-      const row = endpoints.update(orgId, id, {
+      const patch: EndpointPatch = {
         secretEnc: secretBox.seal(secret),
         previousSecretEnc: gracePeriodSeconds > 0 ? current.secretEnc : null,
         previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
         updatedAt: now,
-      });
+      };
+      const row = await write(() => endpoints.update(orgId, id, patch));
       if (!row) throw new NotFoundError("Webhook endpoint");
       deps.onChanged(orgId);
       return { row, secret };

@@ -152,9 +152,6 @@ export function createDeliveriesRepo(db: Db) {
         .limit(limit)
         .all();
     },
-    setStatus(id: string, status: DeliveryStatus, now: number): void {
-      db.update(deliveries).set({ status, updatedAt: now, nextAttemptAt: null }).where(eq(deliveries.id, id)).run();
-    },
   };
 }
 export type DeliveriesRepo = ReturnType<typeof createDeliveriesRepo>;
