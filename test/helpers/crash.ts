@@ -138,12 +138,22 @@ export function publishLoop(opts: {
   };
 }
 
-/** Waits until nothing is missing (or the time is up) and returns the final audit. */
-export async function settle(acked: Set<string>, ledger: Ledger, paths: string[], timeoutMs: number): Promise<Audit> {
+/**
+ * Waits until nothing is missing and returns the final audit; gives up when nothing new has
+ * arrived for `stallMs` (a lost delivery never comes) or at `timeoutMs`. A backlog still being
+ * delivered (publishing outpaces a slow receiver) keeps it waiting, however long it is.
+ */
+export async function settle(acked: Set<string>, ledger: Ledger, paths: string[], { stallMs, timeoutMs }: { stallMs: number; timeoutMs: number }): Promise<Audit> {
   const deadline = Date.now() + timeoutMs;
+  let seen = ledger.total;
+  let lastProgress = Date.now();
   for (;;) {
     const a = audit(acked, ledger, paths);
-    if (a.missing.length === 0 || Date.now() > deadline) return a;
+    if (a.missing.length === 0 || Date.now() > deadline || Date.now() - lastProgress > stallMs) return a;
     await Bun.sleep(100);
+    if (ledger.total !== seen) {
+      seen = ledger.total;
+      lastProgress = Date.now();
+    }
   }
 }

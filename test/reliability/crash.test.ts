@@ -66,7 +66,9 @@ test(`kill -9 at random moments (${KILLS}x) while publishing: every accepted eve
     await Bun.sleep(500);
     await loop.stop();
 
-    const result = await settle(loop.acked, ledger, ["/a", "/b"], 60_000);
+    // Publishing outpaces delivery here (16 at a time to a receiver taking 0-40 ms), so the
+    // backlog takes a while: wait while it drains; 15 s with nothing new covers the longest retry gap.
+    const result = await settle(loop.acked, ledger, ["/a", "/b"], { stallMs: 15_000, timeoutMs: SOAK ? 480_000 : 100_000 });
     const bound = CONCURRENCY * KILLS;
     console.log(
       `[crash] kills=${KILLS} accepted=${result.acked} transport/non-2xx failures=${loop.failures} received=${ledger.total} ` +
