@@ -5,7 +5,7 @@ import { isId, newId } from "../../lib/ids.ts";
 import type { ApiKeysRepo, ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
 import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../security/tokens.ts";
-import { SCOPES } from "../auth/scopes.ts";
+import { ADMIN_SCOPE, SCOPES } from "../auth/scopes.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
 
 export interface OrgsServiceDeps {
@@ -81,7 +81,7 @@ export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }:
         name: "admin",
         keyHash: hashApiKey(key),
         keyPrefix: apiKeyPrefix(key),
-        scopes: ["admin"],
+        scopes: [ADMIN_SCOPE],
         createdAt: clock(),
         revokedAt: null,
       });
