@@ -13,7 +13,7 @@ import { createDeliveriesRepo } from "./repositories/deliveries.ts";
 import { createAttemptsRepo } from "./repositories/attempts.ts";
 import { createRetentionRepo } from "./repositories/retention.ts";
 import { createEndpointCache } from "./endpoint-cache.ts";
-import { createWriteBatcher, type StorageObserver, type StoreWrite } from "./write-batcher.ts";
+import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
 
 /** `observer` hears how long writes waited on storage (for metrics). */
 export function openStore(file: string, { observer }: { observer?: StorageObserver } = {}) {
@@ -34,7 +34,7 @@ export function openStore(file: string, { observer }: { observer?: StorageObserv
     retention: createRetentionRepo(sqlite),
     batcher,
     /** Every API write goes through here, so none of them waits for a lock on the event loop. */
-    write: batcher.submit as StoreWrite,
+    write: batcher.submit,
     /** Throws unless the database takes a write lock now. */
     checkWritable(): void {
       // Ask without waiting: bun:sqlite waits out busy_timeout synchronously, which would

@@ -47,7 +47,7 @@ interface Pending<T> {
 export type StoreWrite = <T>(op: () => T, durability?: Durability) => Promise<T>;
 
 export interface WriteBatcher {
-  submit<T>(op: () => T, durability?: Durability): Promise<T>;
+  submit: StoreWrite;
   /**
    * For ops: a write that many ops of one batch repeat (an endpoint's delivery counters). The
    * states under one key are merged and written once, at the end of the batch; outside the
