@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
+import { join } from "node:path";
 
 /** Every sample line as `name{labels}` -> value; labels as the server wrote them. */
 async function scrape(s: TestServer): Promise<Map<string, number>> {
@@ -55,6 +56,15 @@ describe("GET /metrics", () => {
       expect(text).toContain(`# TYPE ${name} ${type}\n`);
       expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, "m"));
     }
+  });
+
+  test("the README's metrics table lists exactly the series the server declares, with their types", async () => {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const declared = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    const readme = await Bun.file(join(import.meta.dir, "../../README.md")).text();
+    const section = readme.slice(readme.indexOf("### Metrics"), readme.indexOf("### The endpoint object"));
+    const documented = [...section.matchAll(/^\| `(webhookd_\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    expect(documented).toEqual(declared);
   });
 
   test("counters and the histogram move after a publish and its delivery", async () => {
