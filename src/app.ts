@@ -96,7 +96,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     probe: config.probe ? createProber(client, { clock, userAgent }) : null,
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
-    onChanged: (orgId) => store.endpointCache.invalidate(orgId),
+    onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
     cancelPending: store.deliveries.cancelPendingForEndpoint,
     onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
   });
@@ -119,7 +119,6 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
     onSettled: (id, retry) => (retry ? scheduler?.offer([retry]) : scheduler?.done(id)),
-    onEndpointDisabled: (orgId) => store.endpointCache.invalidate(orgId),
   });
 
   scheduler = createScheduler({

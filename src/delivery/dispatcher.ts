@@ -40,8 +40,6 @@ export interface DispatcherDeps {
    * with its retry when one is due later, else with null (finished, skipped or gone).
    */
   onSettled: (id: string, retry: DueDelivery | null) => void;
-  /** An endpoint was auto-disabled: caches must drop it. */
-  onEndpointDisabled: (orgId: string, endpointId: string) => void;
 }
 
 
@@ -142,6 +140,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         const run = deps.endpoints.recordExhausted(endpoint.id, at);
         if (run && run.enabled && deps.disableAfter > 0 && run.consecutiveFailures >= deps.disableAfter) {
           deps.endpoints.autoDisable(endpoint.id, at);
+          // Inside the write: a publish later in this transaction must not fan out to it.
+          deps.endpointCache.invalidate(endpoint.orgId, endpoint.id);
           const cancelled = deps.deliveries.cancelPendingForEndpoint(endpoint.id, at);
           return { applied, disabled: true, cancelled };
         }
@@ -181,7 +181,6 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (disabled) {
         deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
         if (cancelled > 0) deps.metrics.deliveries.inc({ outcome: "cancelled" }, cancelled);
-        deps.onEndpointDisabled(endpoint.orgId, endpoint.id);
       }
       if (!applied) return null;
       if (nextAttemptAt !== null) {

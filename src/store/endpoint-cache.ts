@@ -1,7 +1,8 @@
 /**
  * Cached reads of endpoints for the hot paths: fan-out (an org's live endpoints) and dispatch
- * (one endpoint by id). Every change to an endpoint invalidates it, synchronously, so the next
- * publish or attempt sees it.
+ * (one endpoint by id). Every change to an endpoint invalidates it inside the write that makes
+ * it, so a publish later in the same transaction already reads the change; and the store clears
+ * the cache whenever a write rolls back, so nothing read inside an undone change survives.
  */
 import { LRUCache } from "lru-cache";
 import type { EndpointRow, EndpointsRepo } from "./repositories/endpoints.ts";
@@ -26,6 +27,10 @@ export function createEndpointCache(repo: EndpointsRepo, maxOrgs = 10_000) {
         if (row) byId.set(id, row);
       }
       return row;
+    },
+    clear(): void {
+      byOrg.clear();
+      byId.clear();
     },
     invalidate(orgId: string, endpointId?: string): void {
       byOrg.delete(orgId);

@@ -21,12 +21,13 @@ export function openStore(file: string, { observer }: { observer?: StorageObserv
   migrate(handle.sqlite);
   const { db, sqlite } = handle;
   const endpoints = createEndpointsRepo(db);
-  const batcher = createWriteBatcher(sqlite, { observer });
+  const endpointCache = createEndpointCache(endpoints);
+  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => endpointCache.clear() });
   return {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db),
     endpoints,
-    endpointCache: createEndpointCache(endpoints),
+    endpointCache,
     idempotency: createIdempotencyRepo(db),
     events: createEventsRepo(db),
     deliveries: createDeliveriesRepo(db),

@@ -75,6 +75,8 @@ export interface WriteBatcherOptions {
   logSync?: LogSync | null;
   /** Told how long storage kept writers waiting: for metrics. */
   observer?: StorageObserver;
+  /** Called whenever ops are rolled back: caches filled inside the transaction must forget. */
+  onRollback?: () => void;
 }
 
 /** Durations in seconds. What a publish's 202 waits on is `committed` plus `flushed`. */
@@ -91,6 +93,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   const maxBatch = options.maxBatch ?? 2000;
   const lockWaitMs = options.lockWaitMs ?? BUSY_TIMEOUT_MS;
   const observer = options.observer;
+  const onRollback = options.onRollback ?? (() => {});
   const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
@@ -120,6 +123,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       runAll(batch, results);
       return;
     } catch (error) {
+      onRollback();
       abortIfRolledBack(error);
       results.length = 0;
     } finally {
@@ -130,6 +134,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       try {
         results.push({ ok: true, value: runOp(p.op) });
       } catch (error) {
+        onRollback();
         abortIfRolledBack(error);
         results.push({ ok: false, error: asStorageFault(error) });
       }
@@ -157,6 +162,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       runBatch.immediate(batch, results);
     } catch (error) {
       if (!began && isBusy(error)) return "locked";
+      onRollback();
       // The batch was aborted, or BEGIN/COMMIT failed (disk full, I/O error): nothing of it is stored.
       const fault = asStorageFault(error instanceof BatchAborted ? error.cause : error);
       for (const p of batch) p.reject(fault);

@@ -477,4 +477,26 @@ describe("delete", () => {
       await s.stop();
     }
   });
+
+  test("a publish committed after a DELETE or a disable, even in the same group commit, does not fan out to that endpoint", async () => {
+    const s = await startTestServer();
+    try {
+      const { orgId, key } = await s.newTenant();
+      const { webhooks, events } = s.app.services;
+      const gone = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/gone" } }), 201).id;
+      const off = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/off" } }), 201).id;
+      const kept = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/kept" } }), 201).id;
+      // Warm the fan-out cache, then queue the changes and a publish in one tick: one transaction, in this order.
+      expect((await events.publish(orgId, { event: "call.ended", data: {} })).deliveries).toBe(3);
+      const changes = [webhooks.delete(orgId, gone), webhooks.update(orgId, off, { isActive: false })];
+      const published = events.publish(orgId, { event: "call.ended", data: {} });
+      await Promise.all(changes);
+      const after = await published;
+      expect(after.deliveries).toBe(1);
+      const targets = expectOk(await s.api("GET", `/api/v1/events/${after.id}`, { key })).deliveries.map((d: { endpointId: string }) => d.endpointId);
+      expect(targets).toEqual([kept]);
+    } finally {
+      await s.stop();
+    }
+  });
 });

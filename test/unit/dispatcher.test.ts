@@ -117,7 +117,7 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
       recordExhausted: () => ({ consecutiveFailures: 1, enabled: true }),
       autoDisable: () => true,
     } as any,
-    endpointCache: { get: (id: string) => endpoints.get(id) } as any,
+    endpointCache: { get: (id: string) => endpoints.get(id), invalidate: () => {} } as any,
     // Like the real group commit: the operation runs on a later turn of the event loop.
     batcher: { submit: <T>(op: () => T) => new Promise<T>((resolve) => setImmediate(() => resolve(op()))), flush: async () => {}, queued: 0, close() {}, coalesce: (_key, merge, write) => write(merge(undefined)), flushCoalesced() {} },
     client,
@@ -132,7 +132,6 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
     attemptTimeoutMs: 1_000,
     disableAfter: 0,
     onSettled: (id, retry) => settled.push({ id, retry }),
-    onEndpointDisabled: () => {},
   });
 
   let n = 0;

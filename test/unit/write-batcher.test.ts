@@ -235,6 +235,21 @@ describe("coalesced writes", () => {
   });
 });
 
+describe("rollbacks", () => {
+  test("onRollback hears every rollback (so caches filled inside the transaction can forget), and nothing when all commit", async () => {
+    const { sqlite, insert, rows } = open();
+    let rollbacks = 0;
+    const batcher = createWriteBatcher(sqlite, { onRollback: () => rollbacks++ });
+    await Promise.all([batcher.submit(insert("a", 1)), batcher.submit(insert("b", 2))]);
+    expect(rollbacks).toBe(0);
+    const outcomes = await Promise.allSettled([batcher.submit(insert("c", 3)), batcher.submit(insert("a", 9)), batcher.submit(insert("d", 4))]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    // The optimistic pass rolled back, then the failing op's own savepoint did.
+    expect(rollbacks).toBe(2);
+    expect(rows().map((r) => r.k)).toEqual(["a", "b", "c", "d"]);
+  });
+});
+
 describe("another connection holds the write lock", () => {
   function lockedPair(lockWaitMs: number, observer?: StorageObserver) {
     const o = open();

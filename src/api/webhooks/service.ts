@@ -29,8 +29,8 @@ export interface WebhooksServiceDeps {
   probe: Prober | null;
   allowHttp: boolean;
   maxEndpointsPerOrg: number;
-  /** Endpoint set of an org changed: subscription caches drop it. */
-  onChanged: (orgId: string) => void;
+  /** An org's endpoint changed, inside the write that changes it: caches drop it. */
+  onChanged: (orgId: string, endpointId: string) => void;
   /** An endpoint is gone or disabled: cancels its pending deliveries, in the same write. Returns how many. */
   cancelPending: (endpointId: string, now: number) => number;
   /** Deliveries cancelled that way, once committed: for metrics. */
@@ -117,8 +117,8 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         // Counted again in the write itself, after the (slow) probe: concurrent creates cannot both slip under.
         if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
         endpoints.insert(row);
+        deps.onChanged(orgId, row.id);
       });
-      deps.onChanged(orgId);
       return { row, secret };
     },
 
@@ -140,10 +140,10 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const stops = patch.enabled === false;
       const { row, cancelled } = await write(() => {
         const row = endpoints.update(orgId, id, patch);
+        deps.onChanged(orgId, id);
         return { row, cancelled: row && stops ? deps.cancelPending(id, now) : 0 };
       });
       if (!row) throw new NotFoundError("Webhook endpoint");
-      deps.onChanged(orgId);
       deps.onCancelled(cancelled);
       return row;
     },
@@ -153,9 +153,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const now = clock();
       const cancelled = await write(() => {
         endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
+        deps.onChanged(orgId, id);
         return deps.cancelPending(id, now);
       });
-      deps.onChanged(orgId);
       deps.onCancelled(cancelled);
     },
 
@@ -172,9 +172,12 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
         updatedAt: now,
       };
-      const row = await write(() => endpoints.update(orgId, id, patch));
+      const row = await write(() => {
+        const row = endpoints.update(orgId, id, patch);
+        deps.onChanged(orgId, id);
+        return row;
+      });
       if (!row) throw new NotFoundError("Webhook endpoint");
-      deps.onChanged(orgId);
       return { row, secret };
     },
 
