@@ -21,10 +21,10 @@ import { walSync, type LogSync } from "./wal-sync.ts";
  * 4, 8, then every 10 ms. The usual holder is the checkpoint thread finishing a WAL restart in a
  * few milliseconds, so a flat 10 ms would add most of that to every publish waiting behind it.
  */
+const LOCK_RETRY_MAX_MS = 10;
 export function lockRetryDelayMs(retry: number): number {
   return Math.min(LOCK_RETRY_MAX_MS, 2 ** retry);
 }
-const LOCK_RETRY_MAX_MS = 10;
 
 /** Storage faults become the 503 the API answers; any other error stays as it is. */
 export function asStorageFault(error: unknown): unknown {
@@ -186,22 +186,22 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
 
   function awaitSync(batch: Pending<any>[], results: Result[], durable: number[]): void {
     const started = performance.now();
-    const flush = logSync!.sync();
-    const flushed = () => observer?.flushed((performance.now() - started) / 1000);
-    void flush.then(flushed, flushed);
-    const done = flush.then(
-      () => {
-        for (const i of durable) batch[i]!.resolve((results[i] as { value: unknown }).value);
-      },
-      (error) => {
-        // Committed, but not known to be on disk: the caller must not take it as stored.
-        const fault = new ServiceUnavailableError(
-          "STORAGE_UNAVAILABLE",
-          `The database could not flush its log to disk (${(error as { code?: string }).code ?? String(error)}); the write may not survive a power cut. Retry shortly.`,
-        );
-        for (const i of durable) batch[i]!.reject(fault);
-      },
-    );
+    const done = logSync!
+      .sync()
+      .finally(() => observer?.flushed((performance.now() - started) / 1000))
+      .then(
+        () => {
+          for (const i of durable) batch[i]!.resolve((results[i] as { value: unknown }).value);
+        },
+        (error) => {
+          // Committed, but not known to be on disk: the caller must not take it as stored.
+          const fault = new ServiceUnavailableError(
+            "STORAGE_UNAVAILABLE",
+            `The database could not flush its log to disk (${(error as { code?: string }).code ?? String(error)}); the write may not survive a power cut. Retry shortly.`,
+          );
+          for (const i of durable) batch[i]!.reject(fault);
+        },
+      );
     syncing.add(done);
     void done.finally(() => syncing.delete(done));
   }
