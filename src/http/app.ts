@@ -57,7 +57,10 @@ export function createHttpApp(deps: HttpDeps) {
   let methodsOn: ((pathname: string) => string[]) | null = null;
   // encodeSchema off: no response schema has a t.Transform, and the Encode pass walks every
   // response dynamically (a few percent of a publish in the profile).
-  const app = new Elysia({ normalize: false, encodeSchema: false })
+  // standardHostname off: Elysia would otherwise take the path from the 11th character of the URL
+  // on, so `Host: x` turned `/zz/api/v1/orgs` into `/api/v1/orgs`. The server speaks plain http
+  // only, so the path starts at the first "/" after "http://".
+  const app = new Elysia({ normalize: false, encodeSchema: false, handler: { standardHostname: false } })
     .use(errorEnvelope(deps.logger, (pathname) => (methodsOn ??= routeMethods(routes))(pathname)))
     .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
     .use(auth)

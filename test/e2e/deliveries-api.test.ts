@@ -305,7 +305,7 @@ describe("test events", () => {
       try {
         const row = db.query("SELECT status, next_attempt_at AS dueAt, created_at AS createdAt FROM deliveries WHERE endpoint_id = ?").get(ep.id) as { status: string; dueAt: number; createdAt: number };
         expect(row.status).toBe("pending");
-        expect(row.dueAt).toBeGreaterThan(row.createdAt + s.app.services.config.attemptTimeoutMs);
+        expect(row.dueAt).toBeGreaterThan(row.createdAt + s.config.attemptTimeoutMs);
       } finally {
         db.close();
       }

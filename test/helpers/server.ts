@@ -1,6 +1,8 @@
 /**
- * Starts webhookd in-process on a free loopback port with its own temporary data dir, and gives
- * tests a small JSON client. Real HTTP, the real SQLite file.
+ * Starts webhookd on a free loopback port with its own temporary data dir, and gives tests a small
+ * JSON client. Real HTTP, the real SQLite file. From source in this process by default; with
+ * `WEBHOOKD_TEST_TARGET=binary` the compiled `./webhookd` is started instead, so the same suite
+ * checks what users run.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,12 +10,17 @@ import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startApp, type AppOptions, type RunningApp } from "../../src/app.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
+import { installBinary } from "./binary.ts";
 
 import { ADMIN_KEY, LOCAL_ENV } from "./local-env.ts";
 
 export { ADMIN_KEY };
 
+/** What the HTTP suites run against: `source` (in-process, the default) or the compiled `binary`. */
+export const TEST_TARGET: "source" | "binary" = process.env.WEBHOOKD_TEST_TARGET === "binary" ? "binary" : "source";
+
 export interface TestServer {
+  /** The in-process app; a suite that reaches into it runs from source only (it throws against the binary). */
   app: RunningApp;
   url: string;
   dataDir: string;
@@ -64,18 +71,20 @@ export function testConfig(dataDir: string, env: Record<string, string> = {}): C
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "webhookd-test-"));
   let config: Config;
-  let app: RunningApp;
+  let running: { url: string; app: () => RunningApp; stop(): Promise<void> };
   try {
     config = testConfig(dataDir, env);
-    app = await startApp(config, { logger: silentLogger, ...options });
+    running = TEST_TARGET === "binary" ? await startBinary(dataDir, env, options) : await startInProcess(config, options);
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true }); // a failed start leaves nothing behind
     throw err;
   }
-  const api = makeClient(app.url);
+  const api = makeClient(running.url);
   return {
-    app,
-    url: app.url,
+    get app() {
+      return running.app();
+    },
+    url: running.url,
     dataDir,
     config,
     api,
@@ -86,8 +95,36 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       return { orgId, key: key.body.data.key as string, keyId: key.body.data.id as string };
     },
     async stop() {
-      await app.stop();
+      await running.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function startInProcess(config: Config, options: AppOptions) {
+  const app = await startApp(config, { logger: silentLogger, ...options });
+  return { url: app.url, app: () => app, stop: () => app.stop() };
+}
+
+/** The compiled binary on the same settings; it takes no injected clock or resolver, so a suite passing one is from-source only. */
+async function startBinary(dataDir: string, env: Record<string, string>, options: AppOptions) {
+  const injected = Object.keys(options);
+  if (injected.length > 0) throw new Error(`this suite injects ${injected.join(", ")}: it runs from source only, not with WEBHOOKD_TEST_TARGET=binary`);
+  const installed = installBinary();
+  try {
+    const served = await installed.serve([], { ...LOCAL_ENV, WEBHOOKD_DATA_DIR: dataDir, ...env });
+    return {
+      url: served.url,
+      app: (): RunningApp => {
+        throw new Error("this test reaches into the in-process app: it runs from source only, not with WEBHOOKD_TEST_TARGET=binary");
+      },
+      async stop() {
+        await served.stop("SIGTERM");
+        await installed.cleanup();
+      },
+    };
+  } catch (err) {
+    await installed.cleanup();
+    throw err;
+  }
 }
