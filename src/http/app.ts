@@ -62,8 +62,8 @@ export function createHttpApp(deps: HttpDeps) {
   // only, so the path starts at the first "/" after "http://".
   const app = new Elysia({ normalize: false, encodeSchema: false, handler: { standardHostname: false } })
     .use(errorEnvelope(deps.logger, (pathname) => (methodsOn ??= routeMethods(routes))(pathname)))
+    .use(auth) // before the body parser: its parse hook refuses an unauthenticated body unread
     .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
-    .use(auth)
     .use(idempotencyPlugin(deps.idempotency))
     .use(docsPlugin({ version: deps.version }))
     .use(metricsRoutes(deps.metrics))

@@ -1,7 +1,7 @@
 /**
  * Authentication, the per-key rate limit, and the `scope` / `admin` route options.
- * Every /api request with a key is authenticated up front (so the rate limit counts bad
- * requests too); routes then declare what they need: `{ scope: "webhooks:read" }`.
+ * Every /api request with a key is authenticated up front, before its body is read (so the rate
+ * limit counts bad requests too); routes then declare what they need: `{ scope: "webhooks:read" }`.
  */
 import { Elysia } from "elysia";
 import { RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
@@ -22,21 +22,50 @@ export function presentedKey(headers: Record<string, string | undefined>): strin
 
 export type AuthPlugin = ReturnType<typeof authPlugin>;
 
+interface RequestContext {
+  request: Request;
+  headers: Record<string, string | undefined>;
+  set: { headers: Record<string, string | number> };
+  path: string;
+}
+
 export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
-  return new Elysia({ name: "webhookd.auth" })
-    .derive({ as: "global" }, ({ headers, set, path }): { caller: Caller | null } => {
-      if (!path.startsWith("/api/")) return { caller: null };
+  // One answer per request: the body parser's hook and the derive both ask for it.
+  const admitted = new WeakMap<Request, Caller | null>();
+
+  /** Authenticates, counts the request against the key's rate limit, and resolves the org. */
+  function admit({ request, headers, set, path }: RequestContext): Caller | null {
+    const known = admitted.get(request);
+    if (known !== undefined) return known;
+    let caller: Caller | null = null;
+    if (path.startsWith("/api/")) {
       const principal = auth.authenticate(presentedKey(headers));
-      if (!principal) return { caller: null };
-      if (limiter) {
-        const r = limiter.take(principal.keyId);
-        set.headers["ratelimit-limit"] = String(r.limit);
-        set.headers["ratelimit-remaining"] = String(r.remaining);
-        set.headers["ratelimit-reset"] = String(r.resetSeconds);
-        if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+      if (principal) {
+        if (limiter) {
+          const r = limiter.take(principal.keyId);
+          set.headers["ratelimit-limit"] = String(r.limit);
+          set.headers["ratelimit-remaining"] = String(r.remaining);
+          set.headers["ratelimit-reset"] = String(r.resetSeconds);
+          if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+        }
+        caller = { principal, orgId: auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
       }
-      return { caller: { principal, orgId: auth.resolveOrg(principal, headers["x-org-id"] ?? null) } };
+    }
+    admitted.set(request, caller);
+    return caller;
+  }
+
+  return new Elysia({ name: "webhookd.auth" })
+    // Registered before the JSON parser: a request with a body is authenticated before a byte
+    // of it is read, so an unauthenticated one costs a header lookup whatever it sends.
+    .onParse({ as: "global" }, (context) => {
+      // Kept only when this hook refuses: the rest of the body is then never read, so the
+      // connection cannot carry another request.
+      context.set.headers["connection"] = "close";
+      if (!admit(context as unknown as RequestContext) && context.path.startsWith("/api/")) throw new UnauthorizedError();
+      delete context.set.headers["connection"];
     })
+    .derive({ as: "global" }, (context): { caller: Caller | null } => ({ caller: admit(context) }))
     .macro({
       /** The route acts inside one org and needs this scope; resolves `orgId`. */
       scope: (scope: Scope) => ({

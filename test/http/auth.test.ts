@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
 import { createEndpoint, expectError, expectOk } from "../helpers/assert.ts";
+import { rawRequest } from "../helpers/hostile.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -25,6 +26,27 @@ describe("presenting a key", () => {
     expectError(await s.api("GET", "/api/v1/webhooks"), 401, "UNAUTHORIZED");
     expectError(await s.api("POST", "/api/v1/webhooks", { body: { url: "https://example.com/x" } }), 401, "UNAUTHORIZED");
     expectError(await s.api("GET", "/api/v1/orgs"), 401, "UNAUTHORIZED");
+  });
+
+  test("a body is not read before its request is authenticated: no key or a wrong one is 401 with the body still unsent", async () => {
+    const port = Number(new URL(s.url).port);
+    const declared = 16 * 1024 * 1024;
+    for (const [path, keyHeader] of [
+      ["/api/v1/events/batch", ""],
+      ["/api/v1/events", "X-API-Key: sk_live_" + "A".repeat(40) + "\r\n"],
+      ["/api/v1/webhooks", "Authorization: Bearer hello\r\n"],
+      ["/api/v1/orgs", ""],
+    ] as const) {
+      // 16 MiB declared, 9 bytes sent, and the rest never comes: only an answer that does not wait for the body arrives.
+      const head = `POST ${path} HTTP/1.1\r\nHost: localhost\r\n${keyHeader}Content-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n`;
+      const started = performance.now();
+      const res = await rawRequest(port, head + '{"events"', 10_000);
+      expect({ path, status: res.status }).toEqual({ path, status: 401 });
+      // The server closed the connection (it will not read the rest), well before the client gave up.
+      expect(res.head.toLowerCase()).toContain("connection: close");
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(JSON.parse(res.body.slice(res.body.indexOf("{"))).error.code).toBe("UNAUTHORIZED");
+    }
   });
 
   test.each([
