@@ -13,6 +13,23 @@ export const ErrorEnvelope = t.Object(
   { description: "Every error, on every route" },
 );
 
+/**
+ * The API dialects of seeds 003 (`/v1/webhook_endpoints`) and 004 (`/v1/backend/webhooks`) live
+ * under this prefix. Their errors are `{error: {code, message}}`, seed 004's shape, without `success`.
+ */
+export const DIALECT_PREFIX = "/v1/";
+
+export const DialectError = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ examples: ["VALIDATION_ERROR"] }),
+      message: t.String(),
+      path: t.Optional(t.String()),
+    }),
+  },
+  { description: "Every error on the /v1/ dialects" },
+);
+
 export function envelope<T extends TSchema>(data: T) {
   return t.Object({ success: t.Literal(true), data });
 }
@@ -34,6 +51,11 @@ export const commonErrors = {
   429: ErrorEnvelope,
   503: ErrorEnvelope,
 } as const;
+
+/** The same, for the /v1/ dialects. */
+export const dialectErrors = Object.fromEntries(Object.keys(commonErrors).map((status) => [status, DialectError])) as {
+  [S in keyof typeof commonErrors]: typeof DialectError;
+};
 
 export function iso(ms: number): string;
 export function iso(ms: number | null): string | null;

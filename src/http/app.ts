@@ -22,6 +22,8 @@ import { webhooksRoutes } from "../api/webhooks/routes.ts";
 import { eventTypesRoutes } from "../api/event-types/routes.ts";
 import { eventsRoutes } from "../api/events/routes.ts";
 import { deliveriesRoutes } from "../api/deliveries/routes.ts";
+import { webhookEndpointsRoutes } from "../api/webhook-endpoints/routes.ts";
+import { backendWebhooksRoutes } from "../api/backend-webhooks/routes.ts";
 import type { EventsService } from "../api/events/service.ts";
 import type { DeliveriesService } from "../api/deliveries/service.ts";
 import type { WebhookdMetrics } from "../lib/metrics.ts";
@@ -72,7 +74,9 @@ export function createHttpApp(deps: HttpDeps) {
     .use(orgsRoutes(auth, deps.orgs))
     .use(deliveriesRoutes(auth, deps.deliveries))
     .use(webhooksRoutes(auth, deps.webhooks))
-    .use(eventsRoutes(auth, deps.events));
+    .use(eventsRoutes(auth, deps.events))
+    .use(webhookEndpointsRoutes(auth, deps.webhooks))
+    .use(backendWebhooksRoutes(auth, deps.webhooks, deps.deliveries));
   routes = app.routes;
   return app;
 }

@@ -1,13 +1,18 @@
 /**
  * Authentication, the per-key rate limit, and the `scope` / `admin` route options.
- * Every /api request with a key is authenticated up front, before its body is read (so the rate
+ * Every /api (and /v1 dialect) request with a key is authenticated up front, before its body is read (so the rate
  * limit counts bad requests too); routes then declare what they need: `{ scope: "webhooks:read" }`.
  */
 import { Elysia } from "elysia";
-import { RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
+import { NoRouteError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
 import type { AuthService, Caller } from "../api/auth/service.ts";
 import type { Scope } from "../api/auth/scopes.ts";
 import type { RateLimiter } from "../lib/token-bucket.ts";
+import { DIALECT_PREFIX } from "../api/common.ts";
+import { requestPath, routedOnRealPath } from "./request-path.ts";
+
+/** Every route under these needs a key (the canonical API and the seed dialects). */
+const needsKey = (path: string) => path.startsWith("/api/") || path.startsWith(DIALECT_PREFIX);
 
 /** The API key a request presents, or null for none; throws on a malformed Authorization header. */
 export function presentedKey(headers: Record<string, string | undefined>): string | null {
@@ -33,12 +38,13 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
   // One answer per request: the body parser's hook and the derive both ask for it.
   const admitted = new WeakMap<Request, Caller | null>();
 
-  /** Authenticates, counts the request against the key's rate limit, and resolves the org. */
+  /** Admits a request: checks it was routed on its own path, authenticates, counts it against the key's rate limit, resolves the org. */
   function admit({ request, headers, set, path }: RequestContext): Caller | null {
     const known = admitted.get(request);
     if (known !== undefined) return known;
+    if (!routedOnRealPath(request.url, path)) throw new NoRouteError(request.method, requestPath(request.url));
     let caller: Caller | null = null;
-    if (path.startsWith("/api/")) {
+    if (needsKey(path)) {
       const principal = auth.authenticate(presentedKey(headers));
       if (principal) {
         if (limiter) {
@@ -62,7 +68,7 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
       // Kept only when this hook refuses: the rest of the body is then never read, so the
       // connection cannot carry another request.
       context.set.headers["connection"] = "close";
-      if (!admit(context as unknown as RequestContext) && context.path.startsWith("/api/")) throw new UnauthorizedError();
+      if (!admit(context as unknown as RequestContext) && needsKey(context.path)) throw new UnauthorizedError();
       delete context.set.headers["connection"];
     })
     .derive({ as: "global" }, (context): { caller: Caller | null } => ({ caller: admit(context) }))

@@ -4,6 +4,7 @@
  */
 import { Elysia } from "elysia";
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../lib/errors.ts";
+import { requestPath } from "./request-path.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -60,7 +61,7 @@ function isJson(contentType: string): boolean {
 
 export function jsonBodyParser(limitFor: (path: string) => number) {
   return new Elysia({ name: "webhookd.body-parser" }).onParse({ as: "global" }, async ({ request, contentType }) => {
-    const bytes = await readCapped(request, limitFor(new URL(request.url).pathname));
+    const bytes = await readCapped(request, limitFor(requestPath(request.url)));
     if (bytes.byteLength === 0) return null;
     if (!isJson(contentType ?? "")) throw new UnsupportedMediaTypeError();
     let text: string;

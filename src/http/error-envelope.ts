@@ -4,8 +4,10 @@
  * logged with its stack).
  */
 import { Elysia } from "elysia";
-import { AppError, RateLimitedError } from "../lib/errors.ts";
+import { AppError, NoRouteError, RateLimitedError } from "../lib/errors.ts";
 import { storageFault } from "../lib/storage-fault.ts";
+import { DIALECT_PREFIX } from "../api/common.ts";
+import { requestPath } from "./request-path.ts";
 import type { Logger } from "../lib/logger.ts";
 
 interface ElysiaValidationIssue {
@@ -91,8 +93,10 @@ function runFailureHooks(request: Request, logger: Logger): void {
   }
 }
 
-function envelope(code: string, message: string, extra: Record<string, unknown> = {}) {
-  return { success: false as const, error: { code, message, ...extra } };
+/** `{success: false, error}`, or on the /v1/ dialects seed 004's `{error}`. */
+function envelope(pathname: string, code: string, message: string, extra: Record<string, unknown> = {}) {
+  const error = { code, message, ...extra };
+  return pathname.startsWith(DIALECT_PREFIX) ? { error } : { success: false as const, error };
 }
 
 /**
@@ -102,6 +106,7 @@ function envelope(code: string, message: string, extra: Record<string, unknown> 
 export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => string[] = () => []) {
   return new Elysia({ name: "webhookd.error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
     runFailureHooks(request, logger);
+    const pathname = requestPath(request.url);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
     // A storage fault that reached here unconverted (a read on a broken disk, say) is a 503 too.
@@ -109,36 +114,36 @@ export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => s
     if (domain) {
       set.status = domain.status;
       if (domain instanceof RateLimitedError) set.headers["retry-after"] = String(domain.retryAfterSeconds);
-      return envelope(domain.code, domain.message, domain.details);
+      return envelope(pathname, domain.code, domain.message, domain.details);
     }
     switch (code) {
       case "VALIDATION": {
         set.status = 400;
         const { message, path } = validationBody(error);
-        return envelope("VALIDATION_ERROR", message, path ? { path } : {});
+        return envelope(pathname, "VALIDATION_ERROR", message, path ? { path } : {});
       }
       case "PARSE":
         set.status = 400;
-        return envelope("VALIDATION_ERROR", "The request body could not be parsed.");
+        return envelope(pathname, "VALIDATION_ERROR", "The request body could not be parsed.");
       case "NOT_FOUND": {
-        const pathname = new URL(request.url).pathname;
         const allowed = methodsOn(pathname);
         if (allowed.length > 0 && !allowed.includes(request.method)) {
           set.status = 405;
           set.headers.allow = allowed.join(", ");
-          return envelope("METHOD_NOT_ALLOWED", `${pathname} does not take ${request.method}; it takes ${allowed.join(", ")}.`);
+          return envelope(pathname, "METHOD_NOT_ALLOWED", `${pathname} does not take ${request.method}; it takes ${allowed.join(", ")}.`);
         }
-        set.status = 404;
-        return envelope("NOT_FOUND", `No route for ${request.method} ${pathname}.`);
+        const none = new NoRouteError(request.method, pathname);
+        set.status = none.status;
+        return envelope(pathname, none.code, none.message);
       }
       default:
         set.status = 500;
         logger.error("unhandled error", {
           method: request.method,
-          path: new URL(request.url).pathname,
+          path: pathname,
           error: error instanceof Error ? error.stack : String(error),
         });
-        return envelope("INTERNAL_ERROR", "Something went wrong on our side; it has been logged.");
+        return envelope(pathname, "INTERNAL_ERROR", "Something went wrong on our side; it has been logged.");
     }
   });
 }

@@ -50,6 +50,13 @@ export class ConflictError extends AppError {
   }
 }
 
+/** No route serves this method and path. */
+export class NoRouteError extends AppError {
+  constructor(method: string, path: string) {
+    super("NOT_FOUND", 404, `No route for ${method} ${path}.`);
+  }
+}
+
 export class UnprocessableError extends AppError {
   constructor(code: string, message: string) {
     super(code, 422, message);

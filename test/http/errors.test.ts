@@ -51,6 +51,15 @@ describe("routing", () => {
       expect({ host, status: one.status }).toEqual({ host, status: 200 });
       expect(JSON.parse(one.body).data.id).toBe(endpointId);
     }
+    // An empty Host (the URL is then the path alone) never routes on a cut of the path either;
+    // static routes still answer, so an HTTP/1.0 health probe with no Host works.
+    for (const path of ["/zzzzzz/api/v1/orgs", "/zzzzzz/v1/webhook_endpoints", "/abcdefg/healthz"]) {
+      const res = await get(path, "");
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      expect(JSON.parse(res.body.slice(res.body.indexOf("{"))).error.code).toBe("NOT_FOUND");
+    }
+    expect((await get("/api/v1/orgs", "")).status).toBe(200);
+    expect((await rawRequest(port, "GET /healthz HTTP/1.0\r\n\r\n")).status).toBe(200);
   });
 
   test("a method a path does not take is 405 METHOD_NOT_ALLOWED, with Allow naming the ones it does", async () => {

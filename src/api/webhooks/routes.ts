@@ -5,6 +5,7 @@ import { commonErrors, envelope, ok } from "../common.ts";
 import { CreateEndpointBody, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UpdateEndpointBody } from "./schemas.ts";
 import type { WebhooksService } from "./service.ts";
 import { endpointView } from "./view.ts";
+import { deleteEndpointHandler } from "./delete-handler.ts";
 
 const detail = (summary: string, description?: string) => ({ tags: ["webhooks"], summary, ...(description ? { description } : {}) });
 
@@ -54,11 +55,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     })
     .delete(
       "/:id",
-      async ({ orgId, params, set }) => {
-        await service.delete(orgId, params.id);
-        set.status = 204;
-        return null;
-      },
+      deleteEndpointHandler(service),
       {
         scope: "webhooks:write",
         params: EndpointIdParams,

@@ -3,14 +3,14 @@ import { MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
 import { IsoDate, NullableIsoDate } from "../common.ts";
 import { MAX_GRACE_SECONDS } from "./service.ts";
 
-const Url = t.String({ minLength: 1, maxLength: MAX_URL_LENGTH, examples: ["https://your-app.com/webhook"] });
-const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
+export const Url = t.String({ minLength: 1, maxLength: MAX_URL_LENGTH, examples: ["https://your-app.com/webhook"] });
+export const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
   minItems: 1,
   maxItems: MAX_EVENTS_PER_ENDPOINT,
   description: 'Event types (1-10): catalog names, "*" for all, or "prefix.*"',
   examples: [["call.ended", "call.failed", "contact.created"]],
 });
-const Description = t.Union([t.String({ maxLength: 500 }), t.Null()], { examples: ["Production webhook"] });
+export const Description = t.Union([t.String({ maxLength: 500 }), t.Null()], { examples: ["Production webhook"] });
 
 export const CreateEndpointBody = t.Object(
   { url: Url, events: t.Optional(Events), description: t.Optional(Description) },
@@ -24,16 +24,13 @@ export const UpdateEndpointBody = t.Object(
 );
 export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
 
-export const RotateSecretBody = t.Optional(
-  t.Object(
-    {
-      gracePeriodSeconds: t.Optional(
-        t.Integer({ minimum: 0, maximum: MAX_GRACE_SECONDS, description: "Keep signing with the old secret too for this long (at most 7 days)" }),
-      ),
-    },
-    { additionalProperties: false },
-  ),
-);
+export const GracePeriodSeconds = t.Integer({
+  minimum: 0,
+  maximum: MAX_GRACE_SECONDS,
+  description: "Keep signing with the old secret too for this long (at most 7 days)",
+});
+
+export const RotateSecretBody = t.Optional(t.Object({ gracePeriodSeconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
 
 /** Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400. */
 export const EndpointIdParams = t.Object({ id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }) });

@@ -1,0 +1,96 @@
+/**
+ * `/v1/backend/webhooks`: seed 004's dialect (`{data: ...}`, `event_types`, `enabled`), served by
+ * the same webhooks and deliveries services as `/api/v1/webhooks`.
+ */
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../http/auth.ts";
+import { dialectErrors, iso, IsoDate } from "../common.ts";
+import { inDialectTerms } from "../dialect-fields.ts";
+import { Description, EndpointIdParams, Events, SecretResponse, Url } from "../webhooks/schemas.ts";
+import type { WebhooksService } from "../webhooks/service.ts";
+import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
+import type { DeliveriesService } from "../deliveries/service.ts";
+import { TEST_EVENT } from "../deliveries/service.ts";
+import type { EndpointRow } from "../../store/repositories/endpoints.ts";
+
+const EventTypes = t.Array(Events.items, {
+  ...Events,
+  description: 'Event types (1-10): catalog names, "*" for all, or "prefix.*". Defaults to ["*"].',
+  examples: [["call.ended"]],
+});
+
+const Webhook = t.Object({
+  id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  url: t.String(),
+  description: t.Union([t.String(), t.Null()]),
+  event_types: t.Array(t.String()),
+  enabled: t.Boolean(),
+  created_at: IsoDate,
+});
+const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
+const CreateBody = t.Object({ url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes) }, { additionalProperties: false });
+const TestBody = t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false }));
+
+const FIELD_NAMES = { events: "event_types" };
+
+function webhookObject(row: EndpointRow): typeof Webhook.static {
+  return { id: row.id, url: row.url, description: row.description, event_types: row.events, enabled: row.enabled, created_at: iso(row.createdAt) };
+}
+
+const detail = (summary: string, description?: string) => ({ tags: ["seed 004: /v1/backend/webhooks"], summary, ...(description ? { description } : {}) });
+
+export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksService, deliveries: DeliveriesService) {
+  return new Elysia({ prefix: "/v1/backend/webhooks" })
+    .use(auth)
+    .get("", ({ orgId }) => ({ data: webhooks.list(orgId).map(webhookObject) }), {
+      scope: "webhooks:read",
+      response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors },
+      detail: detail("List webhook endpoints"),
+    })
+    .post(
+      "",
+      async ({ orgId, body, set }) => {
+        const { row, secret } = await inDialectTerms(FIELD_NAMES, () =>
+          webhooks.create(orgId, { url: body.url, description: body.description, events: body.event_types }),
+        );
+        set.status = 201;
+        return { data: { ...webhookObject(row), secret } };
+      },
+      {
+        scope: "webhooks:write",
+        body: CreateBody,
+        response: { 201: t.Object({ data: WithSecret }), ...dialectErrors },
+        detail: detail("Create a webhook endpoint", "Returns the signing secret."),
+      },
+    )
+    .post(
+      "/test",
+      async ({ orgId, body }) => {
+        const { messageId } = await deliveries.testAll(orgId, body?.event ?? TEST_EVENT);
+        return { data: { success: true, message_id: messageId } };
+      },
+      {
+        scope: "webhooks:write",
+        body: TestBody,
+        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors },
+        detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
+      },
+    )
+    .get("/:id", ({ orgId, params }) => ({ data: webhookObject(webhooks.get(orgId, params.id)) }), {
+      scope: "webhooks:read",
+      params: EndpointIdParams,
+      response: { 200: t.Object({ data: Webhook }), ...dialectErrors },
+      detail: detail("Get a webhook endpoint"),
+    })
+    .delete(
+      "/:id",
+      deleteEndpointHandler(webhooks),
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+    )
+    .get("/:id/secret", ({ orgId, params }) => ({ data: { secret: webhooks.revealSecret(orgId, params.id) } }), {
+      scope: "webhooks:write",
+      params: EndpointIdParams,
+      response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors },
+      detail: detail("Get the signing secret", "For verifying signatures. Needs webhooks:write."),
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * `/v1/webhook_endpoints`: seed 003's dialect (snake_case fields, the object itself as the body,
+ * `Authorization: Bearer sk_...`), served by the same webhooks service as `/api/v1/webhooks`.
+ */
+import { Elysia, t } from "elysia";
+import type { AuthPlugin } from "../../http/auth.ts";
+import { dialectErrors, iso, IsoDate, NullableIsoDate } from "../common.ts";
+import { inDialectTerms } from "../dialect-fields.ts";
+import { Description, EndpointIdParams, Events, GracePeriodSeconds, Url } from "../webhooks/schemas.ts";
+import type { WebhooksService } from "../webhooks/service.ts";
+import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
+import type { EndpointRow } from "../../store/repositories/endpoints.ts";
+
+const EnabledEvents = t.Array(Events.items, {
+  ...Events,
+  description: 'Event types this endpoint subscribes to (1-10): catalog names, "*" for all, or "prefix.*". Defaults to ["*"].',
+  examples: [["call.ended", "call.failed"]],
+});
+const Status = t.Union([t.Literal("enabled"), t.Literal("disabled")]);
+
+const WebhookEndpoint = t.Object({
+  id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"], description: "webhookd's endpoint id (the same on every dialect), not a UUID" }),
+  org_id: t.String({ examples: ["org_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  url: t.String(),
+  description: t.Union([t.String(), t.Null()]),
+  enabled_events: t.Array(t.String()),
+  status: Status,
+  disabled_reason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
+  disabled_at: NullableIsoDate,
+  consecutive_failures: t.Integer(),
+  created_at: IsoDate,
+  updated_at: IsoDate,
+});
+const WithSigningSecret = t.Composite([
+  t.Object({ signing_secret: t.String({ description: "Returned only on create and rotate", examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] }) }),
+  WebhookEndpoint,
+]);
+
+const CreateBody = t.Object(
+  { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents) },
+  { additionalProperties: false },
+);
+const UpdateBody = t.Object(
+  { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(Status) },
+  { additionalProperties: false },
+);
+const RotateBody = t.Optional(t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
+
+const FIELD_NAMES = { events: "enabled_events" };
+
+function endpointObject(row: EndpointRow): typeof WebhookEndpoint.static {
+  return {
+    id: row.id,
+    org_id: row.orgId,
+    url: row.url,
+    description: row.description,
+    enabled_events: row.events,
+    status: row.enabled ? "enabled" : "disabled",
+    disabled_reason: row.disabledReason,
+    disabled_at: iso(row.disabledAt),
+    consecutive_failures: row.consecutiveFailures,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
+
+const detail = (summary: string, description?: string) => ({ tags: ["seed 003: /v1/webhook_endpoints"], summary, ...(description ? { description } : {}) });
+
+export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksService) {
+  return new Elysia({ prefix: "/v1/webhook_endpoints" })
+    .use(auth)
+    .post(
+      "",
+      async ({ orgId, body, set }) => {
+        const { row, secret } = await inDialectTerms(FIELD_NAMES, () =>
+          service.create(orgId, { url: body.url, description: body.description, events: body.enabled_events }),
+        );
+        set.status = 201;
+        return { signing_secret: secret, ...endpointObject(row) };
+      },
+      {
+        scope: "webhooks:write",
+        body: CreateBody,
+        response: { 201: WithSigningSecret, ...dialectErrors },
+        detail: detail("Create a webhook endpoint", "`signing_secret` is returned here and on rotate only."),
+      },
+    )
+    .get("", ({ orgId }) => ({ data: service.list(orgId).map(endpointObject) }), {
+      scope: "webhooks:read",
+      response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors },
+      detail: detail("List webhook endpoints"),
+    })
+    .get("/:id", ({ orgId, params }) => endpointObject(service.get(orgId, params.id)), {
+      scope: "webhooks:read",
+      params: EndpointIdParams,
+      response: { 200: WebhookEndpoint, ...dialectErrors },
+      detail: detail("Get a webhook endpoint"),
+    })
+    .patch(
+      "/:id",
+      async ({ orgId, params, body }) => {
+        const isActive = body.status === undefined ? undefined : body.status === "enabled";
+        const row = await inDialectTerms(FIELD_NAMES, () =>
+          service.update(orgId, params.id, { url: body.url, description: body.description, events: body.enabled_events, isActive }),
+        );
+        return endpointObject(row);
+      },
+      {
+        scope: "webhooks:write",
+        params: EndpointIdParams,
+        body: UpdateBody,
+        response: { 200: WebhookEndpoint, ...dialectErrors },
+        detail: detail(
+          "Update a webhook endpoint",
+          'Partial. `status: "disabled"` disables (reason `manual`); `status: "enabled"` re-enables and resets `consecutive_failures`.',
+        ),
+      },
+    )
+    .delete(
+      "/:id",
+      deleteEndpointHandler(service),
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+    )
+    .post(
+      "/:id/rotate_secret",
+      async ({ orgId, params, body }) => {
+        const { row, secret } = await service.rotateSecret(orgId, params.id, body?.grace_period_seconds ?? 0);
+        return { signing_secret: secret, ...endpointObject(row) };
+      },
+      {
+        scope: "webhooks:write",
+        params: EndpointIdParams,
+        body: RotateBody,
+        response: { 200: WithSigningSecret, ...dialectErrors },
+        detail: detail("Rotate the signing secret", "With `grace_period_seconds` the old secret keeps signing beside the new one until then."),
+      },
+    );
+}
