@@ -13,6 +13,7 @@ import type { WriteBatcher } from "../../store/write-batcher.ts";
 import type { EventRow, EventsRepo } from "../../store/repositories/events.ts";
 import type { DeliveriesRepo, DeliveryRow, DueDelivery } from "../../store/repositories/deliveries.ts";
 import { filtersMatch } from "../webhooks/endpoint-rules.ts";
+import { idempotencyKeyReused } from "../idempotency/service.ts";
 
 export interface PublishInput {
   event: string;
@@ -51,11 +52,22 @@ export const MAX_BATCH = 1000;
  */
 const PRELOAD_MAX_BODY = 1024;
 
-/** Client ids and Idempotency-Keys dedupe in separate namespaces, so one never shadows the other. */
+/**
+ * Client ids and Idempotency-Keys dedupe in separate namespaces, so one never shadows the other.
+ * Both are org-wide: an event belongs to the org, whichever of its keys publishes it.
+ */
 function dedupeKey(clientId?: string, idempotencyKey?: string): string | null {
   if (clientId !== undefined) return `id:${clientId}`;
   if (idempotencyKey !== undefined) return `key:${idempotencyKey}`;
   return null;
+}
+
+/**
+ * An Idempotency-Key promises the first response only to the same request; a client id names
+ * the event itself, so a repeated id is a duplicate whatever it carries.
+ */
+function mustMatchRequest(dedupe: string): boolean {
+  return dedupe.startsWith("key:");
 }
 
 
@@ -92,8 +104,11 @@ export function createEventsService(deps: EventsServiceDeps) {
     return (): { result: PublishResult; due: DueDelivery[] } => {
       if (!deps.events.insertIfNew(row)) {
         const existing = deps.events.findByDedupeKey(orgId, dedupeKey!)!;
+        const publishedAt = new Date(existing.createdAt).toISOString();
+        // The same event and data give the same body with the first publish's timestamp.
+        if (mustMatchRequest(dedupeKey!) && existing.body !== webhookBodyOf(input.event, publishedAt, dataJson)) throw idempotencyKeyReused();
         const count = deps.deliveries.listForEvent(existing.id).length;
-        return { result: { id: existing.id, event: existing.type, timestamp: new Date(existing.createdAt).toISOString(), deliveries: count, duplicate: true }, due: [] };
+        return { result: { id: existing.id, event: existing.type, timestamp: publishedAt, deliveries: count, duplicate: true }, due: [] };
       }
       const targets = deps.endpointCache
         .liveForOrg(orgId)
