@@ -70,7 +70,7 @@ export const options = {
   port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
-  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits); if unset and none exists yet, one is generated on first start and printed once", adminKey),
+  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits). Set, it is the only admin key and a start revokes the stored ones; unset, a start that finds no admin key generates one and prints it once", adminKey),
   masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),
   allowPrivateTargets: option("WEBHOOKD_ALLOW_PRIVATE_TARGETS", "false", "Allow endpoints on loopback/private/link-local addresses (development, tests, internal use)", boolean),
