@@ -144,6 +144,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     catalog: config.eventTypes,
     clock,
     maxPayloadBytes: config.maxPayloadBytes,
+    orgPublishRate: config.orgPublishRate > 0 ? createRateLimiter(config.orgPublishRate, config.orgPublishRate * 2, clock) : null,
     onScheduled: (due) => schedulerRef.offer(due),
     onPublished: (count) => metrics.eventsPublished.inc({}, count),
   });

@@ -4,7 +4,8 @@
  * so a 2xx means the rows are on disk; then hands the new deliveries to the scheduler.
  */
 import type { Clock } from "../../lib/clock.ts";
-import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../lib/errors.ts";
+import { NotFoundError, PayloadTooLargeError, RateLimitedError, ValidationError } from "../../lib/errors.ts";
+import type { RateLimiter } from "../../lib/token-bucket.ts";
 import { newId } from "../../lib/ids.ts";
 import { webhookBodyOf } from "../../lib/webhook-body.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
@@ -38,6 +39,8 @@ export interface EventsServiceDeps {
   catalog: EventTypeCatalog;
   clock: Clock;
   maxPayloadBytes: number;
+  /** The per-org publish rate (events per second, keyed by org id); null when off. */
+  orgPublishRate: RateLimiter | null;
   /** Committed deliveries that are due now. */
   onScheduled: (due: DueDelivery[]) => void;
   /** How many new events (not duplicates) a publish committed: for metrics. */
@@ -127,6 +130,12 @@ export function createEventsService(deps: EventsServiceDeps) {
     };
   }
 
+  /** Charged per event, after validation: a refused request costs nothing. */
+  function admit(orgId: string, events: number): void {
+    const r = deps.orgPublishRate?.take(orgId, events);
+    if (r && !r.allowed) throw new RateLimitedError(r.resetSeconds, "This organization's publish rate");
+  }
+
   async function commit(ops: Array<() => { result: PublishResult; due: DueDelivery[] }>): Promise<PublishResult[]> {
     const done = await deps.batcher.submit(() => ops.map((op) => op()));
     deps.onPublished?.(done.filter((d) => !d.result.duplicate).length);
@@ -137,6 +146,7 @@ export function createEventsService(deps: EventsServiceDeps) {
   return {
     async publish(orgId: string, input: PublishInput, idempotencyKey?: string): Promise<PublishResult> {
       const dataJson = validate(input, "");
+      admit(orgId, 1);
       const [result] = await commit([write(orgId, input, dataJson, dedupeKey(input.id, idempotencyKey), false)]);
       return result!;
     },
@@ -147,6 +157,7 @@ export function createEventsService(deps: EventsServiceDeps) {
       const dataJsons = inputs.map((input, i) => validate(input, `events[${i}].`));
       const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
       if (new Set(ids).size !== ids.length) throw new ValidationError("events: the same id appears twice in the batch.", "events");
+      admit(orgId, inputs.length);
       return commit(inputs.map((input, i) => write(orgId, input, dataJsons[i]!, dedupeKey(input.id), false)));
     },
 
