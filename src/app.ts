@@ -14,6 +14,7 @@ import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./securi
 import { hashApiKey } from "./security/tokens.ts";
 import { systemResolver, type Resolver } from "./security/resolver.ts";
 import { vetTarget } from "./security/target-guard.ts";
+import { vetPort } from "./security/port-rule.ts";
 import { createAuthService } from "./api/auth/service.ts";
 import { createOrgsService } from "./api/orgs/service.ts";
 import { createAdminKeysService } from "./api/admin-keys/service.ts";
@@ -74,7 +75,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     store.close();
     throw err;
   }
-  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+  const checkTarget = (url: URL) => vetPort(url, config.allowedPorts) ?? vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
   const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
 
   const auth = createAuthService({

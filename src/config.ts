@@ -9,6 +9,7 @@ import { parseDuration, parseDurationList } from "./lib/duration.ts";
 import { DEFAULT_EVENT_TYPES, parseEventTypeCatalog, type EventTypeCatalog } from "./event-catalog.ts";
 import { API_KEY_SHAPE } from "./security/tokens.ts";
 import { parseMasterKey } from "./security/secret-box.ts";
+import { parseAllowedPorts } from "./security/port-rule.ts";
 
 export class ConfigError extends Error {}
 
@@ -74,6 +75,7 @@ export const options = {
   masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),
   allowPrivateTargets: option("WEBHOOKD_ALLOW_PRIVATE_TARGETS", "false", "Allow endpoints on loopback/private/link-local addresses (development, tests, internal use)", boolean),
+  allowedPorts: option("WEBHOOKD_ALLOWED_PORTS", "any", "Ports endpoint URLs may use: any, or a comma list of ports and ranges (443,8443,8000-8999); checked on save and before every attempt", parseAllowedPorts),
   probe: option("WEBHOOKD_PROBE", "true", "Send a signed probe to an endpoint URL on create and URL change; no 2xx rejects the change", boolean),
   maxEndpointsPerOrg: option("WEBHOOKD_MAX_ENDPOINTS_PER_ORG", "5", "Endpoints an org may have", integer(1, 100_000)),
   rateLimit: option("WEBHOOKD_RATE_LIMIT", "100", "Requests per second per API key (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
