@@ -14,8 +14,10 @@ import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./securi
 import { hashApiKey } from "./security/tokens.ts";
 import { systemResolver, type Resolver } from "./security/resolver.ts";
 import { vetTarget } from "./security/target-guard.ts";
+import { vetPort } from "./security/port-rule.ts";
 import { createAuthService } from "./api/auth/service.ts";
 import { createOrgsService } from "./api/orgs/service.ts";
+import { createAdminKeysService } from "./api/admin-keys/service.ts";
 import { createWebhooksService } from "./api/webhooks/service.ts";
 import { createIdempotencyService } from "./api/idempotency/service.ts";
 import { createEventsService } from "./api/events/service.ts";
@@ -73,7 +75,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     store.close();
     throw err;
   }
-  const checkTarget = (url: URL) => vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
+  const checkTarget = (url: URL) => vetPort(url, config.allowedPorts) ?? vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
   const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
 
   const auth = createAuthService({
@@ -82,6 +84,13 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     configuredAdminKeyHash: config.adminKey ? hashApiKey(config.adminKey) : null,
   });
   const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, write: store.write, onKeyRevoked: auth.forgetKeyHash });
+  const adminKeys = createAdminKeysService({
+    apiKeys: store.apiKeys,
+    clock,
+    write: store.write,
+    configured: config.adminKey !== undefined,
+    onKeyRevoked: auth.forgetKeyHash,
+  });
 
   // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
   let scheduler: ReturnType<typeof createScheduler> | null = null;
@@ -136,6 +145,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     catalog: config.eventTypes,
     clock,
     maxPayloadBytes: config.maxPayloadBytes,
+    orgPublishRate: config.orgPublishRate > 0 ? createRateLimiter(config.orgPublishRate, config.orgPublishRate * 2, clock) : null,
     onScheduled: (due) => schedulerRef.offer(due),
     onPublished: (count) => metrics.eventsPublished.inc({}, count),
   });
@@ -165,7 +175,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
   metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
 
-  return { config, logger, clock, metrics, store, auth, orgs, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper };
+  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper };
 }
 export type Services = ReturnType<typeof buildServices>;
 
@@ -181,7 +191,8 @@ export interface RunningApp {
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const services = buildServices(config, options);
   const { logger, store } = services;
-  const generatedAdminKey = services.orgs.ensureAdminKey(config.adminKey !== undefined);
+  const { generated: generatedAdminKey, revoked } = services.adminKeys.atStart();
+  if (revoked > 0) logger.warn("WEBHOOKD_ADMIN_KEY is set: revoked the stored admin keys", { revoked });
   const http = createHttpApp({
     version: VERSION,
     logger,
@@ -190,6 +201,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     rateLimiter: config.rateLimit > 0 ? createRateLimiter(config.rateLimit, config.rateLimit * 2, services.clock) : null,
     idempotency: services.idempotency,
     orgs: services.orgs,
+    adminKeys: services.adminKeys,
     webhooks: services.webhooks,
     events: services.events,
     deliveries: services.deliveries,

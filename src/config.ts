@@ -9,6 +9,7 @@ import { parseDuration, parseDurationList } from "./lib/duration.ts";
 import { DEFAULT_EVENT_TYPES, parseEventTypeCatalog, type EventTypeCatalog } from "./event-catalog.ts";
 import { API_KEY_SHAPE } from "./security/tokens.ts";
 import { parseMasterKey } from "./security/secret-box.ts";
+import { parseAllowedPorts } from "./security/port-rule.ts";
 
 export class ConfigError extends Error {}
 
@@ -70,13 +71,15 @@ export const options = {
   port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
-  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits); if unset and none exists yet, one is generated on first start and printed once", adminKey),
+  adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits). Set, it is the only admin key and a start revokes the stored ones; unset, a start that finds no admin key generates one and prints it once", adminKey),
   masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),
   allowPrivateTargets: option("WEBHOOKD_ALLOW_PRIVATE_TARGETS", "false", "Allow endpoints on loopback/private/link-local addresses (development, tests, internal use)", boolean),
+  allowedPorts: option("WEBHOOKD_ALLOWED_PORTS", "any", "Ports endpoint URLs may use: any, or a comma list of ports and ranges (443,8443,8000-8999); checked on save and before every attempt", parseAllowedPorts),
   probe: option("WEBHOOKD_PROBE", "true", "Send a signed probe to an endpoint URL on create and URL change; no 2xx rejects the change", boolean),
   maxEndpointsPerOrg: option("WEBHOOKD_MAX_ENDPOINTS_PER_ORG", "5", "Endpoints an org may have", integer(1, 100_000)),
   rateLimit: option("WEBHOOKD_RATE_LIMIT", "100", "Requests per second per API key (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
+  orgPublishRate: option("WEBHOOKD_ORG_PUBLISH_RATE", "1000", "Events per second one org may publish, whichever of its keys publishes; each event of a batch counts (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
   eventTypes: option<EventTypeCatalog>("WEBHOOKD_EVENT_TYPES", undefined, "Event-type catalog: a comma list, or a path to a JSON file (array of names or {name, description}); default: the seeds' catalog", (raw) => parseEventTypeCatalog(raw, readCatalogFile)),
   maxPayloadBytes: option("WEBHOOKD_MAX_PAYLOAD_BYTES", "262144", "Largest event `data`, in bytes (413 beyond)", integer(1024, 64 * 1024 * 1024)),
   concurrency: option("WEBHOOKD_CONCURRENCY", "256", "Delivery attempts in flight at once, across all endpoints", integer(1, 100_000)),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-/** The CLI: serve | migrate | orgs | keys | version. Exit 2 on a usage error, 1 on a failure. */
+/** The CLI: serve | migrate | orgs | keys | admin-key | version. Exit 2 on a usage error, 1 on a failure. */
 import { parseArgs, UsageError } from "./cli/args.ts";
 import { HELP } from "./cli/help.ts";
 import { ConfigError, loadConfig, serveFlags } from "./config.ts";
@@ -91,6 +91,22 @@ async function run(argv: string[]): Promise<number> {
       try {
         const { row, key } = await services.orgs.createKey(org, { scopes, name: flags["--name"] ?? null, mode });
         print(JSON.stringify({ id: row.id, orgId: row.orgId, scopes: row.scopes, key }));
+        return 0;
+      } finally {
+        services.store.close();
+      }
+    }
+    case "admin-key": {
+      const [sub, extra] = positionals;
+      if ((sub !== "rotate" && sub !== "revoke") || extra) throw new UsageError("expected 'admin-key rotate' or 'admin-key revoke'");
+      const services = buildServices(config, { logger: silentLogger });
+      try {
+        if (sub === "rotate") {
+          const { row, key } = await services.adminKeys.rotate();
+          print(JSON.stringify({ id: row.id, key }));
+        } else {
+          print(JSON.stringify({ revoked: await services.adminKeys.revokeAll() }));
+        }
         return 0;
       } finally {
         services.store.close();

@@ -14,10 +14,12 @@ import { healthRoutes } from "./health.ts";
 import type { AuthService } from "../api/auth/service.ts";
 import type { IdempotencyService } from "../api/idempotency/service.ts";
 import type { OrgsService } from "../api/orgs/service.ts";
+import type { AdminKeysService } from "../api/admin-keys/service.ts";
 import type { WebhooksService } from "../api/webhooks/service.ts";
 import type { EventTypeCatalog } from "../event-catalog.ts";
 import type { RateLimiter } from "../lib/token-bucket.ts";
 import { orgsRoutes } from "../api/orgs/routes.ts";
+import { adminKeysRoutes } from "../api/admin-keys/routes.ts";
 import { webhooksRoutes } from "../api/webhooks/routes.ts";
 import { eventTypesRoutes } from "../api/event-types/routes.ts";
 import { eventsRoutes } from "../api/events/routes.ts";
@@ -36,6 +38,7 @@ export interface HttpDeps {
   rateLimiter: RateLimiter | null;
   idempotency: IdempotencyService;
   orgs: OrgsService;
+  adminKeys: AdminKeysService;
   webhooks: WebhooksService;
   events: EventsService;
   deliveries: DeliveriesService;
@@ -72,6 +75,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(healthRoutes(deps.checkWritable))
     .use(eventTypesRoutes(deps.catalog))
     .use(orgsRoutes(auth, deps.orgs))
+    .use(adminKeysRoutes(auth, deps.adminKeys))
     .use(deliveriesRoutes(auth, deps.deliveries))
     .use(webhooksRoutes(auth, deps.webhooks))
     .use(eventsRoutes(auth, deps.events))

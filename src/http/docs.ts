@@ -83,6 +83,7 @@ export function docsPlugin(opts: DocsOptions) {
               { name: "deliveries", description: "Delivery attempts, status and retries" },
               { name: "event-types", description: "Catalogue of event types" },
               { name: "orgs", description: "Organisations (tenants)" },
+              { name: "admin", description: "The admin key itself: list, rotate, revoke" },
               { name: "health", description: "Liveness and readiness" },
             ],
           },

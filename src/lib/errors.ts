@@ -70,8 +70,8 @@ export class PayloadTooLargeError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super("RATE_LIMITED", 429, `Rate limit exceeded; retry after ${retryAfterSeconds}s.`);
+  constructor(readonly retryAfterSeconds: number, what = "Rate limit") {
+    super("RATE_LIMITED", 429, `${what} exceeded; retry after ${retryAfterSeconds}s.`);
   }
 }
 

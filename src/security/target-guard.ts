@@ -14,7 +14,7 @@ export type TargetVerdict =
   | {
       ok: false;
       code: GuardFailureCode;
-      reason: BlockedReason | "no_addresses" | "lookup_failed";
+      reason: BlockedReason | "port" | "no_addresses" | "lookup_failed";
       message: string;
       address?: string;
     };

@@ -119,6 +119,93 @@ describe("the generated admin key", () => {
   });
 });
 
+describe("rotating and revoking the admin key", () => {
+  const BANNER = /Generated the admin API key \(shown once, store it now\):\n\n {2}(sk_admin_[0-9A-Za-z]{32,})\n/;
+  const orgsWith = async (base: string, key: string) => (await call(base, "GET", "/api/v1/orgs", key)).status;
+
+  test("by API: the new key works, the old one is refused at once; revoking the last one makes a start generate another", async () => {
+    const dataDir = join(w.dir, "rotate-api");
+    const first = await w.serve(["--data-dir", dataDir]);
+    let rotated: any;
+    try {
+      const old = (await first.waitForStdout(BANNER))[1]!;
+      const res = await call(first.url, "POST", "/api/v1/admin/keys/rotate", old);
+      expect(res.status).toBe(201);
+      rotated = res.body.data;
+      expect(rotated).toEqual({ id: expect.stringMatching(/^key_/), name: "admin", prefix: rotated.key.slice(0, 13), createdAt: expect.any(String), revokedAt: null, key: expect.stringMatching(/^sk_admin_[0-9A-Za-z]{32,}$/) });
+      expect(await orgsWith(first.url, old)).toBe(401);
+      expect(await orgsWith(first.url, rotated.key)).toBe(200);
+      const listed = (await call(first.url, "GET", "/api/v1/admin/keys", rotated.key)).body.data;
+      expect(listed.map((k: any) => [k.id === rotated.id, k.revokedAt === null])).toEqual([[false, false], [true, true]]);
+      expect(JSON.stringify(listed)).not.toContain(old);
+
+      expect((await call(first.url, "DELETE", `/api/v1/admin/keys/${rotated.id}`, rotated.key)).status).toBe(204);
+      expect(await orgsWith(first.url, rotated.key)).toBe(401);
+    } finally {
+      expect(await first.stop()).toBe(0);
+    }
+    const second = await w.serve(["--data-dir", dataDir]);
+    try {
+      const fresh = (await second.waitForStdout(BANNER))[1]!;
+      expect(await orgsWith(second.url, fresh)).toBe(200);
+      expect(await orgsWith(second.url, rotated.key)).toBe(401);
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+  });
+
+  test("by CLI while serve runs: the old key is refused on its next request", async () => {
+    const dataDir = join(w.dir, "rotate-cli");
+    const s = await w.serve(["--data-dir", dataDir]);
+    try {
+      const old = (await s.waitForStdout(BANNER))[1]!;
+      expect(await orgsWith(s.url, old)).toBe(200);
+      const rotated = w.run(["admin-key", "rotate", "--data-dir", dataDir]);
+      expect(rotated.code).toBe(0);
+      const { id, key } = JSON.parse(rotated.stdout);
+      expect(id).toMatch(/^key_/);
+      expect(await orgsWith(s.url, old)).toBe(401);
+      expect(await orgsWith(s.url, key)).toBe(200);
+      expect(w.run(["admin-key", "revoke", "--data-dir", dataDir])).toEqual({ code: 0, stdout: '{"revoked":1}\n', stderr: "" });
+      expect(await orgsWith(s.url, key)).toBe(401);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+  });
+
+  test("WEBHOOKD_ADMIN_KEY retires a generated key for good, and rotation is then the variable's", async () => {
+    const dataDir = join(w.dir, "env-takes-over");
+    const configured = "sk_admin_" + "E".repeat(40);
+    const first = await w.serve(["--data-dir", dataDir]);
+    const generated = (await first.waitForStdout(BANNER))[1]!;
+    expect(await first.stop()).toBe(0);
+
+    const withEnv = await w.serve(["--data-dir", dataDir], { WEBHOOKD_ADMIN_KEY: configured });
+    try {
+      expect(await orgsWith(withEnv.url, configured)).toBe(200);
+      expect(await orgsWith(withEnv.url, generated)).toBe(401);
+      const refused = await call(withEnv.url, "POST", "/api/v1/admin/keys/rotate", configured);
+      expect([refused.status, refused.body.error.code]).toEqual([409, "ADMIN_KEY_CONFIGURED"]);
+      const cli = w.run(["admin-key", "rotate", "--data-dir", dataDir], { WEBHOOKD_ADMIN_KEY: configured });
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toContain("WEBHOOKD_ADMIN_KEY");
+    } finally {
+      expect(await withEnv.stop()).toBe(0);
+    }
+
+    // Without the variable again: the generated key stays revoked, and a new one is made.
+    const after = await w.serve(["--data-dir", dataDir]);
+    try {
+      const fresh = (await after.waitForStdout(BANNER))[1]!;
+      expect(await orgsWith(after.url, generated)).toBe(401);
+      expect(await orgsWith(after.url, configured)).toBe(401);
+      expect(await orgsWith(after.url, fresh)).toBe(200);
+    } finally {
+      expect(await after.stop()).toBe(0);
+    }
+  });
+});
+
 describe("the walk-through", () => {
   test("admin key → org → org key → endpoint → list → rotate, then SIGTERM", async () => {
     // Default data dir (./data beside the binary), dev flags for a local receiver.

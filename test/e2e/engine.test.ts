@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import crypto from "node:crypto";
 import { join } from "node:path";
-import { Webhook } from "standardwebhooks";
 import { VERSION } from "../../src/version.ts";
 import { startTestServer, type TestServer } from "../helpers/server.ts";
-import { eventually, startReceiver, type Received, type Receiver } from "../helpers/receiver.ts";
+import { eventually, standardVerifies, startReceiver, type Received, type Receiver } from "../helpers/receiver.ts";
 import { expectError, expectOk } from "../helpers/assert.ts";
 
 /** Seed 001's verification code, verbatim apart from types. */
@@ -17,16 +16,6 @@ function verifyWebhookSignature(payload: string, signature: string, secret: stri
   const expected = crypto.createHmac("sha256", secret).update(payload).digest("hex");
   const expectedSig = `sha256=${expected}`;
   return signature.length === expectedSig.length && crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expectedSig));
-}
-
-/** standardwebhooks' own verifier: true when it accepts the request. */
-function standardVerifies(secret: string, got: Received): boolean {
-  try {
-    new Webhook(secret).verify(got.body, got.headers);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Waits until exactly `n` requests arrived, and returns them. */

@@ -113,6 +113,21 @@ describe("idempotent publishing", () => {
     await Bun.sleep(300);
     expect(t.arrivals().map((x) => x.headers["webhook-id"]).sort()).toEqual([firstData.id, asId.id].sort());
   });
+
+  test("an Idempotency-Key reused with another event or data, from any key of the org: 422 IDEMPOTENCY_KEY_REUSED, nothing published", async () => {
+    const t = await tenantWithEndpoint();
+    const idem = { "idempotency-key": "order-7" };
+    const first = expectOk(await publish(t.key, { event: "call.ended", data: { n: 1 } }, idem), 202);
+    const { key: otherKey } = expectOk(await s.api("POST", `/api/v1/orgs/${t.orgId}/keys`, { key: ADMIN_KEY, body: { scopes: ["events:write"] } }), 201);
+    for (const body of [{ event: "call.ended", data: { n: 2 } }, { event: "call.started", data: { n: 1 } }]) {
+      expectError(await publish(otherKey, body, idem), 422, "IDEMPOTENCY_KEY_REUSED");
+    }
+    // The refusal leaves the key as it was: the first request still gets its event back.
+    expect(expectOk(await publish(otherKey, { event: "call.ended", data: { n: 1 } }, idem), 202)).toEqual({ ...first, duplicate: true });
+    await eventually(() => t.arrivals().length >= 1);
+    await Bun.sleep(300);
+    expect(t.arrivals().map((x) => x.headers["webhook-id"])).toEqual([first.id]);
+  });
 });
 
 describe("POST /api/v1/events/batch", () => {

@@ -1,6 +1,6 @@
 /**
  * The settings every local test and bench run of webhookd shares: loopback only, a fixed admin
- * key, private http targets allowed (receivers are on 127.0.0.1), no probe, no rate limit.
+ * key, private http targets allowed (receivers are on 127.0.0.1), no probe, no rate limits.
  */
 export const ADMIN_KEY = "sk_admin_TestAdminKey0123456789abcdefghijkl";
 
@@ -12,4 +12,5 @@ export const LOCAL_ENV: Readonly<Record<string, string>> = {
   WEBHOOKD_ALLOW_HTTP: "true",
   WEBHOOKD_PROBE: "false",
   WEBHOOKD_RATE_LIMIT: "0",
+  WEBHOOKD_ORG_PUBLISH_RATE: "0",
 };

@@ -2,6 +2,8 @@
  * A webhook receiver on loopback that records every request and answers as the test says
  * (status, headers, delay), so tests can watch deliveries, retries and failures arrive.
  */
+import { Webhook } from "standardwebhooks";
+
 export interface Received {
   at: number;
   path: string;
@@ -68,5 +70,15 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     if (value) return value;
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await Bun.sleep(everyMs);
+  }
+}
+
+/** standardwebhooks' own verifier: true when it accepts the request. */
+export function standardVerifies(secret: string, got: Received): boolean {
+  try {
+    new Webhook(secret).verify(got.body, got.headers);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -127,6 +127,20 @@ describe("scopes", () => {
 });
 
 describe("the admin key", () => {
+  test("its routes are the admin's: an org key is 403 there", async () => {
+    const { key } = await s.newTenant();
+    expectError(await s.api("GET", "/api/v1/admin/keys", { key }), 403, "FORBIDDEN");
+    expectError(await s.api("POST", "/api/v1/admin/keys/rotate", { key }), 403, "FORBIDDEN");
+    expectError(await s.api("DELETE", "/api/v1/admin/keys/key_01JH2W8Q4V3N6X0Z9K7B5C1D2E", { key }), 403, "FORBIDDEN");
+  });
+
+  test("set by WEBHOOKD_ADMIN_KEY: nothing stored, rotation is 409 ADMIN_KEY_CONFIGURED, an unknown id is 404", async () => {
+    expect(expectOk(await s.api("GET", "/api/v1/admin/keys", { key: ADMIN_KEY }))).toEqual([]);
+    expectError(await s.api("POST", "/api/v1/admin/keys/rotate", { key: ADMIN_KEY }), 409, "ADMIN_KEY_CONFIGURED");
+    expectError(await s.api("DELETE", "/api/v1/admin/keys/key_01JH2W8Q4V3N6X0Z9K7B5C1D2E", { key: ADMIN_KEY }), 404, "NOT_FOUND");
+    expectOk(await s.api("GET", "/api/v1/orgs", { key: ADMIN_KEY }));
+  });
+
   test("on an org route needs X-Org-Id: 403 without it", async () => {
     const res = await s.api("GET", "/api/v1/webhooks", { key: ADMIN_KEY });
     expectError(res, 403, "FORBIDDEN");

@@ -99,6 +99,7 @@ describe("GET /docs/json", () => {
       "deliveries",
       "event-types",
       "orgs",
+      "admin",
       "health",
     ]);
 

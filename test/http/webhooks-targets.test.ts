@@ -63,6 +63,27 @@ describe("URL shape (any server)", () => {
   });
 });
 
+describe("WEBHOOKD_ALLOWED_PORTS", () => {
+  test("by default any port is accepted", async () => {
+    const s = await server({});
+    const { key } = await s.newTenant();
+    expect((await createEndpoint(s.api, key, { url: "https://example.com:22/hook" })).url).toBe("https://example.com:22/hook");
+  });
+
+  test("443: another port is 400 URL_NOT_ALLOWED on create and PATCH, the default port passes", async () => {
+    const s = await server({ WEBHOOKD_ALLOWED_PORTS: "443", WEBHOOKD_ALLOW_PRIVATE_TARGETS: "false" });
+    const { key } = await s.newTenant();
+    for (const url of ["https://example.com:8443/hook", "https://example.com:22/hook", "https://93.184.216.34:25/"]) {
+      const res = await s.api("POST", "/api/v1/webhooks", { key, body: { url } });
+      expectError(res, 400, "URL_NOT_ALLOWED");
+      expect(res.body.error.message).toContain("WEBHOOKD_ALLOWED_PORTS");
+    }
+    const created = await createEndpoint(s.api, key, { url: "https://example.com:443/hook" });
+    expectError(await s.api("PATCH", `/api/v1/webhooks/${created.id}`, { key, body: { url: "https://example.com:8443/hook" } }), 400, "URL_NOT_ALLOWED");
+    expect(expectOk(await s.api("GET", "/api/v1/webhooks", { key })).map((e: any) => e.url)).toEqual(["https://example.com/hook"]);
+  });
+});
+
 describe("WEBHOOKD_ALLOW_HTTP", () => {
   test("false: http:// is rejected, https:// accepted", async () => {
     const s = await server({ WEBHOOKD_ALLOW_HTTP: "false" });

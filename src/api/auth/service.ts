@@ -37,9 +37,11 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
     }
     const row = apiKeys.findByHash(hash);
     if (!row || row.revokedAt !== null || !constantTimeEqual(row.keyHash, hash)) return "invalid";
-    return row.orgId === null
-      ? { kind: "admin", keyId: row.id }
-      : { kind: "org", keyId: row.id, orgId: row.orgId, scopes: new Set(row.scopes) };
+    if (row.orgId === null) {
+      // With WEBHOOKD_ADMIN_KEY set, it is the only admin key, even beside one a CLI just stored.
+      return configuredAdminKeyHash ? "invalid" : { kind: "admin", keyId: row.id };
+    }
+    return { kind: "org", keyId: row.id, orgId: row.orgId, scopes: new Set(row.scopes) };
   }
 
   return {
@@ -51,7 +53,9 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
       let found = cache.get(hash);
       if (found === undefined) {
         found = lookup(hash);
-        cache.set(hash, found);
+        // Stored admin keys are looked up every time: the CLI rotates and revokes them from
+        // another process, which cannot evict this cache. They are few and rarely used.
+        if (found === "invalid" || found.kind === "org") cache.set(hash, found);
       }
       if (found === "invalid") throw new UnauthorizedError("The API key is not valid or was revoked.");
       return found;

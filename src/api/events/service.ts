@@ -4,7 +4,8 @@
  * so a 2xx means the rows are on disk; then hands the new deliveries to the scheduler.
  */
 import type { Clock } from "../../lib/clock.ts";
-import { NotFoundError, PayloadTooLargeError, ValidationError } from "../../lib/errors.ts";
+import { NotFoundError, PayloadTooLargeError, RateLimitedError, ValidationError } from "../../lib/errors.ts";
+import type { RateLimiter } from "../../lib/token-bucket.ts";
 import { newId } from "../../lib/ids.ts";
 import { webhookBodyOf } from "../../lib/webhook-body.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
@@ -13,6 +14,7 @@ import type { WriteBatcher } from "../../store/write-batcher.ts";
 import type { EventRow, EventsRepo } from "../../store/repositories/events.ts";
 import type { DeliveriesRepo, DeliveryRow, DueDelivery } from "../../store/repositories/deliveries.ts";
 import { filtersMatch } from "../webhooks/endpoint-rules.ts";
+import { idempotencyKeyReused } from "../idempotency/service.ts";
 
 export interface PublishInput {
   event: string;
@@ -37,6 +39,8 @@ export interface EventsServiceDeps {
   catalog: EventTypeCatalog;
   clock: Clock;
   maxPayloadBytes: number;
+  /** The per-org publish rate (events per second, keyed by org id); null when off. */
+  orgPublishRate: RateLimiter | null;
   /** Committed deliveries that are due now. */
   onScheduled: (due: DueDelivery[]) => void;
   /** How many new events (not duplicates) a publish committed: for metrics. */
@@ -51,11 +55,22 @@ export const MAX_BATCH = 1000;
  */
 const PRELOAD_MAX_BODY = 1024;
 
-/** Client ids and Idempotency-Keys dedupe in separate namespaces, so one never shadows the other. */
+/**
+ * Client ids and Idempotency-Keys dedupe in separate namespaces, so one never shadows the other.
+ * Both are org-wide: an event belongs to the org, whichever of its keys publishes it.
+ */
 function dedupeKey(clientId?: string, idempotencyKey?: string): string | null {
   if (clientId !== undefined) return `id:${clientId}`;
   if (idempotencyKey !== undefined) return `key:${idempotencyKey}`;
   return null;
+}
+
+/**
+ * An Idempotency-Key promises the first response only to the same request; a client id names
+ * the event itself, so a repeated id is a duplicate whatever it carries.
+ */
+function mustMatchRequest(dedupe: string): boolean {
+  return dedupe.startsWith("key:");
 }
 
 
@@ -92,8 +107,11 @@ export function createEventsService(deps: EventsServiceDeps) {
     return (): { result: PublishResult; due: DueDelivery[] } => {
       if (!deps.events.insertIfNew(row)) {
         const existing = deps.events.findByDedupeKey(orgId, dedupeKey!)!;
+        const publishedAt = new Date(existing.createdAt).toISOString();
+        // The same event and data give the same body with the first publish's timestamp.
+        if (mustMatchRequest(dedupeKey!) && existing.body !== webhookBodyOf(input.event, publishedAt, dataJson)) throw idempotencyKeyReused();
         const count = deps.deliveries.listForEvent(existing.id).length;
-        return { result: { id: existing.id, event: existing.type, timestamp: new Date(existing.createdAt).toISOString(), deliveries: count, duplicate: true }, due: [] };
+        return { result: { id: existing.id, event: existing.type, timestamp: publishedAt, deliveries: count, duplicate: true }, due: [] };
       }
       const targets = deps.endpointCache
         .liveForOrg(orgId)
@@ -112,6 +130,12 @@ export function createEventsService(deps: EventsServiceDeps) {
     };
   }
 
+  /** Charged per event, after validation: a refused request costs nothing. */
+  function admit(orgId: string, events: number): void {
+    const r = deps.orgPublishRate?.take(orgId, events);
+    if (r && !r.allowed) throw new RateLimitedError(r.resetSeconds, "This organization's publish rate");
+  }
+
   async function commit(ops: Array<() => { result: PublishResult; due: DueDelivery[] }>): Promise<PublishResult[]> {
     const done = await deps.batcher.submit(() => ops.map((op) => op()));
     deps.onPublished?.(done.filter((d) => !d.result.duplicate).length);
@@ -122,6 +146,7 @@ export function createEventsService(deps: EventsServiceDeps) {
   return {
     async publish(orgId: string, input: PublishInput, idempotencyKey?: string): Promise<PublishResult> {
       const dataJson = validate(input, "");
+      admit(orgId, 1);
       const [result] = await commit([write(orgId, input, dataJson, dedupeKey(input.id, idempotencyKey), false)]);
       return result!;
     },
@@ -132,6 +157,7 @@ export function createEventsService(deps: EventsServiceDeps) {
       const dataJsons = inputs.map((input, i) => validate(input, `events[${i}].`));
       const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
       if (new Set(ids).size !== ids.length) throw new ValidationError("events: the same id appears twice in the batch.", "events");
+      admit(orgId, inputs.length);
       return commit(inputs.map((input, i) => write(orgId, input, dataJsons[i]!, dedupeKey(input.id), false)));
     },
 

@@ -24,7 +24,7 @@ function boxFor(credential: string, scope: string, key: string): SecretBox {
   return createSecretBox(Buffer.from(derived));
 }
 
-const reused = () =>
+export const idempotencyKeyReused = () =>
   new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
 
 export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, write: StoreWrite) {
@@ -51,7 +51,7 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, wr
       const now = clock();
       const existing = await write(() => claim(scope, key, hash, now));
       if (!existing) return { kind: "fresh" };
-      if (existing.requestHash !== hash) throw reused();
+      if (existing.requestHash !== hash) throw idempotencyKeyReused();
       if (existing.state === "in_progress") {
         throw new ConflictError("IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still being processed; retry shortly.");
       }
@@ -59,7 +59,7 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, wr
       try {
         body = boxFor(credential, scope, key).open(existing.responseBody ?? "");
       } catch {
-        throw reused(); // sealed for another credential (e.g. WEBHOOKD_ADMIN_KEY changed since)
+        throw idempotencyKeyReused(); // sealed for another credential (e.g. WEBHOOKD_ADMIN_KEY changed since)
       }
       return { kind: "replay", status: existing.responseStatus ?? 200, body };
     },

@@ -2,22 +2,15 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { SCOPES } from "../auth/scopes.ts";
-import { commonErrors, envelope, iso, IsoDate, NullableIsoDate, ok } from "../common.ts";
+import { commonErrors, envelope, iso, IsoDate, ok } from "../common.ts";
+import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
 import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow } from "../../store/repositories/orgs.ts";
 import type { OrgsService } from "./service.ts";
 
 const Org = t.Object({ id: t.String(), name: t.String(), createdAt: IsoDate });
-const ApiKey = t.Object({
-  id: t.String(),
-  orgId: t.String(),
-  name: t.Union([t.String(), t.Null()]),
-  prefix: t.String({ description: "The key's first characters, to tell keys apart" }),
-  scopes: t.Array(t.String()),
-  createdAt: IsoDate,
-  revokedAt: NullableIsoDate,
-});
-const NewApiKey = t.Composite([ApiKey, t.Object({ key: t.String({ description: "The key itself: shown once" }) })]);
+const ApiKey = t.Object({ ...KeyFields, orgId: t.String(), scopes: t.Array(t.String()) });
+const NewApiKey = t.Composite([ApiKey, ShownOnce]);
 const CreateOrgBody = t.Object({ name: t.String({ minLength: 1, maxLength: 200, examples: ["Acme Inc"] }) }, { additionalProperties: false });
 const CreateKeyBody = t.Object(
   {
@@ -32,15 +25,7 @@ const OrgParams = t.Object({ orgId: t.String() });
 const KeyParams = t.Object({ orgId: t.String(), keyId: t.String() });
 
 const orgView = (o: OrgRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
-const keyView = (k: ApiKeyRow) => ({
-  id: k.id,
-  orgId: k.orgId ?? "",
-  name: k.name,
-  prefix: k.keyPrefix,
-  scopes: k.scopes,
-  createdAt: iso(k.createdAt),
-  revokedAt: iso(k.revokedAt),
-});
+const keyView = (k: ApiKeyRow) => ({ ...keyFieldsView(k), orgId: k.orgId ?? "", scopes: k.scopes });
 
 const detail = (summary: string) => ({ tags: ["orgs"], summary, description: "Admin key only." });
 

@@ -4,8 +4,8 @@ import { NotFoundError, ValidationError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
 import type { ApiKeysRepo, ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
-import { apiKeyPrefix, generateApiKey, hashApiKey } from "../../security/tokens.ts";
-import { ADMIN_SCOPE, SCOPES } from "../auth/scopes.ts";
+import { SCOPES } from "../auth/scopes.ts";
+import { issueApiKey } from "../auth/issue-key.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
 
 export interface OrgsServiceDeps {
@@ -44,19 +44,9 @@ export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }:
       requireOrg(orgId);
       const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (unknown.length) throw new ValidationError(`Unknown scope "${unknown[0]}"; scopes are ${SCOPES.join(", ")}.`, "scopes");
-      const key = generateApiKey(input.mode ?? "live");
-      const row: ApiKeyRow = {
-        id: newId("key"),
-        orgId,
-        name: input.name ?? null,
-        keyHash: hashApiKey(key),
-        keyPrefix: apiKeyPrefix(key),
-        scopes: [...new Set(input.scopes)],
-        createdAt: clock(),
-        revokedAt: null,
-      };
-      await write(() => apiKeys.insert(row));
-      return { row, key };
+      const issued = issueApiKey(input.mode ?? "live", { orgId, name: input.name ?? null, scopes: input.scopes }, clock());
+      await write(() => apiKeys.insert(issued.row));
+      return issued;
     },
 
     listKeys(orgId: string): ApiKeyRow[] {
@@ -69,23 +59,6 @@ export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }:
       if (!row) throw new NotFoundError("API key");
       if (row.revokedAt === null) await write(() => apiKeys.revoke(keyId, clock()));
       onKeyRevoked(row.keyHash);
-    },
-
-    /** First start, before serving: makes the admin key unless one is configured or already stored. */
-    ensureAdminKey(configured: boolean): string | null {
-      if (configured || apiKeys.hasAdminKey()) return null;
-      const key = generateApiKey("admin");
-      apiKeys.insert({
-        id: newId("key"),
-        orgId: null,
-        name: "admin",
-        keyHash: hashApiKey(key),
-        keyPrefix: apiKeyPrefix(key),
-        scopes: [ADMIN_SCOPE],
-        createdAt: clock(),
-        revokedAt: null,
-      });
-      return key;
     },
   };
 }

@@ -163,17 +163,21 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
         throw new BadRequestError("VALIDATION_ERROR", `gracePeriodSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}.`);
       }
-      const current = require(orgId, id);
+      require(orgId, id);
       const secret = generateSigningSecret();
+      const secretEnc = secretBox.seal(secret);
       const now = clock();
-      const patch: EndpointPatch = {
-        secretEnc: secretBox.seal(secret),
-        previousSecretEnc: gracePeriodSeconds > 0 ? current.secretEnc : null,
-        previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
-        updatedAt: now,
-      };
       const row = await write(() => {
-        const row = endpoints.update(orgId, id, patch);
+        // The secret kept in grace is read inside the write: a concurrent rotation committed
+        // just before this one must become the previous secret, not be overwritten unseen.
+        const current = endpoints.get(orgId, id);
+        if (!current) return undefined;
+        const row = endpoints.update(orgId, id, {
+          secretEnc,
+          previousSecretEnc: gracePeriodSeconds > 0 ? current.secretEnc : null,
+          previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
+          updatedAt: now,
+        });
         deps.onChanged(orgId, id);
         return row;
       });

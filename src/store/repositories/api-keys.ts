@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull, ne } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { apiKeys } from "../schema.ts";
 
@@ -28,6 +28,28 @@ export function createApiKeysRepo(db: Db) {
         .from(apiKeys)
         .where(and(isNull(apiKeys.orgId), isNull(apiKeys.revokedAt)))
         .get();
+    },
+    /** Stored admin keys (org null), revoked ones included. */
+    listAdmin(): ApiKeyRow[] {
+      return db.select().from(apiKeys).where(isNull(apiKeys.orgId)).orderBy(asc(apiKeys.id)).all();
+    },
+    getAdmin(id: string): ApiKeyRow | undefined {
+      return db
+        .select()
+        .from(apiKeys)
+        .where(and(eq(apiKeys.id, id), isNull(apiKeys.orgId)))
+        .get();
+    },
+    /** Revokes every live admin key but `keepId`; returns the hashes revoked. */
+    revokeAdminKeys(at: number, keepId?: string): string[] {
+      const live = and(isNull(apiKeys.orgId), isNull(apiKeys.revokedAt));
+      return db
+        .update(apiKeys)
+        .set({ revokedAt: at })
+        .where(keepId === undefined ? live : and(live, ne(apiKeys.id, keepId)))
+        .returning({ keyHash: apiKeys.keyHash })
+        .all()
+        .map((r) => r.keyHash);
     },
     revoke(id: string, at: number): void {
       db.update(apiKeys).set({ revokedAt: at }).where(eq(apiKeys.id, id)).run();

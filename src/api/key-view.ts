@@ -1,0 +1,22 @@
+/** What the API shows of an API key, org or admin: never the key, only what tells keys apart. */
+import { t } from "elysia";
+import type { ApiKeyRow } from "../store/repositories/api-keys.ts";
+import { iso, IsoDate, NullableIsoDate } from "./common.ts";
+
+export const KeyFields = {
+  id: t.String(),
+  name: t.Union([t.String(), t.Null()]),
+  prefix: t.String({ description: "The key's first characters, to tell keys apart" }),
+  createdAt: IsoDate,
+  revokedAt: NullableIsoDate,
+};
+
+export const ShownOnce = t.Object({ key: t.String({ description: "The key itself: shown once" }) });
+
+export const keyFieldsView = (k: ApiKeyRow) => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.keyPrefix,
+  createdAt: iso(k.createdAt),
+  revokedAt: iso(k.revokedAt),
+});
