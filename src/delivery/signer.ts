@@ -1,7 +1,8 @@
 /**
  * Delivery signatures. Every delivery carries two schemes so receivers can use either:
  * - `X-Webhook-Signature: sha256=<hex>`: HMAC of the raw body keyed with the full secret string
- *   (including "whsec_"), the scheme the spec's verification snippet expects.
+ *   (including "whsec_"), the scheme the spec's verification snippet expects; during a rotation's
+ *   grace period, keyed with the previous secret.
  * - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), keyed with the
  *   base64-decoded secret, so off-the-shelf verifiers work.
  * Synchronous Bun.CryptoHasher on purpose: it is several times faster than awaited WebCrypto,
@@ -18,7 +19,7 @@ export interface SignInput {
   timestampSec: number;
   /** The exact bytes that go on the wire; signing anything else breaks verification. */
   body: string;
-  /** Current secret first; during a rotation grace period also the previous one. */
+  /** Current secret first; during a rotation grace period the previous one after it. */
   secrets: string[];
 }
 
@@ -30,12 +31,13 @@ export interface SignatureHeaders {
 }
 
 export function signatureHeaders(input: SignInput): SignatureHeaders {
-  const [current] = input.secrets;
-  if (current === undefined) throw new Error("signatureHeaders needs at least one secret");
+  const held = input.secrets.at(-1);
+  if (held === undefined) throw new Error("signatureHeaders needs at least one secret");
   const timestamp = String(Math.floor(input.timestampSec));
   return {
-    // One value only, so only the current secret signs it.
-    "x-webhook-signature": seedSignature(input.body, current),
+    // One value only: during a rotation's grace period it is signed with the previous secret, the
+    // one receivers already have, so seed 001's snippet keeps verifying until the grace ends.
+    "x-webhook-signature": seedSignature(input.body, held),
     "webhook-id": input.id,
     "webhook-timestamp": timestamp,
     "webhook-signature": input.secrets
