@@ -45,6 +45,21 @@ export function generateSigningSecret(): string {
   return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
+/**
+ * A signing secret a caller brings (Svix's rule: `whsec_` + base64 of 24 to 64 random bytes), so
+ * a receiver that verifies signatures can be configured before the endpoint, and its probe passes.
+ */
+export const SIGNING_SECRET_SHAPE = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/;
+export const SIGNING_SECRET_BYTES = { min: 24, max: 64 } as const;
+
+export function isSigningSecret(secret: string): boolean {
+  if (!SIGNING_SECRET_SHAPE.test(secret)) return false;
+  const encoded = secret.slice("whsec_".length);
+  if (encoded.length % 4 !== 0) return false;
+  const bytes = Buffer.from(encoded, "base64").length;
+  return bytes >= SIGNING_SECRET_BYTES.min && bytes <= SIGNING_SECRET_BYTES.max;
+}
+
 /** Seed 002's masked form: enough to recognise, nothing to sign with. */
 export function maskSecret(secret: string): string {
   return `whsec_••••••••${secret.slice(-4)}`;

@@ -53,6 +53,37 @@ describe("probe", () => {
     expect(() => new Webhook(ep.secret).verify(probe.body, probe.headers)).not.toThrow();
   });
 
+  test("a receiver that verifies signatures (seed 001's snippet, standardwebhooks) registers when the caller brings the secret it was configured with", async () => {
+    const mine = `whsec_${crypto.randomBytes(32).toString("base64")}`;
+    // Refuses anything it cannot verify, as a careful receiver does.
+    const verifying = startReceiver((req) => {
+      const seedOk = verifyWebhookSignature(JSON.stringify(JSON.parse(req.body)), req.headers["x-webhook-signature"] ?? "", mine);
+      let standardOk = true;
+      try {
+        new Webhook(mine).verify(req.body, req.headers);
+      } catch {
+        standardOk = false;
+      }
+      return { status: seedOk && standardOk ? 200 : 401 };
+    });
+    try {
+      const { key } = await s.newTenant();
+      const unknown = await s.api("POST", "/api/v1/webhooks", { key, body: { url: `${verifying.url}/hook` } });
+      expectError(unknown, 400, "URL_PROBE_FAILED");
+      expect(unknown.body.error.message).toContain("HTTP 401");
+      const ep = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: `${verifying.url}/hook`, secret: mine } }), 201);
+      expect(ep.secret).toBe(mine);
+      const dialect = await fetch(`${s.url}/v1/webhook_endpoints`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ url: `${verifying.url}/other`, signing_secret: mine }),
+      });
+      expect(dialect.status).toBe(201);
+    } finally {
+      verifying.stop();
+    }
+  });
+
   test("a receiver answering 500 refuses the create with 400 URL_PROBE_FAILED saying what happened; nothing is created", async () => {
     const { key } = await s.newTenant();
     const res = await s.api("POST", "/api/v1/webhooks", { key, body: { url: `${broken.url}/hook` } });

@@ -112,10 +112,11 @@ describe("/docs/json", () => {
     }
   });
 
-  test("bodies are described: create needs url, with events and description optional", () => {
+  test("bodies are described: create needs url; events, description, secret, isActive and the seeds' aliases are optional", () => {
     const schema = doc.paths["/api/v1/webhooks"].post.requestBody.content["application/json"].schema;
     expect(schema.required).toEqual(["url"]);
-    expect(Object.keys(schema.properties).sort()).toEqual(["description", "events", "url"]);
+    expect(Object.keys(schema.properties).sort()).toEqual(["description", "enabled", "enabled_events", "event_types", "events", "isActive", "secret", "url"]);
+    expect(schema.properties.enabled_events.description).toContain("`events`");
     const rotate = doc.paths["/api/v1/webhooks/{id}/rotate-secret"].post;
     expect(JSON.stringify(rotate)).toContain("gracePeriodSeconds");
     expect(doc.paths["/api/v1/webhooks"].post.responses["201"]).toBeDefined();

@@ -85,8 +85,11 @@ describe("POST /api/v1/webhooks", () => {
     ["an empty event name", { events: [""] }, "events[0]"],
     ["description of 501 chars", { description: "d".repeat(501) }, "description"],
     ["description not a string", { description: 5 }, "description"],
-    ["an unknown field", { secret: "whsec_mine" }, "secret"],
-    ["isActive on create", { isActive: false }, "isActive"],
+    ["an unknown field", { filterTypes: ["call.ended"] }, "filterTypes"],
+    ["a secret of the wrong shape", { secret: "whsec_mine" }, "secret"],
+    ["a secret of too few bytes", { secret: `whsec_${Buffer.alloc(16, 7).toString("base64")}` }, "secret"],
+    ["isActive not a boolean", { isActive: "no" }, "isActive"],
+    ["events and an alias that disagree", { events: ["call.ended"], enabled_events: ["*"] }, "events"],
   ])("%s is 400 VALIDATION_ERROR", async (_label, extra, path) => {
     const res = await s.api("POST", "/api/v1/webhooks", { key, body: { url: "https://example.com/x", ...extra } });
     expectError(res, 400, "VALIDATION_ERROR", path);
@@ -100,6 +103,22 @@ describe("POST /api/v1/webhooks", () => {
 
   test("a description of exactly 500 characters is fine", async () => {
     expect((await createEndpoint(s.api, await freshKey(), { description: "d".repeat(500) })).description).toHaveLength(500);
+  });
+
+  test("your own secret (whsec_ + base64 of 24-64 bytes) is the one that signs, returned as sent", async () => {
+    const mine = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
+    const k = await freshKey();
+    const created = await createEndpoint(s.api, k, { secret: mine });
+    expect(created.secret).toBe(mine);
+    expect(expectOk(await s.api("GET", `/api/v1/webhooks/${created.id}/secret`, { key: k })).secret).toBe(mine);
+  });
+
+  test("the seeds' field names are accepted: enabled_events (003), event_types (004), enabled (004), and isActive: false creates it disabled", async () => {
+    const k = await freshKey();
+    expect((await createEndpoint(s.api, k, { enabled_events: ["call.ended"] })).events).toEqual(["call.ended"]);
+    expect((await createEndpoint(s.api, k, { event_types: ["contact.*"], events: ["contact.*"] })).events).toEqual(["contact.*"]);
+    expect(await createEndpoint(s.api, k, { enabled: false })).toMatchObject({ isActive: false, status: "disabled", disabledReason: "manual" });
+    expect(await createEndpoint(s.api, k, { isActive: false })).toMatchObject({ isActive: false, disabledReason: "manual" });
   });
 });
 
@@ -167,6 +186,17 @@ describe("PATCH /api/v1/webhooks/{id}", () => {
     expect(patched).toMatchObject({ url: created.url, events: created.events, isActive: true, updatedAt: "2025-01-15T10:30:05.000Z" });
   });
 
+  test("the seeds' names on PATCH: enabled_events and event_types for events, enabled and status for isActive", async () => {
+    const k = await freshKey();
+    const created = await createEndpoint(s.api, k);
+    const patch = (body: object) => s.api("PATCH", `/api/v1/webhooks/${created.id}`, { key: k, body }).then((r) => expectOk(r));
+    expect((await patch({ enabled_events: ["call.ended"] })).events).toEqual(["call.ended"]);
+    expect((await patch({ event_types: ["call.failed"] })).events).toEqual(["call.failed"]);
+    expect(await patch({ status: "disabled" })).toMatchObject({ isActive: false, disabledReason: "manual" });
+    expect(await patch({ enabled: true })).toMatchObject({ isActive: true, disabledReason: null });
+    expect(await patch({ enabled: false, isActive: false })).toMatchObject({ isActive: false });
+  });
+
   test("isActive:false disables (manual); isActive:true re-enables and resets the failure run", async () => {
     const k = await freshKey();
     clock.set(T0);
@@ -194,7 +224,8 @@ describe("PATCH /api/v1/webhooks/{id}", () => {
   });
 
   test.each([
-    ["an unknown field", { enabled: true }, "enabled"],
+    ["an unknown field", { filterTypes: ["call.ended"] }, "filterTypes"],
+    ["isActive and an alias that disagree", { isActive: false, status: "enabled" }, "isActive"],
     ["isActive not a boolean", { isActive: "yes" }, "isActive"],
     ["no events", { events: [] }, "events"],
     ["an unknown event", { events: ["call.ended", "nope"] }, "events[1]"],
@@ -263,6 +294,14 @@ describe("rotate-secret and GET /secret", () => {
     const res = await s.api("POST", `/api/v1/webhooks/${created.id}/rotate-secret`, { key: k, body: { gracePeriodSeconds: grace } });
     expectError(res, 400, "VALIDATION_ERROR", "gracePeriodSeconds");
     expect(expectOk(await s.api("GET", `/api/v1/webhooks/${created.id}/secret`, { key: k })).secret).toBe(created.secret);
+  });
+
+  test("grace_period_seconds (seed 003's name) is gracePeriodSeconds", async () => {
+    const k = await freshKey();
+    const created = await createEndpoint(s.api, k);
+    const rotated = expectOk(await s.api("POST", `/api/v1/webhooks/${created.id}/rotate-secret`, { key: k, body: { grace_period_seconds: 60 } }));
+    const row = s.app.services.store.endpoints.getById(created.id)!;
+    expect(s.app.services.webhooks.signingSecrets(row)).toEqual([rotated.secret, created.secret]);
   });
 
   test("an unknown field in the rotate body is 400", async () => {

@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, Events, SecretResponse, Url } from "../webhooks/schemas.ts";
+import { Description, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
@@ -28,7 +28,10 @@ const Webhook = t.Object({
   created_at: IsoDate,
 });
 const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
-const CreateBody = t.Object({ url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes) }, { additionalProperties: false });
+const CreateBody = t.Object(
+  { url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes), secret: t.Optional(SigningSecret) },
+  { additionalProperties: false },
+);
 const TestBody = t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false }));
 
 const FIELD_NAMES = { events: "event_types" };
@@ -51,7 +54,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       "",
       async ({ orgId, body, set }) => {
         const { row, secret } = await inDialectTerms(FIELD_NAMES, () =>
-          webhooks.create(orgId, { url: body.url, description: body.description, events: body.event_types }),
+          webhooks.create(orgId, { url: body.url, description: body.description, events: body.event_types, secret: body.secret }),
         );
         set.status = 201;
         return { data: { ...webhookObject(row), secret } };

@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, NullableIsoDate } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, Events, GracePeriodSeconds, Url } from "../webhooks/schemas.ts";
+import { Description, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -16,7 +16,6 @@ const EnabledEvents = t.Array(Events.items, {
   description: 'Event types this endpoint subscribes to (1-10): catalog names, "*" for all, or "prefix.*". Defaults to ["*"].',
   examples: [["call.ended", "call.failed"]],
 });
-const Status = t.Union([t.Literal("enabled"), t.Literal("disabled")]);
 
 const WebhookEndpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"], description: "webhookd's endpoint id (the same on every dialect), not a UUID" }),
@@ -24,7 +23,7 @@ const WebhookEndpoint = t.Object({
   url: t.String(),
   description: t.Union([t.String(), t.Null()]),
   enabled_events: t.Array(t.String()),
-  status: Status,
+  status: EndpointStatus,
   disabled_reason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
   disabled_at: NullableIsoDate,
   consecutive_failures: t.Integer(),
@@ -37,16 +36,16 @@ const WithSigningSecret = t.Composite([
 ]);
 
 const CreateBody = t.Object(
-  { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents) },
+  { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), signing_secret: t.Optional(SigningSecret) },
   { additionalProperties: false },
 );
 const UpdateBody = t.Object(
-  { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(Status) },
+  { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(EndpointStatus) },
   { additionalProperties: false },
 );
 const RotateBody = t.Optional(t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
 
-const FIELD_NAMES = { events: "enabled_events" };
+const FIELD_NAMES = { events: "enabled_events", secret: "signing_secret" };
 
 function endpointObject(row: EndpointRow): typeof WebhookEndpoint.static {
   return {
@@ -73,7 +72,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
       "",
       async ({ orgId, body, set }) => {
         const { row, secret } = await inDialectTerms(FIELD_NAMES, () =>
-          service.create(orgId, { url: body.url, description: body.description, events: body.enabled_events }),
+          service.create(orgId, { url: body.url, description: body.description, events: body.enabled_events, secret: body.signing_secret }),
         );
         set.status = 201;
         return { signing_secret: secret, ...endpointObject(row) };

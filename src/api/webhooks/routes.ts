@@ -5,6 +5,7 @@ import { commonErrors, envelope, ok } from "../common.ts";
 import { CreateEndpointBody, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UpdateEndpointBody } from "./schemas.ts";
 import type { WebhooksService } from "./service.ts";
 import { endpointView } from "./view.ts";
+import { canonicalEvents, canonicalGracePeriod, canonicalIsActive } from "./field-aliases.ts";
 import { deleteEndpointHandler } from "./delete-handler.ts";
 
 const detail = (summary: string, description?: string) => ({ tags: ["webhooks"], summary, ...(description ? { description } : {}) });
@@ -23,7 +24,13 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     .post(
       "",
       async ({ orgId, body, set }) => {
-        const { row, secret } = await service.create(orgId, body);
+        const { row, secret } = await service.create(orgId, {
+          url: body.url,
+          description: body.description,
+          secret: body.secret,
+          events: canonicalEvents(body),
+          isActive: canonicalIsActive(body),
+        });
         set.status = 201;
         return ok(endpointView(row, secret));
       },
@@ -33,7 +40,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         response: { 201: envelope(Endpoint), ...commonErrors },
         detail: detail(
           "Create a webhook endpoint",
-          "Returns the signing secret in full, once. `events` defaults to [\"*\"]. The URL must be HTTPS and must not resolve to a private address; with the probe on, it must answer a signed POST with a 2xx within 10 s.",
+          "Returns the signing secret in full, once (your own when you send `secret`). `events` defaults to [\"*\"]. The URL must be HTTPS and must not resolve to a private address; with the probe on, it must answer a signed POST with a 2xx within 10 s.",
         ),
       },
     )
@@ -43,7 +50,11 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
       response: { 200: envelope(Endpoint), ...commonErrors },
       detail: detail("Get a webhook endpoint"),
     })
-    .patch("/:id", async ({ orgId, params, body }) => ok(masked(await service.update(orgId, params.id, body))), {
+    .patch(
+      "/:id",
+      async ({ orgId, params, body }) =>
+        ok(masked(await service.update(orgId, params.id, { url: body.url, description: body.description, events: canonicalEvents(body), isActive: canonicalIsActive(body) }))),
+      {
       scope: "webhooks:write",
       params: EndpointIdParams,
       body: UpdateEndpointBody,
@@ -52,7 +63,8 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         "Update a webhook endpoint",
         "Partial: only the fields sent change. `isActive: false` disables (reason `manual`); `isActive: true` re-enables and resets `consecutiveFailures`.",
       ),
-    })
+      },
+    )
     .delete(
       "/:id",
       deleteEndpointHandler(service),
@@ -66,7 +78,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     .post(
       "/:id/rotate-secret",
       async ({ orgId, params, body }) => {
-        const { secret } = await service.rotateSecret(orgId, params.id, body?.gracePeriodSeconds ?? 0);
+        const { secret } = await service.rotateSecret(orgId, params.id, canonicalGracePeriod(body) ?? 0);
         return ok({ secret });
       },
       {

@@ -1,4 +1,5 @@
-import { t } from "elysia";
+import { t, type TSchema } from "elysia";
+import { SIGNING_SECRET_SHAPE } from "../../security/tokens.ts";
 import { MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
 import { IsoDate, NullableIsoDate } from "../common.ts";
 import { MAX_GRACE_SECONDS } from "./service.ts";
@@ -12,14 +13,43 @@ export const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
 });
 export const Description = t.Union([t.String({ maxLength: 500 }), t.Null()], { examples: ["Production webhook"] });
 
+const alias = <T extends TSchema>(schema: T, of: string, seed: string) =>
+  t.Optional({ ...schema, description: `The same as \`${of}\` (seed ${seed}'s name)`, examples: undefined } as T);
+
+export const EndpointStatus = t.Union([t.Literal("enabled"), t.Literal("disabled")]);
+
+export const SigningSecret = t.String({
+  pattern: SIGNING_SECRET_SHAPE.source,
+  description: "Your own signing secret (whsec_ + base64 of 24-64 random bytes), so a receiver that verifies signatures passes the probe; generated when absent",
+  examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwC2ZhXyM3c0o="],
+});
+
 export const CreateEndpointBody = t.Object(
-  { url: Url, events: t.Optional(Events), description: t.Optional(Description) },
+  {
+    url: Url,
+    events: t.Optional(Events),
+    description: t.Optional(Description),
+    secret: t.Optional(SigningSecret),
+    isActive: t.Optional(t.Boolean({ description: "false creates the endpoint disabled" })),
+    enabled_events: alias(Events, "events", "003"),
+    event_types: alias(Events, "events", "004"),
+    enabled: alias(t.Boolean(), "isActive", "004"),
+  },
   { additionalProperties: false },
 );
 export type CreateEndpointBody = typeof CreateEndpointBody.static;
 
 export const UpdateEndpointBody = t.Object(
-  { url: t.Optional(Url), events: t.Optional(Events), description: t.Optional(Description), isActive: t.Optional(t.Boolean()) },
+  {
+    url: t.Optional(Url),
+    events: t.Optional(Events),
+    description: t.Optional(Description),
+    isActive: t.Optional(t.Boolean()),
+    enabled_events: alias(Events, "events", "003"),
+    event_types: alias(Events, "events", "004"),
+    enabled: alias(t.Boolean(), "isActive", "004"),
+    status: alias(EndpointStatus, "isActive", "003"),
+  },
   { additionalProperties: false },
 );
 export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
@@ -30,7 +60,12 @@ export const GracePeriodSeconds = t.Integer({
   description: "Keep signing with the old secret too for this long (at most 7 days)",
 });
 
-export const RotateSecretBody = t.Optional(t.Object({ gracePeriodSeconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
+export const RotateSecretBody = t.Optional(
+  t.Object(
+    { gracePeriodSeconds: t.Optional(GracePeriodSeconds), grace_period_seconds: alias(GracePeriodSeconds, "gracePeriodSeconds", "003") },
+    { additionalProperties: false },
+  ),
+);
 
 /** Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400. */
 export const EndpointIdParams = t.Object({ id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }) });
@@ -41,7 +76,7 @@ export const Endpoint = t.Object({
   events: t.Array(t.String()),
   description: t.Union([t.String(), t.Null()]),
   isActive: t.Boolean(),
-  status: t.Union([t.Literal("enabled"), t.Literal("disabled")]),
+  status: EndpointStatus,
   disabledReason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
   disabledAt: NullableIsoDate,
   consecutiveFailures: t.Integer(),

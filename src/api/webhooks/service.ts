@@ -4,12 +4,12 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Clock } from "../../lib/clock.ts";
-import { BadRequestError, NotFoundError, UnprocessableError } from "../../lib/errors.ts";
+import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { SecretBox } from "../../security/secret-box.ts";
 import type { TargetVerdict } from "../../security/target-guard.ts";
-import { generateSigningSecret, maskSecret } from "../../security/tokens.ts";
+import { generateSigningSecret, isSigningSecret, maskSecret, SIGNING_SECRET_BYTES } from "../../security/tokens.ts";
 import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
 import { normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
@@ -41,6 +41,10 @@ export interface CreateEndpointInput {
   url: string;
   events?: string[];
   description?: string | null;
+  /** The caller's own signing secret; one is generated when absent. */
+  secret?: string;
+  /** false creates the endpoint disabled (reason `manual`). */
+  isActive?: boolean;
 }
 
 export interface UpdateEndpointInput {
@@ -91,18 +95,25 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     async create(orgId: string, input: CreateEndpointInput): Promise<{ row: EndpointRow; secret: string }> {
       if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
       const events = normalizeEventFilters(input.events ?? ["*"], catalog);
-      const secret = generateSigningSecret();
+      if (input.secret !== undefined && !isSigningSecret(input.secret)) {
+        throw new ValidationError(
+          `secret must be whsec_ followed by the base64 of ${SIGNING_SECRET_BYTES.min} to ${SIGNING_SECRET_BYTES.max} random bytes.`,
+          "secret",
+        );
+      }
+      const secret = input.secret ?? generateSigningSecret();
       const url = await admitUrl(input.url, secret);
       const now = clock();
+      const enabled = input.isActive ?? true;
       const row: EndpointRow = {
         id: newId("wh"),
         orgId,
         url,
         description: input.description ?? null,
         events,
-        enabled: true,
-        disabledReason: null,
-        disabledAt: null,
+        enabled,
+        disabledReason: enabled ? null : "manual",
+        disabledAt: enabled ? null : now,
         consecutiveFailures: 0,
         failureCount: 0,
         lastTriggeredAt: null,
