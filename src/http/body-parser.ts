@@ -1,10 +1,12 @@
 /**
  * Reads JSON request bodies with a size cap (413 before buffering more than the cap), strict
- * UTF-8, a nesting cap, and a 415 for any other content type, all in the error envelope.
+ * UTF-8, a nesting cap, numbers that survive as doubles, and a 415 for any other content type,
+ * all in the error envelope.
  */
 import { Elysia } from "elysia";
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../lib/errors.ts";
 import { requestPath } from "./request-path.ts";
+import { firstInexactNumber, pathOfNumber } from "./json-numbers.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -83,6 +85,14 @@ export function jsonBodyParser(limitFor: (path: string) => number) {
     // where a body is optional, so anything else is refused here.
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new ValidationError("The request body must be a JSON object.");
+    }
+    const inexact = firstInexactNumber(text);
+    if (inexact !== null) {
+      const path = pathOfNumber(parsed, Number(inexact)) ?? "body";
+      throw new ValidationError(
+        `${path}: the number ${inexact} cannot be delivered exactly (receivers read JSON numbers as 64-bit floats); send it as a string.`,
+        path,
+      );
     }
     return parsed;
   });

@@ -52,6 +52,30 @@ describe("POST /api/v1/events", () => {
     expectError(await publish(t.key, { event: "call.ended", data: "text" }), 400, "VALIDATION_ERROR", "data");
   });
 
+  test("a number a 64-bit float cannot carry exactly is a 400 naming it; nothing is published, and exact numbers arrive as sent", async () => {
+    const t = await tenantWithEndpoint();
+    for (const [number, path] of [
+      ["12345678901234567890", "data.amount"],
+      ["9007199254740993", "data.amount"],
+      ["1e400", "data.amount"],
+      ["0.1000000000000000055511151231257827", "data.amount"],
+    ] as const) {
+      const res = await s.api("POST", "/api/v1/events", { key: t.key, raw: `{"event":"call.ended","data":{"id":"x","amount":${number}}}`, headers: { "content-type": "application/json" } });
+      expectError(res, 400, "VALIDATION_ERROR", path);
+      expect(res.body.error.message).toContain(number);
+    }
+    const batch = await s.api("POST", "/api/v1/events/batch", {
+      key: t.key,
+      raw: `{"events":[{"event":"call.ended","data":{}},{"event":"call.ended","data":{"ids":[1,12345678901234567890]}}]}`,
+      headers: { "content-type": "application/json" },
+    });
+    expectError(batch, 400, "VALIDATION_ERROR", "events[1].data.ids[1]");
+    const exact = '{"event":"call.ended","data":{"max":9007199254740991,"big":1.5e20,"pi":3.141592653589793,"id":"12345678901234567890"}}';
+    expectOk(await s.api("POST", "/api/v1/events", { key: t.key, raw: exact, headers: { "content-type": "application/json" } }), 202);
+    await eventually(() => t.arrivals().length === 1);
+    expect(JSON.parse(t.arrivals()[0]!.body).data).toEqual({ max: 9007199254740991, big: 1.5e20, pi: 3.141592653589793, id: "12345678901234567890" });
+  });
+
   test("data up to WEBHOOKD_MAX_PAYLOAD_BYTES is accepted; one byte more is 413 PAYLOAD_TOO_LARGE", async () => {
     const t = await tenantWithEndpoint();
     const sized = (bytes: number) => ({ x: "y".repeat(bytes - '{"x":""}'.length) });

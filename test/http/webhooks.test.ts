@@ -101,8 +101,11 @@ describe("POST /api/v1/webhooks", () => {
     expectError(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "not a url" } }), 400, "VALIDATION_ERROR", "url");
   });
 
-  test("a description of exactly 500 characters is fine", async () => {
+  test("a description of exactly 500 characters is fine, counted as characters: 500 emoji too, 501 is 400", async () => {
     expect((await createEndpoint(s.api, await freshKey(), { description: "d".repeat(500) })).description).toHaveLength(500);
+    expect([...(await createEndpoint(s.api, await freshKey(), { description: "🙂".repeat(500) })).description]).toHaveLength(500);
+    const over = await s.api("POST", "/api/v1/webhooks", { key: await freshKey(), body: { url: "https://example.com/x", description: "🙂".repeat(501) } });
+    expectError(over, 400, "VALIDATION_ERROR", "description");
   });
 
   test("your own secret (whsec_ + base64 of 24-64 bytes) is the one that signs, returned as sent", async () => {

@@ -4,6 +4,18 @@ import type { EventTypeCatalog } from "../../event-catalog.ts";
 
 export const MAX_URL_LENGTH = 2048;
 export const MAX_EVENTS_PER_ENDPOINT = 10;
+/** Seed 000's "max 500 chars", counted in characters (code points), not UTF-16 units: 500 emoji fit. */
+export const MAX_DESCRIPTION_CHARS = 500;
+
+/** An endpoint's description: at most 500 characters. */
+export function checkDescription(description: string | null | undefined): void {
+  if (typeof description !== "string" || description.length <= MAX_DESCRIPTION_CHARS) return;
+  let chars = 0;
+  for (const _ of description) chars++;
+  if (chars > MAX_DESCRIPTION_CHARS) {
+    throw new ValidationError(`description must be at most ${MAX_DESCRIPTION_CHARS} characters (it has ${chars}).`, "description");
+  }
+}
 
 export function parseEndpointUrl(raw: string, allowHttp: boolean): URL {
   if (raw.length > MAX_URL_LENGTH) throw new ValidationError(`url must be at most ${MAX_URL_LENGTH} characters.`, "url");

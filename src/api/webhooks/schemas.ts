@@ -1,6 +1,6 @@
 import { t, type TSchema } from "elysia";
 import { SIGNING_SECRET_SHAPE } from "../../security/tokens.ts";
-import { MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
+import { MAX_DESCRIPTION_CHARS, MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
 import { IsoDate, NullableIsoDate } from "../common.ts";
 import { MAX_GRACE_SECONDS } from "./service.ts";
 
@@ -11,7 +11,10 @@ export const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
   description: 'Event types (1-10): catalog names, "*" for all, or "prefix.*"',
   examples: [["call.ended", "call.failed", "contact.created"]],
 });
-export const Description = t.Union([t.String({ maxLength: 500 }), t.Null()], { examples: ["Production webhook"] });
+// The schema bounds UTF-16 units (two per emoji); the service counts the 500 characters.
+export const Description = t.Union([t.String({ maxLength: 2 * MAX_DESCRIPTION_CHARS, description: `At most ${MAX_DESCRIPTION_CHARS} characters` }), t.Null()], {
+  examples: ["Production webhook"],
+});
 
 const alias = <T extends TSchema>(schema: T, of: string, seed: string) =>
   t.Optional({ ...schema, description: `The same as \`${of}\` (seed ${seed}'s name)`, examples: undefined } as T);

@@ -12,7 +12,7 @@ import type { TargetVerdict } from "../../security/target-guard.ts";
 import { generateSigningSecret, isSigningSecret, maskSecret, SIGNING_SECRET_BYTES } from "../../security/tokens.ts";
 import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
-import { normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
+import { checkDescription, normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
@@ -95,6 +95,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     async create(orgId: string, input: CreateEndpointInput): Promise<{ row: EndpointRow; secret: string }> {
       if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
       const events = normalizeEventFilters(input.events ?? ["*"], catalog);
+      checkDescription(input.description);
       if (input.secret !== undefined && !isSigningSecret(input.secret)) {
         throw new ValidationError(
           `secret must be whsec_ followed by the base64 of ${SIGNING_SECRET_BYTES.min} to ${SIGNING_SECRET_BYTES.max} random bytes.`,
@@ -138,6 +139,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const now = clock();
       const patch: EndpointPatch = { updatedAt: now };
       if (input.events !== undefined) patch.events = normalizeEventFilters(input.events, catalog);
+      checkDescription(input.description);
       if (input.description !== undefined) patch.description = input.description;
       if (input.url !== undefined && input.url !== current.url) {
         patch.url = await admitUrl(input.url, secretBox.open(current.secretEnc));
