@@ -80,7 +80,7 @@ export const options = {
   maxEndpointsPerOrg: option("WEBHOOKD_MAX_ENDPOINTS_PER_ORG", "5", "Endpoints an org may have", integer(1, 100_000)),
   rateLimit: option("WEBHOOKD_RATE_LIMIT", "100", "Requests per second per API key (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
   orgPublishRate: option("WEBHOOKD_ORG_PUBLISH_RATE", "1000", "Events per second one org may publish, whichever of its keys publishes; each event of a batch counts (token bucket, burst 2x); 0 turns it off", integer(0, 1_000_000)),
-  eventTypes: option<EventTypeCatalog>("WEBHOOKD_EVENT_TYPES", undefined, "Event-type catalog: a comma list, or a path to a JSON file (array of names or {name, description}); default: the seeds' catalog", (raw) => parseEventTypeCatalog(raw, readCatalogFile)),
+  eventTypes: option<EventTypeCatalog>("WEBHOOKD_EVENT_TYPES", undefined, "Event-type catalog: a comma list, or a path to a JSON file (array of names or {name, description, example}); default: the seeds' catalog", (raw) => parseEventTypeCatalog(raw, readCatalogFile)),
   maxPayloadBytes: option("WEBHOOKD_MAX_PAYLOAD_BYTES", "262144", "Largest event `data`, in bytes (413 beyond)", integer(1024, 64 * 1024 * 1024)),
   concurrency: option("WEBHOOKD_CONCURRENCY", "256", "Delivery attempts in flight at once, across all endpoints", integer(1, 100_000)),
   endpointConcurrency: option("WEBHOOKD_ENDPOINT_CONCURRENCY", "32", "Delivery attempts in flight at once to one endpoint", integer(1, 100_000)),

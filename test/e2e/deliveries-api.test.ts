@@ -283,7 +283,10 @@ describe("test events", () => {
     const got = r.received.find((x) => x.headers["webhook-id"] === outcome.eventId)!;
     expect(got.path).toBe("/one");
     expect(got.headers["x-webhook-event"]).toBe("call.ended");
-    expect(JSON.parse(got.body)).toMatchObject({ event: "call.ended", data: { test: true } });
+    // Seed 002: "a synthetic payload of the requested event type": the catalog's example for it.
+    const catalog = expectOk(await s.api("GET", "/api/v1/event-types"));
+    const example = catalog.find((e: { name: string }) => e.name === "call.ended").example;
+    expect(JSON.parse(got.body)).toEqual({ event: "call.ended", timestamp: expect.any(String), data: example });
     expect(() => new Webhook(ep.secret).verify(got.body, got.headers)).not.toThrow();
     const logged = (await list(s, key, ep.id)).data[0];
     expect(logged).toMatchObject({ id: outcome.deliveryId, status: "succeeded", attempts: 1 });

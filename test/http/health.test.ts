@@ -146,18 +146,23 @@ describe("GET /api/v1/event-types", () => {
       "conversation.completed",
     ]);
     for (const e of data) {
-      expect(Object.keys(e).sort()).toEqual(["description", "name"]);
+      expect(Object.keys(e).sort()).toEqual(["description", "example", "name"]);
       expect(e.description.length).toBeGreaterThan(0);
+      expect(Object.keys(e.example).length).toBeGreaterThan(0);
     }
-    expect(data.find((e: any) => e.name === "call.ended").description).toBe("A call completed");
+    expect(data.find((e: any) => e.name === "call.ended")).toEqual({
+      name: "call.ended",
+      description: "A call completed",
+      example: { id: "call_abc123", to: "+14155551234", from: "+14155559999", status: "ended", duration: 45 },
+    });
   });
 
   test("follows WEBHOOKD_EVENT_TYPES", async () => {
     const custom = await startTestServer({ WEBHOOKD_EVENT_TYPES: "order.created, order.paid" });
     try {
       expect(expectOk(await custom.api("GET", "/api/v1/event-types"))).toEqual([
-        { name: "order.created", description: "" },
-        { name: "order.paid", description: "" },
+        { name: "order.created", description: "", example: {} },
+        { name: "order.paid", description: "", example: {} },
       ]);
       const { key } = await custom.newTenant();
       const res = await custom.api("POST", "/api/v1/webhooks", { key, body: { url: "https://127.0.0.1/x", events: ["call.ended"] } });

@@ -195,27 +195,35 @@ describe("WEBHOOKD_EVENT_TYPES", () => {
   test("a comma list, trimmed, empty items dropped", () => {
     const { eventTypes } = loadConfig({ WEBHOOKD_EVENT_TYPES: " order.created , order.paid,,invoice_v2.sent-out " });
     expect(eventTypes).toEqual([
-      { name: "order.created", description: "" },
-      { name: "order.paid", description: "" },
-      { name: "invoice_v2.sent-out", description: "" },
+      { name: "order.created", description: "", example: {} },
+      { name: "order.paid", description: "", example: {} },
+      { name: "invoice_v2.sent-out", description: "", example: {} },
     ]);
   });
 
   test("a JSON file of names", () => {
     const path = file("names.json", JSON.stringify(["user.signed_up", "user.deleted"]));
     expect(loadConfig({ WEBHOOKD_EVENT_TYPES: path }).eventTypes).toEqual([
-      { name: "user.signed_up", description: "" },
-      { name: "user.deleted", description: "" },
+      { name: "user.signed_up", description: "", example: {} },
+      { name: "user.deleted", description: "", example: {} },
     ]);
   });
 
-  test("a JSON file of {name, description}, mixed with names", () => {
-    const path = file("objects.json", JSON.stringify([{ name: "user.signed_up", description: "A user signed up" }, { name: "user.deleted" }, "user.updated"]));
+  test("a JSON file of {name, description, example}, mixed with names", () => {
+    const path = file(
+      "objects.json",
+      JSON.stringify([{ name: "user.signed_up", description: "A user signed up", example: { id: "u_1" } }, { name: "user.deleted" }, "user.updated"]),
+    );
     expect(loadConfig({ WEBHOOKD_EVENT_TYPES: path }).eventTypes).toEqual([
-      { name: "user.signed_up", description: "A user signed up" },
-      { name: "user.deleted", description: "" },
-      { name: "user.updated", description: "" },
+      { name: "user.signed_up", description: "A user signed up", example: { id: "u_1" } },
+      { name: "user.deleted", description: "", example: {} },
+      { name: "user.updated", description: "", example: {} },
     ]);
+  });
+
+  test("an example that is not a JSON object is refused", () => {
+    const path = file("bad-example.json", JSON.stringify([{ name: "user.deleted", example: [1] }]));
+    expect(() => loadConfig({ WEBHOOKD_EVENT_TYPES: path })).toThrow(/example of "user.deleted" must be a JSON object/);
   });
 
   test.each([

@@ -8,7 +8,7 @@ import { NotFoundError, PayloadTooLargeError, RateLimitedError, ValidationError 
 import type { RateLimiter } from "../../lib/token-bucket.ts";
 import { newId } from "../../lib/ids.ts";
 import { webhookBodyOf } from "../../lib/webhook-body.ts";
-import type { EventTypeCatalog } from "../../event-catalog.ts";
+import { exampleData, type EventTypeCatalog } from "../../event-catalog.ts";
 import type { EndpointCache } from "../../store/endpoint-cache.ts";
 import type { WriteBatcher } from "../../store/write-batcher.ts";
 import type { EventRow, EventsRepo } from "../../store/repositories/events.ts";
@@ -168,7 +168,7 @@ export function createEventsService(deps: EventsServiceDeps) {
      * while that send runs (no second send from the scheduler), yet due again after a crash.
      */
     async publishTest(orgId: string, type: string, endpointIds?: string[], dueInMs = 0): Promise<{ result: PublishResult; due: DueDelivery[] }> {
-      const data = { test: true, message: "This is a test event from webhookd." };
+      const data = exampleData(deps.catalog, type);
       return deps.batcher.submit(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds, dueInMs));
     },
 
