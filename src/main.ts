@@ -7,6 +7,7 @@ import { buildServices, startApp } from "./app.ts";
 import { silentLogger } from "./lib/logger.ts";
 import { AppError } from "./lib/errors.ts";
 import { VERSION } from "./version.ts";
+import { MAX_LIST_PAGE } from "./api/paging.ts";
 
 const COMMAND_FLAGS: Record<string, ReadonlyMap<string, boolean>> = {
   keys: new Map([...serveFlags, ["--org", false], ["--scopes", false], ["--name", false], ["--mode", false]]),
@@ -70,7 +71,11 @@ async function run(argv: string[]): Promise<number> {
           return 0;
         }
         if (sub === "list" && !name) {
-          for (const org of services.orgs.listOrgs()) print(`${org.id}\t${org.name}`);
+          for (let after: string | null = null; ; ) {
+            const { items, pagination } = services.orgs.listOrgs({ after, limit: MAX_LIST_PAGE });
+            for (const org of items) print(`${org.id}\t${org.name}`);
+            if ((after = pagination.nextAfter) === null) break;
+          }
           return 0;
         }
       } finally {

@@ -19,6 +19,13 @@ export function expectOk<T = any>(res: ApiResponse, status = 200): T {
   return res.body.data as T;
 }
 
+/** A 200 page `{success, data, pagination}`; returns `data` and `pagination`. */
+export function expectPage<T = any>(res: ApiResponse): { data: T[]; pagination: any } {
+  expect({ status: res.status, success: res.body?.success }).toEqual({ status: 200, success: true });
+  expect(Object.keys(res.body).sort()).toEqual(["data", "pagination", "success"]);
+  return { data: res.body.data, pagination: res.body.pagination };
+}
+
 /** Creates an endpoint (201) and returns its `data`. */
 export async function createEndpoint(api: ApiClient, key: string, body: Record<string, unknown> = {}): Promise<any> {
   const res = await api("POST", "/api/v1/webhooks", { key, body: { url: "https://example.com/hook", ...body } });

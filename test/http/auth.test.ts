@@ -1,7 +1,7 @@
 /** Authentication, scopes, the admin key and X-Org-Id, revocation, and the keys' shape. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
-import { createEndpoint, expectError, expectOk } from "../helpers/assert.ts";
+import { createEndpoint, expectError, expectOk, expectPage } from "../helpers/assert.ts";
 import { rawRequest } from "../helpers/hostile.ts";
 
 let s: TestServer;
@@ -138,7 +138,7 @@ describe("the admin key", () => {
     expect(expectOk(await s.api("GET", "/api/v1/admin/keys", { key: ADMIN_KEY }))).toEqual([]);
     expectError(await s.api("POST", "/api/v1/admin/keys/rotate", { key: ADMIN_KEY }), 409, "ADMIN_KEY_CONFIGURED");
     expectError(await s.api("DELETE", "/api/v1/admin/keys/key_01JH2W8Q4V3N6X0Z9K7B5C1D2E", { key: ADMIN_KEY }), 404, "NOT_FOUND");
-    expectOk(await s.api("GET", "/api/v1/orgs", { key: ADMIN_KEY }));
+    expectPage(await s.api("GET", "/api/v1/orgs", { key: ADMIN_KEY }));
   });
 
   test("on an org route needs X-Org-Id: 403 without it", async () => {
@@ -204,7 +204,7 @@ describe("revocation", () => {
     // The org's other key is untouched.
     expectOk(await s.api("GET", "/api/v1/webhooks", { key: other.key }));
 
-    const listed = expectOk(await s.api("GET", `/api/v1/orgs/${orgId}/keys`, { key: ADMIN_KEY }));
+    const listed = expectPage(await s.api("GET", `/api/v1/orgs/${orgId}/keys`, { key: ADMIN_KEY })).data;
     const revoked = listed.find((k: any) => k.id === keyId);
     expect(revoked.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(listed.find((k: any) => k.id === other.id).revokedAt).toBeNull();
@@ -238,7 +238,7 @@ describe("key shape and display", () => {
     expect(created.prefix.length).toBeLessThan(created.key.length - 30);
 
     const list = await s.api("GET", `/api/v1/orgs/${orgId}/keys`, { key: ADMIN_KEY });
-    const listed = expectOk(list).find((k: any) => k.id === created.id);
+    const listed = expectPage(list).data.find((k: any) => k.id === created.id);
     expect(listed).not.toHaveProperty("key");
     expect(Object.keys(listed).sort()).toEqual(["createdAt", "id", "name", "orgId", "prefix", "revokedAt", "scopes"]);
     expect(JSON.stringify(list.body)).not.toContain(created.key.slice(created.prefix.length));

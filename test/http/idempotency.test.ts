@@ -1,7 +1,7 @@
 /** Idempotency-Key on POST: replay, reuse with another body, concurrency, failures, scoping, expiry. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
-import { createEndpoint, expectError, expectOk } from "../helpers/assert.ts";
+import { createEndpoint, expectError, expectOk, expectPage } from "../helpers/assert.ts";
 import { manualClock } from "../../src/lib/clock.ts";
 
 const clock = manualClock(Date.parse("2025-01-15T10:30:00.000Z"));
@@ -70,14 +70,14 @@ describe("replay", () => {
     const org2 = await post(ADMIN_KEY, "org-1", { name: "Idem Org" }, "/api/v1/orgs");
     expect(org2.body).toEqual(org1.body);
     const orgId = org1.body.data.id;
-    expect(expectOk(await s.api("GET", "/api/v1/orgs", { key: ADMIN_KEY })).filter((o: any) => o.name === "Idem Org")).toHaveLength(1);
+    expect(expectPage(await s.api("GET", "/api/v1/orgs", { key: ADMIN_KEY })).data.filter((o: any) => o.name === "Idem Org")).toHaveLength(1);
 
     const keysPath = `/api/v1/orgs/${orgId}/keys`;
     const k1 = expectOk(await post(ADMIN_KEY, "key-1", { scopes: ["webhooks:read"] }, keysPath), 201);
     const k2 = await post(ADMIN_KEY, "key-1", { scopes: ["webhooks:read"] }, keysPath);
     expect(k2.headers.get("idempotent-replayed")).toBe("true");
     expect(expectOk(k2, 201)).toEqual(k1);
-    expect(expectOk(await s.api("GET", keysPath, { key: ADMIN_KEY }))).toHaveLength(1);
+    expect(expectPage(await s.api("GET", keysPath, { key: ADMIN_KEY })).data).toHaveLength(1);
     expectOk(await s.api("GET", "/api/v1/webhooks", { key: k1.key }));
   });
 

@@ -1,7 +1,7 @@
 /** The admin API: /api/v1/orgs and /api/v1/orgs/{orgId}/keys. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
-import { expectError, expectOk } from "../helpers/assert.ts";
+import { expectError, expectOk, expectPage } from "../helpers/assert.ts";
 
 let s: TestServer;
 beforeAll(async () => {
@@ -23,7 +23,7 @@ describe("POST/GET /api/v1/orgs", () => {
     expect(created.createdAt).toMatch(ISO);
 
     const second = expectOk(await admin("POST", "/api/v1/orgs", { name: "Globex" }), 201);
-    const list = expectOk(await admin("GET", "/api/v1/orgs"));
+    const list = expectPage(await admin("GET", "/api/v1/orgs")).data;
     expect(list).toContainEqual(created);
     expect(list).toContainEqual(second);
     // Creation order (ids sort by time).
@@ -31,8 +31,28 @@ describe("POST/GET /api/v1/orgs", () => {
     expect(ids.indexOf(created.id)).toBeLessThan(ids.indexOf(second.id));
   });
 
+  test("pages: ?limit= and ?after=<pagination.nextAfter> walk every org once, in order; at most 100 a page", async () => {
+    for (let i = 0; i < 5; i++) expectOk(await admin("POST", "/api/v1/orgs", { name: `Paged ${i}` }), 201);
+    const seen: string[] = [];
+    for (let after = ""; ; ) {
+      const { data, pagination } = expectPage(await admin("GET", `/api/v1/orgs?limit=2${after ? `&after=${after}` : ""}`));
+      expect(data.length).toBeLessThanOrEqual(2);
+      seen.push(...data.map((o: any) => o.id));
+      expect(pagination).toEqual({ limit: 2, hasMore: pagination.nextAfter !== null, nextAfter: pagination.hasMore ? data.at(-1).id : null });
+      if (!pagination.hasMore) break;
+      after = pagination.nextAfter;
+    }
+    const all = expectPage(await admin("GET", "/api/v1/orgs")).data.map((o: any) => o.id);
+    expect(seen).toEqual(all);
+    expect([...all].sort()).toEqual(all);
+    for (const q of ["limit=0", "limit=101", "limit=-1", "limit=Infinity", "limit=x", "page=2", "after=" + "x".repeat(65)]) {
+      const res = await admin("GET", `/api/v1/orgs?${q}`);
+      expect({ q, status: res.status, code: res.body.error?.code }).toEqual({ q, status: 400, code: "VALIDATION_ERROR" });
+    }
+  });
+
   test("the trailing-slash spelling is served too", async () => {
-    expect(expectOk(await admin("GET", "/api/v1/orgs/")).length).toBeGreaterThan(0);
+    expect(expectPage(await admin("GET", "/api/v1/orgs/")).data.length).toBeGreaterThan(0);
   });
 
   test.each([
@@ -63,7 +83,7 @@ describe("POST/GET /api/v1/orgs/{orgId}/keys", () => {
     expect(key.prefix).toBe(key.key.slice(0, "sk_live_".length + 4));
     expect(Object.keys(key).sort()).toEqual(["createdAt", "id", "key", "name", "orgId", "prefix", "revokedAt", "scopes"]);
 
-    const list = expectOk(await admin("GET", `/api/v1/orgs/${orgId}/keys`));
+    const list = expectPage(await admin("GET", `/api/v1/orgs/${orgId}/keys`)).data;
     const { key: _shownOnce, ...withoutKey } = key;
     expect(list).toContainEqual(withoutKey);
   });
@@ -71,9 +91,9 @@ describe("POST/GET /api/v1/orgs/{orgId}/keys", () => {
   test("keys are listed per org", async () => {
     const other = expectOk(await admin("POST", "/api/v1/orgs", { name: "Other" }), 201);
     const mine = expectOk(await admin("POST", `/api/v1/orgs/${other.id}/keys`, { name: "mine", scopes: ["webhooks:read"] }), 201);
-    const list = expectOk(await admin("GET", `/api/v1/orgs/${other.id}/keys`));
+    const list = expectPage(await admin("GET", `/api/v1/orgs/${other.id}/keys`)).data;
     expect(list.map((k: any) => k.id)).toEqual([mine.id]);
-    expect(expectOk(await admin("GET", `/api/v1/orgs/${orgId}/keys`)).map((k: any) => k.id)).not.toContain(mine.id);
+    expect(expectPage(await admin("GET", `/api/v1/orgs/${orgId}/keys`)).data.map((k: any) => k.id)).not.toContain(mine.id);
   });
 
   test.each([

@@ -7,6 +7,7 @@ import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
 import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow } from "../../store/repositories/orgs.ts";
 import type { OrgsService } from "./service.ts";
+import { KeysetPagination, KeysetQuery, keysetRequest } from "../paging.ts";
 
 const Org = t.Object({ id: t.String(), name: t.String(), createdAt: IsoDate });
 const ApiKey = t.Object({ ...KeyFields, orgId: t.String(), scopes: t.Array(t.String()) });
@@ -40,11 +41,19 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
       },
       { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...commonErrors }, detail: detail("Create an organization") },
     )
-    .get("", () => ok(service.listOrgs().map(orgView)), {
-      admin: true,
-      response: { 200: envelope(t.Array(Org)), ...commonErrors },
-      detail: detail("List organizations"),
-    })
+    .get(
+      "",
+      ({ query }) => {
+        const { items, pagination } = service.listOrgs(keysetRequest(query));
+        return { success: true as const, data: items.map(orgView), pagination };
+      },
+      {
+        admin: true,
+        query: KeysetQuery,
+        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(Org), pagination: KeysetPagination }), ...commonErrors },
+        detail: detail("List organizations, oldest first, a page at a time"),
+      },
+    )
     .post(
       "/:orgId/keys",
       async ({ params, body, set }) => {
@@ -54,12 +63,20 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
       },
       { admin: true, params: OrgParams, body: CreateKeyBody, response: { 201: envelope(NewApiKey), ...commonErrors }, detail: detail("Create an API key") },
     )
-    .get("/:orgId/keys", ({ params }) => ok(service.listKeys(params.orgId).map(keyView)), {
-      admin: true,
-      params: OrgParams,
-      response: { 200: envelope(t.Array(ApiKey)), ...commonErrors },
-      detail: detail("List an organization's API keys"),
-    })
+    .get(
+      "/:orgId/keys",
+      ({ params, query }) => {
+        const { items, pagination } = service.listKeys(params.orgId, keysetRequest(query));
+        return { success: true as const, data: items.map(keyView), pagination };
+      },
+      {
+        admin: true,
+        params: OrgParams,
+        query: KeysetQuery,
+        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(ApiKey), pagination: KeysetPagination }), ...commonErrors },
+        detail: detail("List an organization's API keys, oldest first, a page at a time"),
+      },
+    )
     .delete(
       "/:orgId/keys/:keyId",
       async ({ params, set }) => {

@@ -7,6 +7,7 @@ import type { OrgRow, OrgsRepo } from "../../store/repositories/orgs.ts";
 import { SCOPES } from "../auth/scopes.ts";
 import { issueApiKey } from "../auth/issue-key.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
+import { keysetPage, type KeysetRequest } from "../paging.ts";
 
 export interface OrgsServiceDeps {
   orgs: OrgsRepo;
@@ -36,7 +37,7 @@ export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }:
       await write(() => orgs.insert(row));
       return row;
     },
-    listOrgs: () => orgs.list(),
+    listOrgs: ({ after, limit }: KeysetRequest) => keysetPage(orgs.listAfter(after, limit + 1), limit),
     getOrg: requireOrg,
 
     /** Returns the row and the plaintext key, which exists only in this return value. */
@@ -49,9 +50,9 @@ export function createOrgsService({ orgs, apiKeys, clock, write, onKeyRevoked }:
       return issued;
     },
 
-    listKeys(orgId: string): ApiKeyRow[] {
+    listKeys(orgId: string, { after, limit }: KeysetRequest) {
       requireOrg(orgId);
-      return apiKeys.listForOrg(orgId);
+      return keysetPage(apiKeys.listForOrgAfter(orgId, after, limit + 1), limit);
     },
 
     async revokeKey(orgId: string, keyId: string): Promise<void> {

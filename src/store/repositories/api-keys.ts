@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, ne } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, ne } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { apiKeys } from "../schema.ts";
 
@@ -19,8 +19,16 @@ export function createApiKeysRepo(db: Db) {
         .where(and(eq(apiKeys.id, id), eq(apiKeys.orgId, orgId)))
         .get();
     },
-    listForOrg(orgId: string): ApiKeyRow[] {
-      return db.select().from(apiKeys).where(eq(apiKeys.orgId, orgId)).orderBy(asc(apiKeys.id)).all();
+    /** Up to `count` of an org's keys in id order after `after` (from the first when null). */
+    listForOrgAfter(orgId: string, after: string | null, count: number): ApiKeyRow[] {
+      const ofOrg = eq(apiKeys.orgId, orgId);
+      return db
+        .select()
+        .from(apiKeys)
+        .where(after === null ? ofOrg : and(ofOrg, gt(apiKeys.id, after)))
+        .orderBy(asc(apiKeys.id))
+        .limit(count)
+        .all();
     },
     hasAdminKey(): boolean {
       return !!db

@@ -1,4 +1,4 @@
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, gt } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { orgs } from "../schema.ts";
 
@@ -12,8 +12,10 @@ export function createOrgsRepo(db: Db) {
     get(id: string): OrgRow | undefined {
       return db.select().from(orgs).where(eq(orgs.id, id)).get();
     },
-    list(): OrgRow[] {
-      return db.select().from(orgs).orderBy(asc(orgs.id)).all();
+    /** Up to `count` orgs in id order after `after` (from the first when null). */
+    listAfter(after: string | null, count: number): OrgRow[] {
+      const query = db.select().from(orgs);
+      return (after === null ? query : query.where(gt(orgs.id, after))).orderBy(asc(orgs.id)).limit(count).all();
     },
   };
 }
