@@ -120,6 +120,8 @@ async function startBinary(dataDir: string, env: Record<string, string>, options
       },
       async stop() {
         await served.stop("SIGTERM");
+        // What a 5xx logged is only in the binary's output: show it beside the failing test.
+        for (const line of served.stdout().split("\n")) if (line.includes('"level":"error"')) console.error(`webhookd: ${line}`);
         await installed.cleanup();
       },
     };
