@@ -172,7 +172,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     // A test delivery gets one attempt; it never retries nor counts against the endpoint.
     const decision: RetryDecision = d.isTest
       ? result.ok ? { kind: "succeeded" } : { kind: "exhausted" }
-      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.responseHeaders?.["retry-after"] ?? null }, finishedAt);
+      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.retryAfter }, finishedAt);
     const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {

@@ -39,12 +39,13 @@ function endpoint(id: string): EndpointRow {
   };
 }
 
-const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, responseBody: "", error: null, address: "192.0.2.1" });
+const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, retryAfter: null, responseBody: "", error: null, address: "192.0.2.1" });
 const failed = (statusCode = 500): AttemptResult => ({
   ok: false,
   statusCode,
   durationMs: 5,
   responseHeaders: {},
+  retryAfter: null,
   responseBody: "",
   error: { code: "http_status", message: `HTTP ${statusCode}` },
   address: "192.0.2.1",
