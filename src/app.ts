@@ -26,6 +26,7 @@ import { createDispatcher } from "./delivery/dispatcher.ts";
 import { createProber } from "./delivery/prober.ts";
 import { createScheduler } from "./scheduler/scheduler.ts";
 import { createSweeper } from "./scheduler/sweeper.ts";
+import { createPendingCanceller } from "./scheduler/pending-canceller.ts";
 import { createHttpApp } from "./http/app.ts";
 import { VERSION } from "./version.ts";
 
@@ -83,6 +84,14 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   });
   const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, write: store.write, onKeyRevoked: auth.forgetKeyHash });
 
+  const canceller = createPendingCanceller({
+    deliveries: store.deliveries,
+    write: store.write,
+    clock,
+    logger,
+    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
+  });
+
   // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
   let scheduler: ReturnType<typeof createScheduler> | null = null;
 
@@ -97,8 +106,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
     onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
-    cancelPending: store.deliveries.cancelPendingForEndpoint,
-    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
+    cancellation: canceller,
   });
 
   const dispatcher = createDispatcher({
@@ -118,6 +126,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     endpointConcurrency: config.endpointConcurrency,
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
+    cancellation: canceller,
     onSettled: (id, retry) => (retry ? scheduler?.offer([retry]) : scheduler?.done(id)),
   });
 
@@ -155,6 +164,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     retention: store.retention,
     write: store.write,
     sweepIdempotency: idempotency.sweep,
+    resumeCancellations: canceller.resume,
     clock,
     logger,
     retentionDays: config.retentionDays,
@@ -165,7 +175,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
   metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
 
-  return { config, logger, clock, metrics, store, auth, orgs, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper };
+  return { config, logger, clock, metrics, store, auth, orgs, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper, canceller };
 }
 export type Services = ReturnType<typeof buildServices>;
 
@@ -197,6 +207,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
   });
+  services.canceller.resume();
   services.scheduler.start();
   services.sweeper.start();
   const checkpointer = startCheckpointer(databaseFile(config), logger);
@@ -221,6 +232,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await http.stop();
         services.sweeper.stop();
         services.scheduler.stop();
+        await services.canceller.stop();
         const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
         if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
         await store.batcher.flush();

@@ -105,11 +105,6 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
       recordLastAttempt: (o: { id: string; lastStatusCode: number | null }) => {
         lastStatus.set(o.id, o.lastStatusCode);
       },
-      cancelPendingForEndpoint: (endpointId: string) => {
-        let n = 0;
-        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
-        return n;
-      },
     } as any,
     attempts: { insert: (a: AttemptRow) => attempts.push(a) } as any,
     endpoints: {
@@ -132,6 +127,14 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
     endpointConcurrency: opts.endpointConcurrency ?? 32,
     attemptTimeoutMs: 1_000,
     disableAfter: 0,
+    cancellation: {
+      firstBatch: (endpointId: string) => {
+        let n = 0;
+        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
+        return n;
+      },
+      committed: () => {},
+    },
     onSettled: (id, retry) => settled.push({ id, retry }),
   });
 

@@ -36,6 +36,13 @@ export interface DeliveriesServiceDeps {
 }
 
 export const MAX_PAGE_SIZE = 100;
+/**
+ * Paging by `page` skips rows one by one, and an exact total counts every match: both grow with
+ * the log. So `page` reaches this many rows back (further back, `before` pages by id at the same
+ * cost anywhere), and `total` counts this far.
+ */
+export const MAX_PAGE_OFFSET = 10_000;
+export const MAX_COUNTED = 10_000;
 /** Recover replays at most this many deliveries per call; call again for the rest. */
 export const MAX_RECOVER = 1000;
 const RECOVER_CONCURRENCY = 4;
@@ -58,13 +65,31 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
 
   return {
     list(orgId: string, endpointId: string, page: number, limit: number, filter: DeliveryFilter) {
+      const offset = (page - 1) * limit;
+      if (offset >= MAX_PAGE_OFFSET) {
+        throw new ValidationError(
+          `page: at most ${MAX_PAGE_OFFSET} deliveries back; page further with before=<pagination.nextBefore>.`,
+          "page",
+        );
+      }
       requireEndpoint(orgId, endpointId);
-      const { rows, total } = deps.deliveries.page(endpointId, filter, (page - 1) * limit, limit);
+      // One row more than asked says whether there is more, whatever the count stopped at.
+      const rows = deps.deliveries.page(endpointId, filter, offset, limit + 1);
+      const hasMore = rows.length > limit;
+      if (hasMore) rows.pop();
+      const counted = deps.deliveries.countUpTo(endpointId, filter, MAX_COUNTED + 1);
       const bodies = deps.events.bodies(rows.map((r) => r.eventId));
       const latest = deps.attempts.latestFor(rows.map((r) => r.id));
       return {
         items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? "", latest.get(d.id))),
-        pagination: { page, limit, total, hasMore: page * limit < total },
+        pagination: {
+          page,
+          limit,
+          total: Math.min(counted, MAX_COUNTED),
+          totalExact: counted <= MAX_COUNTED,
+          hasMore,
+          nextBefore: hasMore ? rows.at(-1)!.id : null,
+        },
       };
     },
 
