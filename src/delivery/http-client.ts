@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
-import { MAX_RESPONSE_BODY_BYTES, storedHeaders } from "./stored-response.ts";
+import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders } from "./stored-response.ts";
 
 export type PickVerdict =
   | { ok: true; address: string; family: 4 | 6 }
@@ -265,7 +265,7 @@ function statusError(response: Response): AttemptResult["error"] {
   const { status } = response;
   if (status >= 200 && status < 300) return null;
   if (status >= 300 && status < 400) {
-    const location = response.headers.get("location");
+    const location = response.headers.get("location")?.slice(0, MAX_LOCATION_CHARS);
     return { code: "redirect", message: `HTTP ${status} redirect to ${location ?? "(no Location)"}, not followed` };
   }
   return { code: "http_status", message: `HTTP ${status}` };

@@ -7,6 +7,8 @@ export const MAX_RESPONSE_BODY_BYTES = 4096;
 export const MAX_RESPONSE_HEADERS = 50;
 /** Names and values together, UTF-8; the same bound as the body. */
 export const MAX_RESPONSE_HEADER_BYTES = 4096;
+/** A redirect's Location is quoted in the stored error message, up to this many characters. */
+export const MAX_LOCATION_CHARS = 1024;
 /** Says what was left out. Parentheses are not allowed in a header name, so no real header is ever taken for it. */
 export const HEADERS_TRUNCATED = "(truncated)";
 

@@ -12,7 +12,7 @@ import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts
 import { expectError, expectOk } from "../helpers/assert.ts";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const LOG_KEYS = ["attempts", "createdAt", "durationMs", "error", "event", "eventId", "id", "lastAttemptAt", "nextAttemptAt", "payload", "response", "status", "statusCode", "success"];
+const LOG_KEYS = ["attempts", "createdAt", "durationMs", "error", "event", "eventId", "id", "lastAttemptAt", "nextAttemptAt", "payload", "payloadTruncated", "response", "status", "statusCode", "success"];
 
 function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
   const expected = crypto.createHmac("sha256", secret).update(payload).digest("hex");
@@ -75,6 +75,7 @@ describe("delivery logs", () => {
       statusCode: 200,
       durationMs: expect.any(Number),
       payload: sent(published[2]!.id),
+      payloadTruncated: false,
       response: { status: 200, headers: expect.objectContaining({ "content-type": "text/plain" }), body: "x".repeat(4096) },
       error: null,
       createdAt: expect.stringMatching(ISO),
@@ -90,6 +91,7 @@ describe("delivery logs", () => {
       attempts: 2,
       statusCode: 500,
       payload: sent(published[1]!.id),
+      payloadTruncated: false,
       response: { status: 500, headers: expect.objectContaining({ "x-reason": "testing" }), body: "nope" },
       error: { code: "http_status", message: "HTTP 500" },
       nextAttemptAt: null,

@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { commonErrors, envelope, IsoDate, ok } from "../common.ts";
 import type { DeliveriesService } from "./service.ts";
-import { MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
+import { LIST_PAYLOAD_BYTES, MAX_ATTEMPT_LOG, MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
 
 const Response = t.Union([t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() }), t.Null()]);
 const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"] }), message: t.String() }), t.Null()]);
@@ -19,7 +19,8 @@ const DeliveryLog = t.Object({
   attempts: t.Integer(),
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Union([t.Integer(), t.Null()]),
-  payload: t.String({ description: "The exact body sent" }),
+  payload: t.String({ description: `The exact body sent; in a list, its first ${LIST_PAYLOAD_BYTES} bytes` }),
+  payloadTruncated: t.Boolean({ description: "The payload is cut here (lists only): GET the delivery for all of it" }),
   response: Response,
   error: ErrorInfo,
   createdAt: IsoDate,
@@ -108,7 +109,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
       scope: "webhooks:read",
       params: DeliveryParams,
       response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...commonErrors },
-      detail: detail("Get a delivery with every attempt"),
+      detail: detail("Get a delivery with its attempts", `The whole payload, and the latest ${MAX_ATTEMPT_LOG} attempts, oldest first.`),
     })
     .post("/:id/deliveries/:deliveryId/replay", async ({ orgId, params }) => ok(await service.replay(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:write",

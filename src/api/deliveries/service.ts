@@ -43,6 +43,13 @@ export const MAX_PAGE_SIZE = 100;
  */
 export const MAX_PAGE_OFFSET = 10_000;
 export const MAX_COUNTED = 10_000;
+/**
+ * What one response of the log holds, in bytes and not only rows: a list entry shows this much of
+ * the payload (the rest is on GET of the one delivery), and that GET shows the latest attempts.
+ * With the stored-response caps, an entry holds about 13 KiB of payload, response and error text.
+ */
+export const LIST_PAYLOAD_BYTES = 4096;
+export const MAX_ATTEMPT_LOG = 100;
 /** Recover replays at most this many deliveries per call; call again for the rest. */
 export const MAX_RECOVER = 1000;
 const RECOVER_CONCURRENCY = 4;
@@ -81,7 +88,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
       const bodies = deps.events.bodies(rows.map((r) => r.eventId));
       const latest = deps.attempts.latestFor(rows.map((r) => r.id));
       return {
-        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? "", latest.get(d.id))),
+        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? "", latest.get(d.id), LIST_PAYLOAD_BYTES)),
         pagination: {
           page,
           limit,
@@ -95,7 +102,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
 
     get(orgId: string, endpointId: string, deliveryId: string) {
       const d = requireDelivery(orgId, endpointId, deliveryId);
-      const attempts = deps.attempts.listForDelivery(d.id);
+      const attempts = deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
       const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? "";
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
