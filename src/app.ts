@@ -27,7 +27,7 @@ import { createDispatcher } from "./delivery/dispatcher.ts";
 import { createProber, PROBE_TIMEOUT_MS } from "./delivery/prober.ts";
 import { createScheduler } from "./scheduler/scheduler.ts";
 import { createSweeper } from "./scheduler/sweeper.ts";
-import { createPendingCanceller } from "./scheduler/pending-canceller.ts";
+import { createPendingCanceller } from "./store/pending-canceller.ts";
 import { createHttpApp } from "./http/app.ts";
 import { VERSION } from "./version.ts";
 

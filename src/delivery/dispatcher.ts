@@ -15,7 +15,7 @@ import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/r
 import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
 import type { AttemptResult, HttpClient } from "./http-client.ts";
 import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
-import type { PendingCancellation } from "../scheduler/pending-canceller.ts";
+import type { PendingCancellation } from "../store/pending-canceller.ts";
 import { webhookHeaders } from "./webhook-request.ts";
 
 export interface DispatcherDeps {

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { manualClock } from "../../src/lib/clock.ts";
 import { idBound } from "../../src/lib/ids.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
-import { createPendingCanceller } from "../../src/scheduler/pending-canceller.ts";
+import { createPendingCanceller } from "../../src/store/pending-canceller.ts";
 
 const T0 = 1_700_000_000_000;
 

@@ -12,7 +12,7 @@ import type { TargetVerdict } from "../../security/target-guard.ts";
 import { generateSigningSecret, maskSecret } from "../../security/tokens.ts";
 import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
-import type { PendingCancellation } from "../../scheduler/pending-canceller.ts";
+import type { PendingCancellation } from "../../store/pending-canceller.ts";
 import { normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;

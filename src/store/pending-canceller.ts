@@ -13,8 +13,8 @@
 import type { Clock } from "../lib/clock.ts";
 import { idBound } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { DeliveriesRepo } from "../store/repositories/deliveries.ts";
-import type { StoreWrite } from "../store/write-batcher.ts";
+import type { DeliveriesRepo } from "./repositories/deliveries.ts";
+import type { StoreWrite } from "./write-batcher.ts";
 
 /** Rows per write: a few milliseconds of the event loop (measured: ~4 ms for 1,000). */
 export const CANCEL_BATCH_SIZE = 1_000;
