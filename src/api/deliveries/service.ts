@@ -50,6 +50,8 @@ export const MAX_COUNTED = 10_000;
  */
 export const LIST_PAYLOAD_BYTES = 4096;
 export const MAX_ATTEMPT_LOG = 100;
+/** The payload shown should a delivery's event row be missing. */
+const NO_BODY = { text: "", cut: false };
 /** Recover replays at most this many deliveries per call; call again for the rest. */
 export const MAX_RECOVER = 1000;
 const RECOVER_CONCURRENCY = 4;
@@ -85,10 +87,11 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
       const hasMore = rows.length > limit;
       if (hasMore) rows.pop();
       const counted = deps.deliveries.countUpTo(endpointId, filter, MAX_COUNTED + 1);
-      const bodies = deps.events.bodies(rows.map((r) => r.eventId));
+      // A character is at least one byte: this many characters always cover the preview.
+      const bodies = deps.events.bodies(rows.map((r) => r.eventId), LIST_PAYLOAD_BYTES);
       const latest = deps.attempts.latestFor(rows.map((r) => r.id));
       return {
-        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? "", latest.get(d.id), LIST_PAYLOAD_BYTES)),
+        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? NO_BODY, latest.get(d.id), LIST_PAYLOAD_BYTES)),
         pagination: {
           page,
           limit,
@@ -103,7 +106,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
     get(orgId: string, endpointId: string, deliveryId: string) {
       const d = requireDelivery(orgId, endpointId, deliveryId);
       const attempts = deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
-      const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? "";
+      const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? NO_BODY;
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
 

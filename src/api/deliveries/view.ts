@@ -1,5 +1,6 @@
 import type { AttemptRow } from "../../store/repositories/attempts.ts";
 import type { DeliveryRow } from "../../store/repositories/deliveries.ts";
+import type { EventBody } from "../../store/repositories/events.ts";
 import { utf8Prefix } from "../../lib/utf8.ts";
 import { iso } from "../common.ts";
 
@@ -31,8 +32,8 @@ export function attemptView(a: AttemptRow) {
  * One delivery log entry (seed 002): the payload sent, the response received, status, timing.
  * `maxPayloadBytes` cuts the payload (a list shows a preview; GET of the one delivery has it all).
  */
-export function deliveryLogView(d: DeliveryRow, payload: string, latest: AttemptRow | undefined, maxPayloadBytes = Infinity) {
-  const shown = utf8Prefix(payload, maxPayloadBytes);
+export function deliveryLogView(d: DeliveryRow, payload: EventBody, latest: AttemptRow | undefined, maxPayloadBytes = Infinity) {
+  const shown = utf8Prefix(payload.text, maxPayloadBytes);
   return {
     id: d.id,
     eventId: d.eventId,
@@ -41,7 +42,7 @@ export function deliveryLogView(d: DeliveryRow, payload: string, latest: Attempt
     success: d.status === "succeeded",
     durationMs: d.lastDurationMs,
     payload: shown,
-    payloadTruncated: shown.length < payload.length,
+    payloadTruncated: payload.cut || shown.length < payload.text.length,
     response: latest && latest.statusCode !== null ? { status: latest.statusCode, headers: latest.responseHeaders ?? {}, body: latest.responseBody ?? "" } : null,
     error: d.lastErrorCode ? { code: d.lastErrorCode, message: d.lastErrorMessage ?? "" } : null,
     createdAt: iso(d.createdAt),
