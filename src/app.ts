@@ -54,7 +54,7 @@ const IDLE_MARGIN_MS = 2_000;
  * works, so this must outlast the slowest: an attempt or the probe, then a write that waits out
  * another process's lock.
  */
-export function idleTimeoutSeconds(config: Pick<Config, "attemptTimeoutMs" | "probe">): number {
+function idleTimeoutSeconds(config: Pick<Config, "attemptTimeoutMs" | "probe">): number {
   const slowestHandlerMs = Math.max(config.attemptTimeoutMs, config.probe ? PROBE_TIMEOUT_MS : 0) + BUSY_TIMEOUT_MS;
   return Math.min(MAX_IDLE_TIMEOUT_S, Math.ceil((slowestHandlerMs + IDLE_MARGIN_MS) / 1000));
 }
