@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
 import { openStore, type Store } from "./store/store.ts";
+import { BUSY_TIMEOUT_MS } from "./store/database.ts";
 import { startCheckpointer } from "./store/checkpointer.ts";
 import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./security/secret-box.ts";
 import { hashApiKey } from "./security/tokens.ts";
@@ -25,9 +26,10 @@ import { createDeliveriesService } from "./api/deliveries/service.ts";
 import { createHttpClient } from "./delivery/http-client.ts";
 import { createRetryPolicy } from "./delivery/retry-policy.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
-import { createProber } from "./delivery/prober.ts";
+import { createProber, PROBE_TIMEOUT_MS } from "./delivery/prober.ts";
 import { createScheduler } from "./scheduler/scheduler.ts";
 import { createSweeper } from "./scheduler/sweeper.ts";
+import { createPendingCanceller } from "./store/pending-canceller.ts";
 import { createHttpApp } from "./http/app.ts";
 import { VERSION } from "./version.ts";
 
@@ -43,6 +45,21 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const RETRY_AFTER_MAX_MS = 3_600_000;
 /** A test sent at once is due this long after its attempt's timeout, in case the process dies first. */
 const SEND_NOW_FALLBACK_MARGIN_MS = 30_000;
+
+/** Bun's largest idle timeout. */
+const MAX_IDLE_TIMEOUT_S = 255;
+const IDLE_MARGIN_MS = 2_000;
+
+/**
+ * Bun closes a connection that has neither sent nor received a byte for this long, so a client
+ * that stops reading a response is dropped and the response freed. A handler is silent while it
+ * works, so this must outlast the slowest: an attempt or the probe, then a write that waits out
+ * another process's lock.
+ */
+function idleTimeoutSeconds(config: Pick<Config, "attemptTimeoutMs" | "probe">): number {
+  const slowestHandlerMs = Math.max(config.attemptTimeoutMs, config.probe ? PROBE_TIMEOUT_MS : 0) + BUSY_TIMEOUT_MS;
+  return Math.min(MAX_IDLE_TIMEOUT_S, Math.ceil((slowestHandlerMs + IDLE_MARGIN_MS) / 1000));
+}
 
 export function databaseFile(config: Pick<Config, "dataDir">): string {
   return join(config.dataDir, "webhookd.db");
@@ -92,6 +109,14 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     onKeyRevoked: auth.forgetKeyHash,
   });
 
+  const canceller = createPendingCanceller({
+    deliveries: store.deliveries,
+    write: store.write,
+    clock,
+    logger,
+    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
+  });
+
   // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
   let scheduler: ReturnType<typeof createScheduler> | null = null;
 
@@ -106,8 +131,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     allowHttp: config.allowHttp,
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
     onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
-    cancelPending: store.deliveries.cancelPendingForEndpoint,
-    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
+    cancellation: canceller,
   });
 
   const dispatcher = createDispatcher({
@@ -127,6 +151,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     endpointConcurrency: config.endpointConcurrency,
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
+    cancellation: canceller,
     onSettled: (id, retry) => (retry ? scheduler?.offer([retry]) : scheduler?.done(id)),
   });
 
@@ -165,6 +190,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     retention: store.retention,
     write: store.write,
     sweepIdempotency: idempotency.sweep,
+    resumeCancellations: canceller.resume,
     clock,
     logger,
     retentionDays: config.retentionDays,
@@ -175,7 +201,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
   metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
 
-  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper };
+  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper, canceller };
 }
 export type Services = ReturnType<typeof buildServices>;
 
@@ -209,6 +235,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
   });
+  services.canceller.resume();
   services.scheduler.start();
   services.sweeper.start();
   const checkpointer = startCheckpointer(databaseFile(config), logger);
@@ -217,7 +244,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     "WAL frames the background checkpoint thread has copied into the database file since start",
     () => checkpointer.checkpointedFrames,
   );
-  http.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 * 1024 });
+  http.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 * 1024, idleTimeout: idleTimeoutSeconds(config) });
   const server = http.server!;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
   logger.info("webhookd listening", { url, version: VERSION, dataDir: config.dataDir });
@@ -233,6 +260,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         await http.stop();
         services.sweeper.stop();
         services.scheduler.stop();
+        await services.canceller.stop();
         const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
         if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
         await store.batcher.flush();

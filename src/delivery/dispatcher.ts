@@ -15,6 +15,7 @@ import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/r
 import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
 import type { AttemptResult, HttpClient } from "./http-client.ts";
 import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
+import type { PendingCancellation } from "../store/pending-canceller.ts";
 import { webhookHeaders } from "./webhook-request.ts";
 
 export interface DispatcherDeps {
@@ -35,6 +36,8 @@ export interface DispatcherDeps {
   endpointConcurrency: number;
   attemptTimeoutMs: number;
   disableAfter: number;
+  /** Cancels the pending deliveries of an endpoint this disables. */
+  cancellation: PendingCancellation;
   /**
    * Called once for every delivery handed to `enqueue`, when the dispatcher is done with it:
    * with its retry when one is due later, else with null (finished, skipped or gone).
@@ -142,7 +145,7 @@ export function createDispatcher(deps: DispatcherDeps) {
           deps.endpoints.autoDisable(endpoint.id, at);
           // Inside the write: a publish later in this transaction must not fan out to it.
           deps.endpointCache.invalidate(endpoint.orgId, endpoint.id);
-          const cancelled = deps.deliveries.cancelPendingForEndpoint(endpoint.id, at);
+          const cancelled = deps.cancellation.firstBatch(endpoint.id, at);
           return { applied, disabled: true, cancelled };
         }
       }
@@ -172,7 +175,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     // A test delivery gets one attempt; it never retries nor counts against the endpoint.
     const decision: RetryDecision = d.isTest
       ? result.ok ? { kind: "succeeded" } : { kind: "exhausted" }
-      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.responseHeaders?.["retry-after"] ?? null }, finishedAt);
+      : deps.policy.decide(d.attempts + 1, result.ok ? { ok: true } : { ok: false, statusCode: result.statusCode ?? undefined, retryAfter: result.retryAfter }, finishedAt);
     const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {
@@ -180,7 +183,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt), "relaxed");
       if (disabled) {
         deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
-        if (cancelled > 0) deps.metrics.deliveries.inc({ outcome: "cancelled" }, cancelled);
+        deps.cancellation.committed(endpoint.id, at, cancelled);
       }
       if (!applied) return null;
       if (nextAttemptAt !== null) {

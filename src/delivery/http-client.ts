@@ -7,6 +7,7 @@
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
+import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders } from "./stored-response.ts";
 
 export type PickVerdict =
   | { ok: true; address: string; family: 4 | 6 }
@@ -45,8 +46,10 @@ export interface AttemptResult {
   /** null when no response head arrived. */
   statusCode: number | null;
   durationMs: number;
-  /** Lower-cased names. */
+  /** Lower-cased names, capped as storedHeaders() says: what the delivery log keeps. */
   responseHeaders: Record<string, string> | null;
+  /** Read before the cap, so a receiver's many headers cannot hide it from the retry policy. */
+  retryAfter: string | null;
   /** At most maxResponseBytes, decoded as UTF-8 with invalid sequences replaced. */
   responseBody: string | null;
   error: { code: AttemptErrorCode; message: string } | null;
@@ -96,7 +99,7 @@ const MAX_PARSED_URLS = 10_000;
 const MAX_PINNED_PER_URL = 8;
 
 export function createHttpClient(opts: HttpClientOptions): HttpClient {
-  const maxResponseBytes = opts.maxResponseBytes ?? 4096;
+  const maxResponseBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BODY_BYTES;
   // A `ca` option replaces Bun's trust store instead of adding to it, so keep the defaults in.
   // (Costs some CPU per request, so it is only passed when there are extra certificates.)
   const ca = opts.caCerts?.length ? [...getCACertificates("default"), ...opts.caCerts] : undefined;
@@ -119,6 +122,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
     const seen: Omit<AttemptResult, "ok" | "durationMs" | "error"> = {
       statusCode: null,
       responseHeaders: null,
+      retryAfter: null,
       responseBody: null,
       address: null,
     };
@@ -157,9 +161,9 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         tls: target.tls,
       });
       seen.statusCode = response.status;
-      const headers = Object.fromEntries(response.headers);
-      seen.responseHeaders = headers;
-      seen.responseBody = knownToFit(headers, maxResponseBytes)
+      seen.responseHeaders = storedHeaders(response.headers);
+      seen.retryAfter = response.headers.get("retry-after");
+      seen.responseBody = knownToFit(response.headers, maxResponseBytes)
         ? await response.text()
         : await readCapped(response.body, maxResponseBytes);
       return finish(statusError(response));
@@ -230,9 +234,9 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
  * within the cap bounds it. With Transfer-Encoding the length is ignored (chunked framing), and
  * with Content-Encoding it counts the compressed bytes that fetch inflates (a gzip bomb).
  */
-function knownToFit(headers: Record<string, string>, max: number): boolean {
-  const length = headers["content-length"];
-  if (length === undefined || "transfer-encoding" in headers || "content-encoding" in headers) return false;
+function knownToFit(headers: Headers, max: number): boolean {
+  const length = headers.get("content-length");
+  if (length === null || headers.has("transfer-encoding") || headers.has("content-encoding")) return false;
   return /^\d+$/.test(length) && Number(length) <= max;
 }
 
@@ -261,7 +265,7 @@ function statusError(response: Response): AttemptResult["error"] {
   const { status } = response;
   if (status >= 200 && status < 300) return null;
   if (status >= 300 && status < 400) {
-    const location = response.headers.get("location");
+    const location = response.headers.get("location")?.slice(0, MAX_LOCATION_CHARS);
     return { code: "redirect", message: `HTTP ${status} redirect to ${location ?? "(no Location)"}, not followed` };
   }
   return { code: "http_status", message: `HTTP ${status}` };

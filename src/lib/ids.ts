@@ -63,6 +63,11 @@ export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   return `${prefix}_${encode(now, lastRandom)}`;
 }
 
+/** Sorts after every id of this prefix made at or before `ms`, and before every one made later. */
+export function idBound(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${encodeTime(ms + 1)}`;
+}
+
 const ID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Cheap shape check so hostile path parameters never reach the database. */

@@ -13,6 +13,8 @@ export interface SweeperDeps {
   retention: RetentionRepo;
   write: StoreWrite;
   sweepIdempotency: (now: number) => Promise<number>;
+  /** Finishes cancelling the pending deliveries of stopped endpoints, should one have been cut short. */
+  resumeCancellations: () => void;
   clock: Clock;
   logger: Logger;
   retentionDays: number;
@@ -25,6 +27,7 @@ export function createSweeper(deps: SweeperDeps) {
   let job: Cron | null = null;
 
   async function runOnce(): Promise<Record<string, number>> {
+    deps.resumeCancellations();
     const now = deps.clock();
     const cutoff = now - deps.retentionDays * 86_400_000;
     const deleted: Record<string, number> = {};

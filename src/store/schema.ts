@@ -109,7 +109,10 @@ export const deliveries = sqliteTable(
     index("deliveries_due")
       .on(t.nextAttemptAt)
       .where(sql`status = 'pending'`),
-    index("deliveries_endpoint").on(t.endpointId, t.id),
+    // The delivery log lists newest first under any mix of its filters: each status, with or
+    // without an event type, is one range of these, merged in id order (deliveries.ts, page).
+    index("deliveries_endpoint_status").on(t.endpointId, t.status, t.id),
+    index("deliveries_endpoint_event").on(t.endpointId, t.eventType, t.status, t.id),
     index("deliveries_event").on(t.eventId),
     index("deliveries_created").on(t.createdAt),
   ],

@@ -12,7 +12,7 @@ import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts
 import { expectError, expectOk } from "../helpers/assert.ts";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const LOG_KEYS = ["attempts", "createdAt", "durationMs", "error", "event", "eventId", "id", "lastAttemptAt", "nextAttemptAt", "payload", "response", "status", "statusCode", "success"];
+const LOG_KEYS = ["attempts", "createdAt", "durationMs", "error", "event", "eventId", "id", "lastAttemptAt", "nextAttemptAt", "payload", "payloadTruncated", "response", "status", "statusCode", "success"];
 
 function verifyWebhookSignature(payload: string, signature: string, secret: string): boolean {
   const expected = crypto.createHmac("sha256", secret).update(payload).digest("hex");
@@ -25,7 +25,7 @@ async function list(s: TestServer, key: string, id: string, query = "") {
   const res = await s.api("GET", `/api/v1/webhooks/${id}/deliveries${query}`, { key });
   expect(res.status).toBe(200);
   expect(Object.keys(res.body).sort()).toEqual(["data", "pagination", "success"]);
-  return res.body as { data: any[]; pagination: { page: number; limit: number; total: number; hasMore: boolean } };
+  return res.body as { data: any[]; pagination: { page: number; limit: number; total: number; totalExact: boolean; hasMore: boolean; nextBefore: string | null } };
 }
 
 describe("delivery logs", () => {
@@ -59,7 +59,7 @@ describe("delivery logs", () => {
 
   test("newest first, every field of the entry, with the exact payload sent and the response received", async () => {
     const page = await list(s, key, endpointId);
-    expect(page.pagination).toEqual({ page: 1, limit: 20, total: 3, hasMore: false });
+    expect(page.pagination).toEqual({ page: 1, limit: 20, total: 3, hasMore: false, totalExact: true, nextBefore: null });
     expect(page.data.map((d) => d.eventId)).toEqual(published.map((p) => p.id).reverse());
     for (const d of page.data) expect(Object.keys(d).sort()).toEqual(LOG_KEYS);
 
@@ -75,6 +75,7 @@ describe("delivery logs", () => {
       statusCode: 200,
       durationMs: expect.any(Number),
       payload: sent(published[2]!.id),
+      payloadTruncated: false,
       response: { status: 200, headers: expect.objectContaining({ "content-type": "text/plain" }), body: "x".repeat(4096) },
       error: null,
       createdAt: expect.stringMatching(ISO),
@@ -90,6 +91,7 @@ describe("delivery logs", () => {
       attempts: 2,
       statusCode: 500,
       payload: sent(published[1]!.id),
+      payloadTruncated: false,
       response: { status: 500, headers: expect.objectContaining({ "x-reason": "testing" }), body: "nope" },
       error: { code: "http_status", message: "HTTP 500" },
       nextAttemptAt: null,
@@ -104,18 +106,26 @@ describe("delivery logs", () => {
     expect((await list(s, key, endpointId, "?status=pending")).data).toEqual([]);
     const byEvent = await list(s, key, endpointId, "?event=call.ended");
     expect(byEvent.data.map((d) => d.eventId)).toEqual([published[0]!.id]);
-    expect(byEvent.pagination).toEqual({ page: 1, limit: 20, total: 1, hasMore: false });
+    expect(byEvent.pagination).toEqual({ page: 1, limit: 20, total: 1, hasMore: false, totalExact: true, nextBefore: null });
     expect((await list(s, key, endpointId, "?success=true&event=call.failed")).data).toEqual([]);
   });
 
   test("pagination: page and limit, hasMore, bounds", async () => {
     const first = await list(s, key, endpointId, "?page=1&limit=2");
-    expect(first.pagination).toEqual({ page: 1, limit: 2, total: 3, hasMore: true });
+    expect(first.pagination).toEqual({ page: 1, limit: 2, total: 3, hasMore: true, totalExact: true, nextBefore: first.data[1].id });
     expect(first.data.map((d) => d.eventId)).toEqual([published[2]!.id, published[1]!.id]);
     const second = await list(s, key, endpointId, "?page=2&limit=2");
-    expect(second.pagination).toEqual({ page: 2, limit: 2, total: 3, hasMore: false });
+    expect(second.pagination).toEqual({ page: 2, limit: 2, total: 3, hasMore: false, totalExact: true, nextBefore: null });
     expect(second.data.map((d) => d.eventId)).toEqual([published[0]!.id]);
     expect((await list(s, key, endpointId, "?page=3&limit=2")).data).toEqual([]);
+    // Keyset: `before` continues where nextBefore left off, filters included.
+    const rest = await list(s, key, endpointId, `?limit=2&before=${first.pagination.nextBefore}`);
+    expect(rest.data.map((d) => d.eventId)).toEqual([published[0]!.id]);
+    expect(rest.pagination).toEqual({ page: 1, limit: 2, total: 1, hasMore: false, totalExact: true, nextBefore: null });
+    expect((await list(s, key, endpointId, `?success=true&before=${first.data[0].id}`)).data.map((d) => d.eventId)).toEqual([published[0]!.id]);
+    // `page` reaches 10,000 deliveries back; beyond, `before` pages on.
+    expect((await list(s, key, endpointId, "?page=100&limit=100")).data).toEqual([]);
+    expectError(await s.api("GET", `/api/v1/webhooks/${endpointId}/deliveries?page=101&limit=100`, { key }), 400, "VALIDATION_ERROR", "page");
     expect((await list(s, key, endpointId, "?limit=100")).pagination.limit).toBe(100);
     for (const bad of ["?limit=101", "?limit=0", "?page=0", "?page=-1", "?limit=abc", "?success=maybe", "?status=lost"]) {
       const res = await s.api("GET", `/api/v1/webhooks/${endpointId}/deliveries${bad}`, { key });

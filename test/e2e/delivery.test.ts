@@ -69,7 +69,7 @@ describe("publish and deliver", () => {
       const log = await s.api("GET", `/api/v1/webhooks/${id}/deliveries?success=false`, { key });
       expect(log.body.data).toHaveLength(2);
       expect(log.body.data[0]).toMatchObject({ status: "failed", attempts: 4, statusCode: 500, success: false });
-      expect(log.body.pagination).toEqual({ page: 1, limit: 20, total: 2, hasMore: false });
+      expect(log.body.pagination).toEqual({ page: 1, limit: 20, total: 2, hasMore: false, totalExact: true, nextBefore: null });
       // Replay brings a failed delivery back once the receiver is healthy.
       fail.respond(() => ({ status: 200 }));
       const replay = await s.api("POST", `/api/v1/webhooks/${id}/deliveries/${log.body.data[0].id}/replay`, { key });

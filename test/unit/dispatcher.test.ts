@@ -39,12 +39,13 @@ function endpoint(id: string): EndpointRow {
   };
 }
 
-const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, responseBody: "", error: null, address: "192.0.2.1" });
+const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, retryAfter: null, responseBody: "", error: null, address: "192.0.2.1" });
 const failed = (statusCode = 500): AttemptResult => ({
   ok: false,
   statusCode,
   durationMs: 5,
   responseHeaders: {},
+  retryAfter: null,
   responseBody: "",
   error: { code: "http_status", message: `HTTP ${statusCode}` },
   address: "192.0.2.1",
@@ -104,11 +105,6 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
       recordLastAttempt: (o: { id: string; lastStatusCode: number | null }) => {
         lastStatus.set(o.id, o.lastStatusCode);
       },
-      cancelPendingForEndpoint: (endpointId: string) => {
-        let n = 0;
-        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
-        return n;
-      },
     } as any,
     attempts: { insert: (a: AttemptRow) => attempts.push(a) } as any,
     endpoints: {
@@ -131,6 +127,14 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
     endpointConcurrency: opts.endpointConcurrency ?? 32,
     attemptTimeoutMs: 1_000,
     disableAfter: 0,
+    cancellation: {
+      firstBatch: (endpointId: string) => {
+        let n = 0;
+        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
+        return n;
+      },
+      committed: () => {},
+    },
     onSettled: (id, retry) => settled.push({ id, retry }),
   });
 

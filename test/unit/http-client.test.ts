@@ -425,6 +425,23 @@ describe("response body cap", () => {
   });
 });
 
+describe("response header cap", () => {
+  test("Retry-After is read even when the headers before it are over the stored cap", async () => {
+    const server = serve({
+      fetch() {
+        const headers = new Headers();
+        for (let i = 0; i < 60; i++) headers.set(`a-filler-${i}`, "f".repeat(200));
+        headers.set("retry-after", "120");
+        return new Response("busy", { status: 503, headers });
+      },
+    });
+    const result = await client().send(send(`http://127.0.0.1:${server.port}/`));
+    expect(result.retryAfter).toBe("120");
+    expect(result.responseHeaders?.["retry-after"]).toBeUndefined();
+    expect(result.responseHeaders?.["(truncated)"]).toMatch(/^\d+ more headers/);
+  });
+});
+
 describe("response bodies with a Content-Length", () => {
   const gzipBomb = zlib.gzipSync("z".repeat(1 << 20));
 

@@ -31,10 +31,12 @@ describe("sweeper", () => {
     const { repo, calls, rows } = fakeRetention({ attempts: [...old(23), ...fresh(4)], deliveries: old(10), events: [...old(5), ...fresh(1)], endpoints: [] });
     let idempotencyNow: number | null = null;
     const writes: string[] = [];
+    let resumed = 0;
     const sweeper = createSweeper({
       retention: repo,
       write: async (op, durability) => (writes.push(durability ?? "durable"), op()),
       sweepIdempotency: async (now) => ((idempotencyNow = now), 3),
+      resumeCancellations: () => resumed++,
       clock,
       logger: silentLogger,
       retentionDays: 30,
@@ -50,6 +52,8 @@ describe("sweeper", () => {
     // attempts: 10, 10, 3 (a short batch ends the table); deliveries: 10, then 0.
     expect(calls.map((c) => c.table)).toEqual(["attempts", "attempts", "attempts", "deliveries", "deliveries", "events", "endpoints"]);
     expect(idempotencyNow!).toBe(T0 + 40 * DAY);
+    // Each sweep also finishes any cancellation of a stopped endpoint's deliveries cut short.
+    expect(resumed).toBe(1);
     // Each batch is one relaxed write of the group commit: a delete lost to a power cut is redone next time.
     expect(writes).toEqual(calls.map(() => "relaxed"));
   });
@@ -57,7 +61,7 @@ describe("sweeper", () => {
   test("the window follows retentionDays and the injected clock", async () => {
     const clock = manualClock(T0);
     const { repo, rows } = fakeRetention({ attempts: [T0 - 2 * DAY - 1, T0 - 2 * DAY + 1], deliveries: [], events: [], endpoints: [] });
-    const sweeper = createSweeper({ retention: repo, write: async (op) => op(), sweepIdempotency: async () => 0, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
+    const sweeper = createSweeper({ retention: repo, write: async (op) => op(), sweepIdempotency: async () => 0, resumeCancellations: () => {}, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
     expect((await sweeper.runOnce()).attempts).toBe(1);
     expect(rows.attempts).toEqual([T0 - 2 * DAY + 1]);
     clock.advance(2);

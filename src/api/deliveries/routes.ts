@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { commonErrors, envelope, IsoDate, ok } from "../common.ts";
 import type { DeliveriesService } from "./service.ts";
-import { MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
+import { LIST_PAYLOAD_BYTES, MAX_ATTEMPT_LOG, MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
 
 const Response = t.Union([t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() }), t.Null()]);
 const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"] }), message: t.String() }), t.Null()]);
@@ -19,7 +19,8 @@ const DeliveryLog = t.Object({
   attempts: t.Integer(),
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Union([t.Integer(), t.Null()]),
-  payload: t.String({ description: "The exact body sent" }),
+  payload: t.String({ description: `The exact body sent; in a list, its first ${LIST_PAYLOAD_BYTES} bytes` }),
+  payloadTruncated: t.Boolean({ description: "The payload is cut here (lists only): GET the delivery for all of it" }),
   response: Response,
   error: ErrorInfo,
   createdAt: IsoDate,
@@ -52,6 +53,7 @@ const ListQuery = t.Object(
     success: t.Optional(t.Union([t.Literal("true"), t.Literal("false")])),
     event: t.Optional(t.String({ maxLength: 128 })),
     status: t.Optional(DeliveryStatus),
+    before: t.Optional(t.String({ maxLength: 64, description: "Only deliveries older than this delivery id: pass `pagination.nextBefore` to page on" })),
   },
   { additionalProperties: false },
 );
@@ -70,7 +72,12 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
         const page = Math.floor(query.page ?? 1);
         const limit = Math.floor(query.limit ?? 20);
         const success = query.success === undefined ? undefined : query.success === "true";
-        const { items, pagination } = service.list(orgId, params.id, page, limit, { success, status: query.status, eventType: query.event });
+        const { items, pagination } = service.list(orgId, params.id, page, limit, {
+          success,
+          status: query.status,
+          eventType: query.event,
+          before: query.before,
+        });
         return { success: true as const, data: items, pagination };
       },
       {
@@ -81,18 +88,28 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
           200: t.Object({
             success: t.Literal(true),
             data: t.Array(DeliveryLog),
-            pagination: t.Object({ page: t.Integer(), limit: t.Integer(), total: t.Integer(), hasMore: t.Boolean() }),
+            pagination: t.Object({
+              page: t.Integer(),
+              limit: t.Integer(),
+              total: t.Integer({ description: `Matching deliveries, counted up to ${MAX_COUNTED}` }),
+              totalExact: t.Boolean({ description: `false when there are more than ${MAX_COUNTED} (total then says ${MAX_COUNTED})` }),
+              hasMore: t.Boolean(),
+              nextBefore: t.Union([t.String(), t.Null()], { description: "The last id of this page when there are more: pass it as `before`" }),
+            }),
           }),
           ...commonErrors,
         },
-        detail: detail("List an endpoint's deliveries", "Newest first. `success=false` shows failed and cancelled deliveries."),
+        detail: detail(
+          "List an endpoint's deliveries",
+          `Newest first. \`success=false\` shows failed and cancelled deliveries. \`page\` reaches back ${MAX_PAGE_OFFSET} deliveries; \`before\` (with \`pagination.nextBefore\`) pages any distance.`,
+        ),
       },
     )
     .get("/:id/deliveries/:deliveryId", ({ orgId, params }) => ok(service.get(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:read",
       params: DeliveryParams,
       response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...commonErrors },
-      detail: detail("Get a delivery with every attempt"),
+      detail: detail("Get a delivery with its attempts", `The whole payload, and the latest ${MAX_ATTEMPT_LOG} attempts, oldest first.`),
     })
     .post("/:id/deliveries/:deliveryId/replay", async ({ orgId, params }) => ok(await service.replay(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:write",

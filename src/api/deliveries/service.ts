@@ -36,6 +36,22 @@ export interface DeliveriesServiceDeps {
 }
 
 export const MAX_PAGE_SIZE = 100;
+/**
+ * Paging by `page` skips rows one by one, and an exact total counts every match: both grow with
+ * the log. So `page` reaches this many rows back (further back, `before` pages by id at the same
+ * cost anywhere), and `total` counts this far.
+ */
+export const MAX_PAGE_OFFSET = 10_000;
+export const MAX_COUNTED = 10_000;
+/**
+ * What one response of the log holds, in bytes and not only rows: a list entry shows this much of
+ * the payload (the rest is on GET of the one delivery), and that GET shows the latest attempts.
+ * With the stored-response caps, an entry holds about 13 KiB of payload, response and error text.
+ */
+export const LIST_PAYLOAD_BYTES = 4096;
+export const MAX_ATTEMPT_LOG = 100;
+/** The payload shown should a delivery's event row be missing. */
+const NO_BODY = { text: "", cut: false };
 /** Recover replays at most this many deliveries per call; call again for the rest. */
 export const MAX_RECOVER = 1000;
 const RECOVER_CONCURRENCY = 4;
@@ -58,20 +74,39 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
 
   return {
     list(orgId: string, endpointId: string, page: number, limit: number, filter: DeliveryFilter) {
+      const offset = (page - 1) * limit;
+      if (offset >= MAX_PAGE_OFFSET) {
+        throw new ValidationError(
+          `page: at most ${MAX_PAGE_OFFSET} deliveries back; page further with before=<pagination.nextBefore>.`,
+          "page",
+        );
+      }
       requireEndpoint(orgId, endpointId);
-      const { rows, total } = deps.deliveries.page(endpointId, filter, (page - 1) * limit, limit);
-      const bodies = deps.events.bodies(rows.map((r) => r.eventId));
+      // One row more than asked says whether there is more, whatever the count stopped at.
+      const rows = deps.deliveries.page(endpointId, filter, offset, limit + 1);
+      const hasMore = rows.length > limit;
+      if (hasMore) rows.pop();
+      const counted = deps.deliveries.countUpTo(endpointId, filter, MAX_COUNTED + 1);
+      // A character is at least one byte: this many characters always cover the preview.
+      const bodies = deps.events.bodies(rows.map((r) => r.eventId), LIST_PAYLOAD_BYTES);
       const latest = deps.attempts.latestFor(rows.map((r) => r.id));
       return {
-        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? "", latest.get(d.id))),
-        pagination: { page, limit, total, hasMore: page * limit < total },
+        items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? NO_BODY, latest.get(d.id), LIST_PAYLOAD_BYTES)),
+        pagination: {
+          page,
+          limit,
+          total: Math.min(counted, MAX_COUNTED),
+          totalExact: counted <= MAX_COUNTED,
+          hasMore,
+          nextBefore: hasMore ? rows.at(-1)!.id : null,
+        },
       };
     },
 
     get(orgId: string, endpointId: string, deliveryId: string) {
       const d = requireDelivery(orgId, endpointId, deliveryId);
-      const attempts = deps.attempts.listForDelivery(d.id);
-      const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? "";
+      const attempts = deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
+      const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? NO_BODY;
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
 

@@ -1,5 +1,7 @@
 import type { AttemptRow } from "../../store/repositories/attempts.ts";
 import type { DeliveryRow } from "../../store/repositories/deliveries.ts";
+import type { EventBody } from "../../store/repositories/events.ts";
+import { utf8Prefix } from "../../lib/utf8.ts";
 import { iso } from "../common.ts";
 
 export function deliveryStatusView(d: DeliveryRow) {
@@ -26,8 +28,12 @@ export function attemptView(a: AttemptRow) {
   };
 }
 
-/** One delivery log entry (seed 002): the payload sent, the response received, status, timing. */
-export function deliveryLogView(d: DeliveryRow, payload: string, latest: AttemptRow | undefined) {
+/**
+ * One delivery log entry (seed 002): the payload sent, the response received, status, timing.
+ * `maxPayloadBytes` cuts the payload (a list shows a preview; GET of the one delivery has it all).
+ */
+export function deliveryLogView(d: DeliveryRow, payload: EventBody, latest: AttemptRow | undefined, maxPayloadBytes = Infinity) {
+  const shown = utf8Prefix(payload.text, maxPayloadBytes);
   return {
     id: d.id,
     eventId: d.eventId,
@@ -35,7 +41,8 @@ export function deliveryLogView(d: DeliveryRow, payload: string, latest: Attempt
     ...deliveryStatusView(d),
     success: d.status === "succeeded",
     durationMs: d.lastDurationMs,
-    payload,
+    payload: shown,
+    payloadTruncated: payload.cut || shown.length < payload.text.length,
     response: latest && latest.statusCode !== null ? { status: latest.statusCode, headers: latest.responseHeaders ?? {}, body: latest.responseBody ?? "" } : null,
     error: d.lastErrorCode ? { code: d.lastErrorCode, message: d.lastErrorMessage ?? "" } : null,
     createdAt: iso(d.createdAt),

@@ -72,7 +72,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         scope: "webhooks:write",
         params: EndpointIdParams,
         response: { 204: t.Null(), ...commonErrors },
-        detail: detail("Delete a webhook endpoint", "Pending deliveries are cancelled at once; delivery logs stay for the retention window."),
+        detail: detail("Delete a webhook endpoint", "Nothing more is sent to it; its pending deliveries are cancelled in batches of 1,000 (the first with the delete). Delivery logs stay for the retention window."),
       },
     )
     .post(

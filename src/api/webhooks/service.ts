@@ -12,6 +12,7 @@ import type { TargetVerdict } from "../../security/target-guard.ts";
 import { generateSigningSecret, isSigningSecret, maskSecret, SIGNING_SECRET_BYTES } from "../../security/tokens.ts";
 import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { StoreWrite } from "../../store/write-batcher.ts";
+import type { PendingCancellation } from "../../store/pending-canceller.ts";
 import { checkDescription, normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
@@ -31,10 +32,8 @@ export interface WebhooksServiceDeps {
   maxEndpointsPerOrg: number;
   /** An org's endpoint changed, inside the write that changes it: caches drop it. */
   onChanged: (orgId: string, endpointId: string) => void;
-  /** An endpoint is gone or disabled: cancels its pending deliveries, in the same write. Returns how many. */
-  cancelPending: (endpointId: string, now: number) => number;
-  /** Deliveries cancelled that way, once committed: for metrics. */
-  onCancelled: (count: number) => void;
+  /** An endpoint is gone or disabled: its pending deliveries are cancelled, the first batch in the same write. */
+  cancellation: PendingCancellation;
 }
 
 export interface CreateEndpointInput {
@@ -154,10 +153,10 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const { row, cancelled } = await write(() => {
         const row = endpoints.update(orgId, id, patch);
         deps.onChanged(orgId, id);
-        return { row, cancelled: row && stops ? deps.cancelPending(id, now) : 0 };
+        return { row, cancelled: row && stops ? deps.cancellation.firstBatch(id, now) : null };
       });
       if (!row) throw new NotFoundError("Webhook endpoint");
-      deps.onCancelled(cancelled);
+      if (cancelled !== null) deps.cancellation.committed(id, now, cancelled);
       return row;
     },
 
@@ -167,9 +166,9 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       const cancelled = await write(() => {
         endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
         deps.onChanged(orgId, id);
-        return deps.cancelPending(id, now);
+        return deps.cancellation.firstBatch(id, now);
       });
-      deps.onCancelled(cancelled);
+      deps.cancellation.committed(id, now, cancelled);
     },
 
     async rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): Promise<{ row: EndpointRow; secret: string }> {

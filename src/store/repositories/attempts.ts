@@ -1,4 +1,4 @@
-import { asc, eq, inArray, max } from "drizzle-orm";
+import { desc, eq, inArray, max } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { attempts } from "../schema.ts";
 
@@ -27,8 +27,9 @@ export function createAttemptsRepo(db: Db) {
         a.createdAt,
       );
     },
-    listForDelivery(deliveryId: string): AttemptRow[] {
-      return db.select().from(attempts).where(eq(attempts.deliveryId, deliveryId)).orderBy(asc(attempts.id)).all();
+    /** The delivery's latest `limit` attempts, oldest first (replays can add any number). */
+    latestForDelivery(deliveryId: string, limit: number): AttemptRow[] {
+      return db.select().from(attempts).where(eq(attempts.deliveryId, deliveryId)).orderBy(desc(attempts.id)).limit(limit).all().reverse();
     },
     /** The latest attempt of each delivery, for log listings: one query for a page. */
     latestFor(deliveryIds: string[]): Map<string, AttemptRow> {

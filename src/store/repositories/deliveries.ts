@@ -2,9 +2,11 @@
  * Delivery rows: the scheduler's truth. Hot paths (insert, page due rows, load for an attempt,
  * record an outcome) use prepared statements directly; listings go through drizzle.
  */
-import { and, count, desc, eq, gte, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import { unionAll } from "drizzle-orm/sqlite-core";
+import { idBound } from "../../lib/ids.ts";
 import type { Db } from "../database.ts";
-import { deliveries, type DeliveryStatus } from "../schema.ts";
+import { deliveries, deliveryStatuses, type DeliveryStatus } from "../schema.ts";
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
 
@@ -44,6 +46,17 @@ export interface DeliveryFilter {
   success?: boolean;
   status?: DeliveryStatus;
   eventType?: string;
+  /** Only deliveries older than this id (keyset paging). */
+  before?: string;
+}
+
+/** The statuses a filter admits; `success` and `status` together admit what both do. */
+function statusesOf(f: DeliveryFilter): DeliveryStatus[] {
+  return deliveryStatuses.filter(
+    (s) =>
+      (f.status === undefined || s === f.status) &&
+      (f.success === undefined || (f.success ? s === "succeeded" : s === "failed" || s === "cancelled")),
+  );
 }
 
 export function createDeliveriesRepo(db: Db) {
@@ -74,17 +87,30 @@ export function createDeliveriesRepo(db: Db) {
     `UPDATE deliveries SET last_attempt_at = ?, last_status_code = ?, last_duration_ms = ?, last_error_code = ?,
        last_error_message = ?, updated_at = ? WHERE id = ?`,
   );
-  const cancelStmt = sqlite.query(
-    `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`,
+  const cancelBatchStmt = sqlite.query(
+    `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ?
+     WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = ? AND status = 'pending' AND id < ? LIMIT ?)`,
+  );
+  const stoppedWithPendingStmt = sqlite.query<{ id: string }, []>(
+    `SELECT p.id FROM endpoints p WHERE (p.enabled = 0 OR p.deleted_at IS NOT NULL)
+       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = p.id AND d.status = 'pending')`,
   );
 
-  function where(endpointId: string, f: DeliveryFilter): SQL {
-    const parts: SQL[] = [eq(deliveries.endpointId, endpointId)];
-    if (f.success === true) parts.push(eq(deliveries.status, "succeeded"));
-    if (f.success === false) parts.push(inArray(deliveries.status, ["failed", "cancelled"]));
-    if (f.status) parts.push(eq(deliveries.status, f.status));
-    if (f.eventType) parts.push(eq(deliveries.eventType, f.eventType));
-    return and(...parts)!;
+  /**
+   * One condition per admitted status: each is a range of deliveries_endpoint_status (or of
+   * deliveries_endpoint_event with an event type) in id order, so a union of them merges into
+   * newest first without reading past the page, however many rows the endpoint has.
+   */
+  function ranges(endpointId: string, f: DeliveryFilter): SQL[] {
+    return statusesOf(f).map(
+      (status) =>
+        and(
+          eq(deliveries.endpointId, endpointId),
+          eq(deliveries.status, status),
+          f.eventType === undefined ? undefined : eq(deliveries.eventType, f.eventType),
+          f.before === undefined ? undefined : lt(deliveries.id, f.before),
+        )!,
+    );
   }
 
   return {
@@ -122,8 +148,13 @@ export function createDeliveriesRepo(db: Db) {
     recordLastAttempt(o: Omit<DeliveryOutcome, "status" | "attempts" | "nextAttemptAt">, now: number): void {
       lastStmt.run(o.lastAttemptAt, o.lastStatusCode, o.lastDurationMs, o.lastErrorCode, o.lastErrorMessage, now, o.id);
     },
-    cancelPendingForEndpoint(endpointId: string, now: number): number {
-      return cancelStmt.run(now, endpointId).changes;
+    /** Cancels up to `limit` of the endpoint's pending deliveries with ids below `beforeId`; returns how many. */
+    cancelPendingBatch(endpointId: string, beforeId: string, now: number, limit: number): number {
+      return cancelBatchStmt.run(now, endpointId, beforeId, limit).changes;
+    },
+    /** Disabled or deleted endpoints that still have pending deliveries: a cancellation cut short. */
+    stoppedWithPending(): string[] {
+      return stoppedWithPendingStmt.all().map((r) => r.id);
     },
     get(endpointId: string, id: string): DeliveryRow | undefined {
       return db
@@ -137,17 +168,33 @@ export function createDeliveriesRepo(db: Db) {
       return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(deliveries.id).all();
     },
     /** Newest first. */
-    page(endpointId: string, filter: DeliveryFilter, offset: number, limit: number): { rows: DeliveryRow[]; total: number } {
-      const w = where(endpointId, filter);
-      const rows = db.select().from(deliveries).where(w).orderBy(desc(deliveries.id)).limit(limit).offset(offset).all();
-      const total = db.select({ n: count() }).from(deliveries).where(w).get()?.n ?? 0;
-      return { rows, total };
+    page(endpointId: string, filter: DeliveryFilter, offset: number, limit: number): DeliveryRow[] {
+      const [first, second, ...rest] = ranges(endpointId, filter).map((w) => db.select().from(deliveries).where(w));
+      if (!first) return [];
+      const newestFirst = second ? unionAll(first, second, ...rest).orderBy(desc(deliveries.id)) : first.orderBy(desc(deliveries.id));
+      return newestFirst.limit(limit).offset(offset).all();
+    },
+    /** How many deliveries match, counting no further than `cap` (an exact count is a scan of them all). */
+    countUpTo(endpointId: string, filter: DeliveryFilter, cap: number): number {
+      const [first, second, ...rest] = ranges(endpointId, filter).map((w) => db.select({ id: deliveries.id }).from(deliveries).where(w));
+      if (!first) return 0;
+      const matches = (second ? unionAll(first, second, ...rest) : first).limit(cap).as("matches");
+      return db.select({ n: count() }).from(matches).get()?.n ?? 0;
     },
     failedSince(endpointId: string, since: number, limit: number): DeliveryRow[] {
       return db
         .select()
         .from(deliveries)
-        .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, "failed"), gte(deliveries.createdAt, since)))
+        .where(
+          and(
+            eq(deliveries.endpointId, endpointId),
+            eq(deliveries.status, "failed"),
+            // Ids start with their creation time: the id bound starts the index range at `since`
+            // instead of scanning every older failure; created_at keeps the answer exact.
+            gte(deliveries.id, idBound("dlv", since - 1)),
+            gte(deliveries.createdAt, since),
+          ),
+        )
         .orderBy(deliveries.id)
         .limit(limit)
         .all();

@@ -1,8 +1,13 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { events } from "../schema.ts";
 
 export type EventRow = typeof events.$inferSelect;
+export interface EventBody {
+  text: string;
+  /** `text` is only the start of the body. */
+  cut: boolean;
+}
 
 export function createEventsRepo(db: Db) {
   const sqlite = db.$client;
@@ -23,11 +28,18 @@ export function createEventsRepo(db: Db) {
         .where(and(eq(events.orgId, orgId), eq(events.dedupeKey, dedupeKey)))
         .get();
     },
-    /** The exact bodies of these events, for delivery log pages. */
-    bodies(ids: string[]): Map<string, string> {
+    /**
+     * The exact bodies of these events, for the delivery log, each cut to its first `maxChars`
+     * characters (`cut` says so): a page shows previews, and need not load every payload whole.
+     */
+    bodies(ids: string[], maxChars = Number.MAX_SAFE_INTEGER): Map<string, EventBody> {
       if (ids.length === 0) return new Map();
-      const rows = db.select({ id: events.id, body: events.body }).from(events).where(inArray(events.id, [...new Set(ids)])).all();
-      return new Map(rows.map((r) => [r.id, r.body]));
+      const rows = db
+        .select({ id: events.id, text: sql<string>`substr(${events.body}, 1, ${maxChars})`, cut: sql<number>`length(${events.body}) > ${maxChars}` })
+        .from(events)
+        .where(inArray(events.id, [...new Set(ids)]))
+        .all();
+      return new Map(rows.map((r) => [r.id, { text: r.text, cut: Boolean(r.cut) }]));
     },
     get(orgId: string, id: string): EventRow | undefined {
       return db
