@@ -99,6 +99,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
     cancelPending: store.deliveries.cancelPendingForEndpoint,
     onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
+    onStopped: (endpointId) => dispatcher.dropEndpoint(endpointId),
   });
 
   const dispatcher = createDispatcher({
@@ -115,6 +116,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     metrics,
     userAgent,
     concurrency: config.concurrency,
+    orgConcurrency: config.orgConcurrency,
     endpointConcurrency: config.endpointConcurrency,
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
@@ -124,6 +126,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   scheduler = createScheduler({
     pageDue: store.deliveries.pageDue,
     onDue: (due) => dispatcher.enqueue(due),
+    evict: (orgId) => dispatcher.evictQueued(orgId),
     clock,
   });
   const schedulerRef = scheduler;

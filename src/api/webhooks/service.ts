@@ -35,6 +35,8 @@ export interface WebhooksServiceDeps {
   cancelPending: (endpointId: string, now: number) => number;
   /** Deliveries cancelled that way, once committed: for metrics. */
   onCancelled: (count: number) => void;
+  /** An endpoint was disabled or deleted, once committed: nothing queued for it may be sent. */
+  onStopped: (endpointId: string) => void;
 }
 
 export interface CreateEndpointInput {
@@ -145,6 +147,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       });
       if (!row) throw new NotFoundError("Webhook endpoint");
       deps.onCancelled(cancelled);
+      if (stops) deps.onStopped(id);
       return row;
     },
 
@@ -157,6 +160,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         return deps.cancelPending(id, now);
       });
       deps.onCancelled(cancelled);
+      deps.onStopped(id);
     },
 
     async rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): Promise<{ row: EndpointRow; secret: string }> {

@@ -2,7 +2,7 @@
  * Delivery rows: the scheduler's truth. Hot paths (insert, page due rows, load for an attempt,
  * record an outcome) use prepared statements directly; listings go through drizzle.
  */
-import { and, count, desc, eq, gte, inArray, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { deliveries, type DeliveryStatus } from "../schema.ts";
 
@@ -10,6 +10,7 @@ export type DeliveryRow = typeof deliveries.$inferSelect;
 
 export interface DueDelivery {
   id: string;
+  orgId: string;
   endpointId: string;
   nextAttemptAt: number;
   /** What the first attempt needs, handed over by publish so it need not be read back. */
@@ -53,7 +54,7 @@ export function createDeliveriesRepo(db: Db) {
      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
   );
   const dueStmt = sqlite.query<DueDelivery, [number, number, string, number, number]>(
-    `SELECT id, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt FROM deliveries
+    `SELECT id, org_id AS orgId, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt FROM deliveries
      WHERE status = 'pending' AND next_attempt_at IS NOT NULL
        AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?)) AND next_attempt_at <= ?
      ORDER BY next_attempt_at, id LIMIT ?`,
@@ -76,6 +77,14 @@ export function createDeliveriesRepo(db: Db) {
   );
   const cancelStmt = sqlite.query(
     `UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`,
+  );
+
+  const failedWhere = `endpoint_id = ? AND status = 'failed' AND created_at >= ?`;
+  const countFailedStmt = sqlite.query<{ n: number }, [string, number, number]>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM deliveries WHERE ${failedWhere} LIMIT ?)`,
+  );
+  const failedIdsStmt = sqlite.query<{ id: string }, [string, number, string, number]>(
+    `SELECT id FROM deliveries WHERE ${failedWhere} AND id > ? ORDER BY id LIMIT ?`,
   );
 
   function where(endpointId: string, f: DeliveryFilter): SQL {
@@ -143,14 +152,13 @@ export function createDeliveriesRepo(db: Db) {
       const total = db.select({ n: count() }).from(deliveries).where(w).get()?.n ?? 0;
       return { rows, total };
     },
-    failedSince(endpointId: string, since: number, limit: number): DeliveryRow[] {
-      return db
-        .select()
-        .from(deliveries)
-        .where(and(eq(deliveries.endpointId, endpointId), eq(deliveries.status, "failed"), gte(deliveries.createdAt, since)))
-        .orderBy(deliveries.id)
-        .limit(limit)
-        .all();
+    /** How many failed deliveries created since `since` there are, counting up to `limit`. */
+    countFailedSince(endpointId: string, since: number, limit: number): number {
+      return countFailedStmt.get(endpointId, since, limit)?.n ?? 0;
+    },
+    /** Ids of failed deliveries created since `since`, after `afterId` in id order: a page of a recover. */
+    failedIdsSince(endpointId: string, since: number, afterId: string, limit: number): string[] {
+      return failedIdsStmt.all(endpointId, since, afterId, limit).map((r) => r.id);
     },
   };
 }
