@@ -39,7 +39,10 @@ export interface AppOptions {
 /** In-flight attempts get this long to finish at shutdown; the rest are due again after restart. */
 const SHUTDOWN_GRACE_MS = 10_000;
 const RETRY_AFTER_MAX_MS = 3_600_000;
-/** A test sent at once is due this long after its attempt's timeout, in case the process dies first. */
+/**
+ * A test sent at once is due this long after two attempt timeouts (one waiting in the queue for
+ * a slot, the fairness bound, and one for the attempt), in case the process dies first.
+ */
 const SEND_NOW_FALLBACK_MARGIN_MS = 30_000;
 
 export function databaseFile(config: Pick<Config, "dataDir">): string {
@@ -151,7 +154,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     catalog: config.eventTypes,
     clock,
     sendNow: dispatcher.sendNow,
-    sendNowFallbackMs: config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
+    sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
   const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
   const sweeper = createSweeper({
