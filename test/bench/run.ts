@@ -430,7 +430,6 @@ async function fairness(rows: Row[]): Promise<void> {
   const dataDir = newDataDir();
   let wd = await start({ dataDir });
   const victim = await createTenant(wd, [receiverUrl + "/victim"]);
-  const backlogOrg = await createTenant(wd, [receiverUrl + "/backlog"]);
   const latencyRows = (label: string, lat: number[], target?: string, limit?: number): Row[] => [
     { figure: `victim org latency p50, ${label}`, value: ms(percentile(lat, 50)) },
     limit === undefined
@@ -445,13 +444,16 @@ async function fairness(rows: Row[]): Promise<void> {
   for (const f of flooders) await client({ mode: "batch", url: wd.url, key: f.key, events: SIZE.floodEvents, concurrency: 2 });
   await Bun.sleep(1_000); // their attempts now hold every slot they may
   const slow = await victimLatencies(wd, victim, `2 orgs x 5 endpoints answering in ${SLOW_ANSWER_MS / 1000} s, ${2 * 5 * SIZE.floodEvents} deliveries queued`);
-  for (const f of flooders) await deleteEndpoints(wd, f);
+  // Deleting cancels what is still pending, so nothing of this phase arrives during the next one.
+  for (const t of [...flooders, victim]) await deleteEndpoints(wd, t);
+  const nextVictim = await createTenant(wd, [receiverUrl + "/victim"]);
+  const backlogOrg = await createTenant(wd, [receiverUrl + "/backlog"]);
   await wd.stop();
 
   seedPendingRetries(dataDir, backlogOrg, SIZE.floodBacklog, (i, now) => now - 60_000 + (i % 60_000));
   wd = await start({ dataDir });
   await waitReceived(1_000, { of: "count" }); // the backlog is draining
-  const backlogged = await victimLatencies(wd, victim, `another org draining a backlog of ${SIZE.floodBacklog} due deliveries`);
+  const backlogged = await victimLatencies(wd, nextVictim, `another org draining a backlog of ${SIZE.floodBacklog} due deliveries`);
   await wd.stop();
 
   const backlogLabel = `another org's backlog of ${SIZE.floodBacklog / 1000}k due`;
