@@ -71,10 +71,10 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
   }
 
   function requireDelivery(orgId: string, endpointId: string, deliveryId: string) {
-    requireEndpoint(orgId, endpointId);
+    const endpoint = requireEndpoint(orgId, endpointId);
     const delivery = deps.deliveries.get(endpointId, deliveryId);
     if (!delivery) throw new NotFoundError("Delivery");
-    return delivery;
+    return { endpoint, delivery };
   }
 
   return {
@@ -90,15 +90,15 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
     },
 
     get(orgId: string, endpointId: string, deliveryId: string) {
-      const d = requireDelivery(orgId, endpointId, deliveryId);
+      const d = requireDelivery(orgId, endpointId, deliveryId).delivery;
       const attempts = deps.attempts.listForDelivery(d.id);
       const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? "";
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
 
     async replay(orgId: string, endpointId: string, deliveryId: string): Promise<AttemptSummary> {
-      requireEnabled(requireEndpoint(orgId, endpointId), "replay its deliveries");
-      requireDelivery(orgId, endpointId, deliveryId);
+      // An unknown delivery is a 404 first, whatever the endpoint's state.
+      requireEnabled(requireDelivery(orgId, endpointId, deliveryId).endpoint, "replay its deliveries");
       return summaryOf(await deps.sendNow(deliveryId, "replay"), () => new NotFoundError("Delivery"));
     },
 
