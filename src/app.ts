@@ -43,7 +43,10 @@ export interface AppOptions {
 /** In-flight attempts get this long to finish at shutdown; the rest are due again after restart. */
 const SHUTDOWN_GRACE_MS = 10_000;
 const RETRY_AFTER_MAX_MS = 3_600_000;
-/** A test sent at once is due this long after its attempt's timeout, in case the process dies first. */
+/**
+ * A test sent at once is due this long after two attempt timeouts (one waiting in the queue for
+ * a slot, the fairness bound, and one for the attempt), in case the process dies first.
+ */
 const SEND_NOW_FALLBACK_MARGIN_MS = 30_000;
 
 /** Bun's largest idle timeout. */
@@ -132,6 +135,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     maxEndpointsPerOrg: config.maxEndpointsPerOrg,
     onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
     cancellation: canceller,
+    onStopped: (endpointId) => dispatcher.dropEndpoint(endpointId),
   });
 
   const dispatcher = createDispatcher({
@@ -148,6 +152,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     metrics,
     userAgent,
     concurrency: config.concurrency,
+    orgConcurrency: config.orgConcurrency,
     endpointConcurrency: config.endpointConcurrency,
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
@@ -158,6 +163,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   scheduler = createScheduler({
     pageDue: store.deliveries.pageDue,
     onDue: (due) => dispatcher.enqueue(due),
+    evict: (orgId) => dispatcher.evictQueued(orgId),
     clock,
   });
   const schedulerRef = scheduler;
@@ -183,7 +189,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     catalog: config.eventTypes,
     clock,
     sendNow: dispatcher.sendNow,
-    sendNowFallbackMs: config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
+    sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
   const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
   const sweeper = createSweeper({

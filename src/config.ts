@@ -83,6 +83,7 @@ export const options = {
   eventTypes: option<EventTypeCatalog>("WEBHOOKD_EVENT_TYPES", undefined, "Event-type catalog: a comma list, or a path to a JSON file (array of names or {name, description, example}); default: the seeds' catalog", (raw) => parseEventTypeCatalog(raw, readCatalogFile)),
   maxPayloadBytes: option("WEBHOOKD_MAX_PAYLOAD_BYTES", "262144", "Largest event `data`, in bytes (413 beyond)", integer(1024, 64 * 1024 * 1024)),
   concurrency: option("WEBHOOKD_CONCURRENCY", "256", "Delivery attempts in flight at once, across all endpoints", integer(1, 100_000)),
+  orgConcurrency: option("WEBHOOKD_ORG_CONCURRENCY", "64", "Delivery attempts in flight at once for one org: its share of the global concurrency, so one org's slow or large traffic leaves the rest to the other orgs", integer(1, 100_000)),
   endpointConcurrency: option("WEBHOOKD_ENDPOINT_CONCURRENCY", "32", "Delivery attempts in flight at once to one endpoint", integer(1, 100_000)),
   attemptTimeoutMs: option("WEBHOOKD_ATTEMPT_TIMEOUT", "10s", "Timeout of one delivery attempt (ms, s, m, h)", duration),
   retrySchedule: option("WEBHOOKD_RETRY_SCHEDULE", "10s,60s,300s", "Delays before each retry; the first attempt is immediate", (raw) => parseDurationList(raw)),

@@ -1,11 +1,13 @@
 /**
  * The dispatcher: takes due deliveries, runs each attempt (load → sign → send → record →
- * reschedule) under a global and a per-endpoint concurrency limit, and records outcomes through
- * the group-commit batcher. Scheduled attempts, replays and test sends share one attempt path.
+ * reschedule) under a global, a per-org and a per-endpoint concurrency limit, in the fair
+ * queue's order, and records outcomes through the group-commit batcher. Scheduled attempts,
+ * replays, recovers and test sends all wait in that one queue for those same slots.
  */
 import type { Clock } from "../lib/clock.ts";
 import { newId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
+import type { SendNowResult, SendUrgency } from "../lib/send-now.ts";
 import type { WebhookdMetrics } from "../lib/metrics.ts";
 import type { AttemptTrigger } from "../store/schema.ts";
 import type { EndpointCache } from "../store/endpoint-cache.ts";
@@ -13,6 +15,7 @@ import type { WriteBatcher } from "../store/write-batcher.ts";
 import type { AttemptsRepo } from "../store/repositories/attempts.ts";
 import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/repositories/deliveries.ts";
 import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
+import { FairQueue } from "./fair-queue.ts";
 import type { AttemptResult, HttpClient } from "./http-client.ts";
 import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
 import type { PendingCancellation } from "../store/pending-canceller.ts";
@@ -33,6 +36,7 @@ export interface DispatcherDeps {
   metrics: WebhookdMetrics;
   userAgent: string;
   concurrency: number;
+  orgConcurrency: number;
   endpointConcurrency: number;
   attemptTimeoutMs: number;
   disableAfter: number;
@@ -45,6 +49,13 @@ export interface DispatcherDeps {
   onSettled: (id: string, retry: DueDelivery | null) => void;
 }
 
+type Job =
+  | { kind: "scheduled"; due: DueDelivery }
+  | { kind: "manual"; d: DeliveryForAttempt; trigger: "replay" | "test"; settle: (r: SendNowResult) => void; fail: (err: unknown) => void };
+
+const jobOrg = (job: Job) => (job.kind === "scheduled" ? job.due.orgId : job.d.orgId);
+const jobEndpoint = (job: Job) => (job.kind === "scheduled" ? job.due.endpointId : job.d.endpointId);
+const STOPPED: SendNowResult = { refused: "endpoint_stopped" };
 
 const endpointKey = (endpointId: string) => `endpoint-counters:${endpointId}`;
 
@@ -52,14 +63,8 @@ const endpointKey = (endpointId: string) => `endpoint-counters:${endpointId}`;
 const RECORD_FAILURE_RETRY_MS = 5_000;
 
 export function createDispatcher(deps: DispatcherDeps) {
-  const ready: DueDelivery[] = [];
-  let readyHead = 0;
-  const parked = new Map<string, DueDelivery[]>();
-  const inflightByEndpoint = new Map<string, number>();
+  const queue = new FairQueue<Job>({ orgOf: jobOrg, endpointOf: jobEndpoint, orgCap: deps.orgConcurrency, endpointCap: deps.endpointConcurrency });
   let inflight = 0;
-  let parkedCount = 0;
-  /** Endpoints whose slot freed while they had parked work: resumed before new work. */
-  const resumable: string[] = [];
   let running = true;
   const settling = new Set<Promise<unknown>>();
 
@@ -69,7 +74,13 @@ export function createDispatcher(deps: DispatcherDeps) {
     return p;
   }
 
-  async function send(d: DeliveryForAttempt, endpoint: EndpointRow, stillWanted?: () => boolean): Promise<{ result: AttemptResult; at: number }> {
+  /** The endpoint, if deliveries may still be sent to it (enabled, not deleted). */
+  function liveEndpoint(endpointId: string): EndpointRow | undefined {
+    const endpoint = deps.endpointCache.get(endpointId);
+    return endpoint && endpoint.enabled && endpoint.deletedAt === null ? endpoint : undefined;
+  }
+
+  async function send(d: DeliveryForAttempt, endpoint: EndpointRow): Promise<{ result: AttemptResult; at: number }> {
     const at = deps.clock();
     const headers = webhookHeaders({
       eventId: d.eventId,
@@ -79,6 +90,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       at,
       userAgent: deps.userAgent,
     });
+    // Disabled or deleted while its address was looked up: nothing is sent ("cancelled").
+    const stillWanted = () => liveEndpoint(endpoint.id) !== undefined;
     const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs, stillWanted });
     deps.metrics.attemptDuration.observe(result.durationMs / 1000);
     return { result, at };
@@ -159,12 +172,9 @@ export function createDispatcher(deps: DispatcherDeps) {
     // just below, and a row changed since (a replay) by recordOutcome's status guard.
     const d = due.preloaded ?? deps.deliveries.forAttempt(due.id);
     if (!d || d.status !== "pending") return null;
-    const endpoint = deps.endpointCache.get(d.endpointId);
-    if (!endpoint || !endpoint.enabled || endpoint.deletedAt !== null) return null;
-    const { result, at } = await send(d, endpoint, () => {
-      const now = deps.endpointCache.get(endpoint.id);
-      return !!now && now.enabled && now.deletedAt === null;
-    });
+    const endpoint = liveEndpoint(d.endpointId);
+    if (!endpoint) return null;
+    const { result, at } = await send(d, endpoint);
     sent();
     // Stopped while its address was looked up: nothing was sent, and the row is cancelled.
     if (result.error?.code === "cancelled") return null;
@@ -184,28 +194,29 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (disabled) {
         deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
         deps.cancellation.committed(endpoint.id, at, cancelled);
+        dropEndpoint(endpoint.id);
       }
       if (!applied) return null;
       if (nextAttemptAt !== null) {
         deps.metrics.retriesScheduled.inc();
-        return { id: d.id, endpointId: d.endpointId, nextAttemptAt };
+        return { id: d.id, orgId: d.orgId, endpointId: d.endpointId, nextAttemptAt };
       }
       deps.metrics.deliveries.inc({ outcome: decision.kind === "succeeded" ? "succeeded" : "failed" });
       return null;
     } catch (err) {
       // The row is still pending with its old due time: try it again a little later.
       deps.logger.error("could not record a delivery attempt; will try the delivery again", { deliveryId: d.id, error: String(err) });
-      return { id: d.id, endpointId: d.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS };
+      return { id: d.id, orgId: d.orgId, endpointId: d.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS };
     }
   }
 
-  /** One attempt outside the schedule (replay, test), recorded; null when the delivery or endpoint is gone. */
-  async function sendNowUntracked(deliveryId: string, trigger: "replay" | "test"): Promise<{ deliveryId: string; success: boolean; statusCode: number | null; durationMs: number; error: AttemptResult["error"] } | null> {
-    const d = deps.deliveries.forAttempt(deliveryId);
-    if (!d) return null;
-    const endpoint = deps.endpointCache.get(d.endpointId);
-    if (!endpoint || endpoint.deletedAt !== null) return null;
+  /** One attempt outside the schedule (replay, test), recorded; refused when the endpoint stopped meanwhile. */
+  async function runManual(d: DeliveryForAttempt, trigger: "replay" | "test", sent: () => void): Promise<SendNowResult> {
+    const endpoint = liveEndpoint(d.endpointId);
+    if (!endpoint) return STOPPED;
     const { result, at } = await send(d, endpoint);
+    sent();
+    if (result.error?.code === "cancelled") return STOPPED;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger });
     await deps.batcher.submit(() => {
       // Replays never touch the retry counters; a success still ends a failed delivery.
@@ -222,107 +233,96 @@ export function createDispatcher(deps: DispatcherDeps) {
         touchEndpoint(endpoint.id, at, false);
       }
     });
-    return { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error };
+    return { sent: { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error } };
+  }
+
+  function runJob(job: Job, sent: () => void): Promise<unknown> {
+    if (job.kind === "manual") return runManual(job.d, job.trigger, sent).then(job.settle, job.fail);
+    const { due } = job;
+    return runScheduled(due, sent).then(
+      (retry) => deps.onSettled(due.id, retry),
+      (err) => {
+        deps.logger.error("delivery attempt crashed", { deliveryId: due.id, error: String(err) });
+        deps.onSettled(due.id, { id: due.id, orgId: due.orgId, endpointId: due.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
+      },
+    );
+  }
+
+  /** What is queued for a stopped endpoint is never sent: scheduled rows were cancelled with the stop. */
+  function dropEndpoint(endpointId: string): void {
+    for (const job of queue.removeEndpoint(endpointId)) {
+      if (job.kind === "manual") job.settle(STOPPED);
+      else deps.onSettled(job.due.id, null);
+    }
   }
 
   /**
    * The endpoint's slot is free once its response is in: the per-endpoint limit bounds requests
-   * at the receiver. The global slot is held until the outcome is committed, so the attempts
-   * that a crash can make us send again stay bounded by WEBHOOKD_CONCURRENCY.
+   * at the receiver. The global and the org's slot are held until the outcome is committed, so
+   * the attempts that a crash can make us send again stay bounded by WEBHOOKD_CONCURRENCY.
    */
-  function endpointDone(endpointId: string): void {
-    const n = (inflightByEndpoint.get(endpointId) ?? 1) - 1;
-    if (n === 0) inflightByEndpoint.delete(endpointId);
-    else inflightByEndpoint.set(endpointId, n);
-    if (parked.has(endpointId)) resumable.push(endpointId);
-    pump();
-  }
-
-  function globalDone(): void {
-    inflight--;
-    pump();
-  }
-
-  function start(due: DueDelivery): void {
+  function start(job: Job): void {
     inflight++;
-    inflightByEndpoint.set(due.endpointId, (inflightByEndpoint.get(due.endpointId) ?? 0) + 1);
     let sent = false;
     const markSent = () => {
       if (sent) return;
       sent = true;
-      endpointDone(due.endpointId);
+      queue.releaseEndpoint(jobEndpoint(job));
+      pump();
     };
-    track(
-      runScheduled(due, markSent).then(
-        (retry) => deps.onSettled(due.id, retry),
-        (err) => {
-          deps.logger.error("delivery attempt crashed", { deliveryId: due.id, error: String(err) });
-          deps.onSettled(due.id, { id: due.id, endpointId: due.endpointId, nextAttemptAt: deps.clock() + RECORD_FAILURE_RETRY_MS });
-        },
-      ),
-    ).finally(() => {
+    track(runJob(job, markSent)).finally(() => {
       markSent();
-      globalDone();
+      inflight--;
+      queue.releaseOrg(jobOrg(job));
+      pump();
     });
-  }
-
-  /** Parked work of an endpoint that has a free slot again, if any. */
-  function nextResumed(): DueDelivery | undefined {
-    while (resumable.length) {
-      const endpointId = resumable.shift()!;
-      const waiting = parked.get(endpointId);
-      if (!waiting?.length || (inflightByEndpoint.get(endpointId) ?? 0) >= deps.endpointConcurrency) continue;
-      parkedCount--;
-      const due = waiting.shift()!;
-      if (waiting.length === 0) parked.delete(endpointId);
-      else resumable.push(endpointId);
-      return due;
-    }
-    return undefined;
   }
 
   function pump(): void {
     // While draining for shutdown nothing new starts: queued work stays pending in the store and
     // is due again after restart (an attempt started now would outlive the store).
     while (running && inflight < deps.concurrency) {
-      const resumed = nextResumed();
-      if (resumed) {
-        start(resumed);
-        continue;
-      }
-      if (readyHead >= ready.length) break;
-      const due = ready[readyHead++]!;
-      if ((inflightByEndpoint.get(due.endpointId) ?? 0) >= deps.endpointConcurrency) {
-        // One slow endpoint must not hold global slots: its work waits aside.
-        const list = parked.get(due.endpointId);
-        if (list) list.push(due);
-        else parked.set(due.endpointId, [due]);
-        parkedCount++;
-        continue;
-      }
-      start(due);
-    }
-    if (readyHead > 1024 && readyHead * 2 > ready.length) {
-      ready.splice(0, readyHead);
-      readyHead = 0;
+      const job = queue.take();
+      if (!job) break;
+      start(job);
     }
   }
 
   return {
     enqueue(due: DueDelivery[]): void {
-      for (const d of due) ready.push(d);
+      for (const d of due) queue.push({ kind: "scheduled", due: d });
       pump();
     },
 
-    /** Sends one delivery now, outside the schedule (replay, test), and records it. */
-    sendNow(deliveryId: string, trigger: "replay" | "test"): Promise<{ deliveryId: string; success: boolean; statusCode: number | null; durationMs: number; error: AttemptResult["error"] } | null> {
-      // Tracked whole, recording included, so a shutdown drain waits until it is on disk.
-      return track(sendNowUntracked(deliveryId, trigger));
+    /**
+     * Sends one delivery outside the schedule (replay, test) through the same queue and slots as
+     * every other attempt, and resolves once it is recorded.
+     */
+    sendNow(deliveryId: string, trigger: "replay" | "test", urgency: SendUrgency = "interactive"): Promise<SendNowResult> {
+      const d = deps.deliveries.forAttempt(deliveryId);
+      if (!d) return Promise.resolve({ refused: "delivery_gone" });
+      if (!liveEndpoint(d.endpointId)) return Promise.resolve(STOPPED);
+      return new Promise<SendNowResult>((settle, fail) => {
+        queue.push({ kind: "manual", d, trigger, settle, fail }, urgency === "interactive");
+        pump();
+      });
     },
 
-    /** Deliveries held in memory here: queued, parked and in flight. */
+    /** An endpoint was disabled or deleted: nothing queued for it is sent. */
+    dropEndpoint,
+
+    /**
+     * Gives back the newest scheduled delivery an org has waiting (never one in flight, nor a
+     * replay), so the scheduler can make room in memory for another org's.
+     */
+    evictQueued(orgId: string): DueDelivery | undefined {
+      const job = queue.evictNewest(orgId, (j) => j.kind === "scheduled");
+      return job?.kind === "scheduled" ? job.due : undefined;
+    },
+
+    /** Deliveries held in memory here: queued and in flight. */
     get backlog(): number {
-      return ready.length - readyHead + parkedCount + inflight;
+      return queue.size + inflight;
     },
     get inflight(): number {
       return inflight;

@@ -63,6 +63,13 @@ export class UnprocessableError extends AppError {
   }
 }
 
+/** A send asked of an endpoint that is disabled: disabling stops every send to it. */
+export class EndpointDisabledError extends AppError {
+  constructor(what: string) {
+    super("ENDPOINT_DISABLED", 422, `The endpoint is disabled; enable it (isActive: true) to ${what}.`);
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(message: string) {
     super("PAYLOAD_TOO_LARGE", 413, message);

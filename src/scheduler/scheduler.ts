@@ -6,6 +6,12 @@
  * `known` holds the ids this process has in memory (wheel, queue, in flight, being recorded).
  * The cursor (due, id) says every pending row at or before it is known; the loader pages rows
  * after it, up to now + window, as long as there is room under `maxInMemory`.
+ *
+ * The loader pages in due order, whoever's rows they are, so one org's backlog can fill memory.
+ * Rows handed in by `offer` (a publish, a retry) are therefore taken in even ahead of the cursor,
+ * and when memory is full an org holding less than an even share of it takes the room of the
+ * newest queued row of the org holding the most: another org's backlog never keeps a fresh
+ * delivery out of the dispatcher's fair queue.
  */
 import type { Clock } from "../lib/clock.ts";
 import type { DueDelivery } from "../store/repositories/deliveries.ts";
@@ -14,6 +20,8 @@ import { TimerWheel } from "./timer-wheel.ts";
 export interface SchedulerDeps {
   pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
   onDue(due: DueDelivery[]): void;
+  /** Takes back a queued, not yet started delivery of this org from the dispatcher, if it has one. */
+  evict(orgId: string): DueDelivery | undefined;
   clock: Clock;
   /** How far ahead rows are paged into memory. */
   windowMs?: number;
@@ -35,7 +43,9 @@ export function createScheduler(deps: SchedulerDeps) {
   const idleMs = deps.idleMs ?? 1_000;
   // 10 ms slots, 512 per level, 2 levels: a ~43 min horizon, far beyond the paging window.
   const wheel = new TimerWheel<DueDelivery>({ tickMs: 10, wheelSize: 512, levels: 2, startMs: clock() });
-  const known = new Set<string>();
+  /** Id -> org of every delivery in memory, and how many each org holds. */
+  const known = new Map<string, string>();
+  const heldByOrg = new Map<string, number>();
   let cursorDue = -Infinity;
   let cursorId = "";
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -45,6 +55,45 @@ export function createScheduler(deps: SchedulerDeps) {
   const atOrBeforeCursor = (d: DueDelivery) =>
     d.nextAttemptAt < cursorDue || (d.nextAttemptAt === cursorDue && d.id <= cursorId);
 
+  function hold(d: DueDelivery): void {
+    known.set(d.id, d.orgId);
+    heldByOrg.set(d.orgId, (heldByOrg.get(d.orgId) ?? 0) + 1);
+  }
+
+  function forget(id: string): void {
+    const orgId = known.get(id);
+    if (orgId === undefined) return;
+    known.delete(id);
+    const n = heldByOrg.get(orgId)! - 1;
+    if (n === 0) heldByOrg.delete(orgId);
+    else heldByOrg.set(orgId, n);
+  }
+
+  /** Left to the store: the loader must find it again, so the cursor steps back before it. */
+  function leaveToStore(d: DueDelivery): void {
+    forget(d.id);
+    if (atOrBeforeCursor(d)) {
+      cursorDue = d.nextAttemptAt - 1;
+      cursorId = AFTER_ALL_IDS;
+    }
+  }
+
+  /**
+   * Memory is full: if `orgId` holds less than an even share, the org holding the most gives
+   * back its newest queued delivery. True when there is room now.
+   */
+  function makeRoomFor(orgId: string): boolean {
+    const held = heldByOrg.get(orgId) ?? 0;
+    const share = maxInMemory / (heldByOrg.size + (held === 0 ? 1 : 0));
+    if (held + 1 > share) return false;
+    let richest: string | undefined;
+    for (const [org, n] of heldByOrg) if (!richest || n > heldByOrg.get(richest)!) richest = org;
+    const evicted = richest !== undefined && richest !== orgId ? deps.evict(richest) : undefined;
+    if (!evicted) return false;
+    leaveToStore(evicted);
+    return true;
+  }
+
   function load(now: number): void {
     const until = now + windowMs;
     while (known.size < maxInMemory && !(cursorDue >= until)) {
@@ -53,7 +102,7 @@ export function createScheduler(deps: SchedulerDeps) {
       const fresh: DueDelivery[] = [];
       for (const d of page) {
         if (known.has(d.id)) continue;
-        known.add(d.id);
+        hold(d);
         if (d.nextAttemptAt <= now) fresh.push(d);
         else wheel.add(d.id, d.nextAttemptAt, d);
       }
@@ -102,25 +151,21 @@ export function createScheduler(deps: SchedulerDeps) {
     },
 
     /**
-     * New or rescheduled deliveries. Those within the loaded range are taken into memory (due
-     * ones straight to the dispatcher); the rest, or any past the cap, stay in the store and the
-     * cursor steps back so the loader finds them.
+     * New or rescheduled deliveries. Those due within the window (or the loaded range) are taken
+     * into memory, due ones straight to the dispatcher, making room if their org holds less than
+     * its share; the rest stay in the store for the loader to find.
      */
     offer(due: DueDelivery[]): void {
       if (!running) return;
       const now = clock();
       const immediate: DueDelivery[] = [];
       for (const d of due) {
-        if (!atOrBeforeCursor(d)) {
-          known.delete(d.id);
+        const inWindow = d.nextAttemptAt <= now + windowMs || atOrBeforeCursor(d);
+        if (!inWindow || !(known.has(d.id) || known.size < maxInMemory || makeRoomFor(d.orgId))) {
+          leaveToStore(d);
           continue;
         }
-        if (!known.has(d.id) && known.size >= maxInMemory) {
-          cursorDue = d.nextAttemptAt - 1;
-          cursorId = AFTER_ALL_IDS;
-          continue;
-        }
-        known.add(d.id);
+        if (!known.has(d.id)) hold(d);
         if (d.nextAttemptAt <= now) immediate.push(d);
         else wheel.add(d.id, d.nextAttemptAt, d);
       }
@@ -130,7 +175,7 @@ export function createScheduler(deps: SchedulerDeps) {
 
     /** The dispatcher is finished with this delivery (recorded, skipped or gone). */
     done(id: string): void {
-      known.delete(id);
+      forget(id);
       if (running && known.size < maxInMemory / 2 && !timer) arm(clock());
     },
 

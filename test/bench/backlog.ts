@@ -1,6 +1,7 @@
 /**
  * Seeds a stopped webhookd's SQLite file with `count` pending retries (an event and a delivery
- * each, attempted once, due in about an hour), straight through bun:sqlite in big transactions.
+ * each, attempted once; by default due in about an hour), straight through bun:sqlite in big
+ * transactions.
  */
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
@@ -9,7 +10,10 @@ import type { Tenant } from "./webhookd.ts";
 
 const CHUNK = 50_000;
 
-export function seedPendingRetries(dataDir: string, tenant: Tenant, count: number): void {
+/** Due over ten minutes, starting an hour from now: far beyond the scheduler's window. */
+const inAnHour = (i: number, now: number) => now + 3_600_000 + (i % 600_000);
+
+export function seedPendingRetries(dataDir: string, tenant: Tenant, count: number, dueAt = inAnHour): void {
   const db = new Database(join(dataDir, "webhookd.db"), { strict: true });
   db.run("PRAGMA synchronous = OFF");
   const insertEvent = db.query(
@@ -26,9 +30,7 @@ export function seedPendingRetries(dataDir: string, tenant: Tenant, count: numbe
     for (let i = from; i < to; i++) {
       const eventId = benchId("evt", now, i);
       insertEvent.run(eventId, tenant.orgId, EVENT_TYPE, webhookBody(eventData(i)), now);
-      // Due over ten minutes, starting an hour from now: far beyond the scheduler's window.
-      const due = now + 3_600_000 + (i % 600_000);
-      insertDelivery.run(benchId("dlv", now, i), tenant.orgId, eventId, endpointId, EVENT_TYPE, due, now, now, now);
+      insertDelivery.run(benchId("dlv", now, i), tenant.orgId, eventId, endpointId, EVENT_TYPE, dueAt(i, now), now, now, now);
     }
   });
   for (let from = 0; from < count; from += CHUNK) chunk(from, Math.min(count, from + CHUNK));

@@ -1,7 +1,8 @@
 /**
  * The webhook receiver, in its own process: counts requests and distinct deliveries, answers 200 (or 500 to the first
  * attempt of each webhook-id in "fail-first" mode), records arrival times and, when the body
- * carries `data.sentAt`, the end-to-end latency. Controlled over HTTP under /_bench/.
+ * carries `data.sentAt`, the end-to-end latency. A path `/slow/<ms>/...` answers only after <ms>
+ * (a slow tenant's endpoint). Controlled over HTTP under /_bench/.
  * Prints `{"url": ...}` once listening.
  */
 import { epochMs, exitWithParent, report } from "./payload.ts";
@@ -38,6 +39,7 @@ async function receive(req: Request): Promise<Response> {
     if (typeof sentAt === "number") latencies.push(at - sentAt);
   }
   if (waiters.length) waiters = waiters.filter((w) => ((w.of === "count" ? count : seen.size) >= w.n ? (w.resolve(), false) : true));
+  if (req.url.includes("/slow/")) await Bun.sleep(Number(/\/slow\/(\d+)\//.exec(req.url)?.[1] ?? 0));
   if (mode === "fail-first") {
     const times = attempts.get(id);
     if (!times) {

@@ -20,7 +20,7 @@ const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
 const profileFlag = argv.indexOf("--profile");
 const PROFILE = profileFlag < 0 ? null : argv[profileFlag + 1]?.startsWith("--") === false ? argv[profileFlag + 1]! : "throughput";
-/** `--only latency,retry`: just these scenarios (delivery, fanout, publish, latency, retry, backlog), for a closer look. */
+/** `--only latency,retry`: just these scenarios (delivery, fanout, publish, latency, retry, backlog, fairness), for a closer look. */
 const onlyFlag = argv.indexOf("--only");
 const ONLY = onlyFlag < 0 ? null : (argv[onlyFlag + 1] ?? "").split(",");
 /** `--env WEBHOOKD_X=value` (repeatable): extra settings for every webhookd started, for experiments. */
@@ -33,8 +33,12 @@ const CONCURRENCY = 256;
 /** Three, so each median is a real middle run, not the mean of two. */
 const REPS = 3;
 const SIZE = QUICK
-  ? { events: 3_000, fanoutEvents: 1_000, publishes: 3_000, latencyMs: 2_000, retries: 1_000, retryDelay: "5s", backlog: 100_000 }
-  : { events: 30_000, fanoutEvents: 10_000, publishes: 20_000, latencyMs: 5_000, retries: 10_000, retryDelay: "20s", backlog: 1_000_000 };
+  ? { events: 3_000, fanoutEvents: 1_000, publishes: 3_000, latencyMs: 2_000, retries: 1_000, retryDelay: "5s", backlog: 100_000, victimMs: 2_000, floodEvents: 200, floodBacklog: 30_000 }
+  : { events: 30_000, fanoutEvents: 10_000, publishes: 20_000, latencyMs: 5_000, retries: 10_000, retryDelay: "20s", backlog: 1_000_000, victimMs: 10_000, floodEvents: 2_000, floodBacklog: 300_000 };
+/** The victim org of the fairness scenario publishes at this rate. */
+const VICTIM_RATE = 100;
+/** How long the flooding orgs' endpoints take to answer (issue 12's attack: 9 s, under the 10 s timeout). */
+const SLOW_ANSWER_MS = 9_000;
 const FANOUT_PATHS = ["/hook/1", "/hook/2", "/hook/3", "/hook/4", "/hook/5"];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -395,6 +399,71 @@ async function backlog(rows: Row[]): Promise<void> {
   );
 }
 
+/** The victim's end-to-end latencies: publishes at VICTIM_RATE for SIZE.victimMs, each until it arrived. */
+async function victimLatencies(wd: Webhookd, victim: Tenant, label: string): Promise<number[]> {
+  await resetReceiver();
+  const r = await client({ mode: "open", url: wd.url, key: victim.key, rate: VICTIM_RATE, durationMs: SIZE.victimMs, cap: 256 });
+  const deadline = Date.now() + 120_000;
+  let lat = await control<number[]>("/_bench/latencies");
+  while (lat.length < r.ok && Date.now() < deadline) {
+    await Bun.sleep(100);
+    lat = await control<number[]>("/_bench/latencies");
+  }
+  integrity.missing += r.ok - lat.length;
+  notes.push(`  ${label}: ${lat.length} of ${r.ok} victim deliveries, max ${ms(Math.max(...lat))}`);
+  return lat;
+}
+
+async function deleteEndpoints(wd: Webhookd, tenant: Tenant): Promise<void> {
+  for (const id of tenant.endpointIds) {
+    const res = await fetch(`${wd.url}/api/v1/webhooks/${id}`, { method: "DELETE", headers: { "x-api-key": tenant.key } });
+    if (res.status !== 204) throw new Error(`DELETE endpoint: ${res.status}`);
+  }
+}
+
+/**
+ * Fairness (issue 12): a victim org's end-to-end latency, publishing at VICTIM_RATE to one
+ * endpoint, alone; while two other orgs flood five endpoints each that answer after 9 s; and
+ * while another org's backlog of healthy due deliveries drains. One data dir, one run.
+ */
+async function fairness(rows: Row[]): Promise<void> {
+  const dataDir = newDataDir();
+  let wd = await start({ dataDir });
+  const victim = await createTenant(wd, [receiverUrl + "/victim"]);
+  const latencyRows = (label: string, lat: number[], target?: string, limit?: number): Row[] => [
+    { figure: `victim org latency p50, ${label}`, value: ms(percentile(lat, 50)) },
+    limit === undefined
+      ? { figure: `victim org latency p99, ${label}`, value: ms(percentile(lat, 99)) }
+      : { figure: `victim org latency p99, ${label}`, value: ms(percentile(lat, 99)), target, pass: percentile(lat, 99) <= limit },
+  ];
+  notes.push("fairness:");
+  const alone = await victimLatencies(wd, victim, "alone");
+
+  const slowPaths = [1, 2, 3, 4, 5].map((i) => `${receiverUrl}/slow/${SLOW_ANSWER_MS}/${i}`);
+  const flooders = [await createTenant(wd, slowPaths), await createTenant(wd, slowPaths)];
+  for (const f of flooders) await client({ mode: "batch", url: wd.url, key: f.key, events: SIZE.floodEvents, concurrency: 2 });
+  await Bun.sleep(1_000); // their attempts now hold every slot they may
+  const slow = await victimLatencies(wd, victim, `2 orgs x 5 endpoints answering in ${SLOW_ANSWER_MS / 1000} s, ${2 * 5 * SIZE.floodEvents} deliveries queued`);
+  // Deleting cancels what is still pending, so nothing of this phase arrives during the next one.
+  for (const t of [...flooders, victim]) await deleteEndpoints(wd, t);
+  const nextVictim = await createTenant(wd, [receiverUrl + "/victim"]);
+  const backlogOrg = await createTenant(wd, [receiverUrl + "/backlog"]);
+  await wd.stop();
+
+  seedPendingRetries(dataDir, backlogOrg, SIZE.floodBacklog, (i, now) => now - 60_000 + (i % 60_000));
+  wd = await start({ dataDir });
+  await waitReceived(1_000, { of: "count" }); // the backlog is draining
+  const backlogged = await victimLatencies(wd, nextVictim, `another org draining a backlog of ${SIZE.floodBacklog} due deliveries`);
+  await wd.stop();
+
+  const backlogLabel = `another org's backlog of ${SIZE.floodBacklog / 1000}k due`;
+  rows.push(
+    ...latencyRows(`alone (${VICTIM_RATE}/s)`, alone),
+    ...latencyRows(`2 orgs x 5 endpoints answering in ${SLOW_ANSWER_MS / 1000} s`, slow, "<= 100 ms", 100),
+    ...latencyRows(backlogLabel, backlogged, "<= 1000 ms", 1_000),
+  );
+}
+
 /** `--profile`: one webhookd side of a scenario under `bun --cpu-prof`, then its hottest functions. */
 async function profileRun(kind: string): Promise<void> {
   // Kept after the run (unlike the data dirs) so the profile can be opened in a viewer.
@@ -443,6 +512,7 @@ async function main(): Promise<void> {
     ["latency", "end-to-end latency", () => latency(rows)],
     ["retry", "retry timer accuracy", () => retryAccuracy(rows)],
     ["backlog", "backlog: memory and start-up", () => backlog(memory)],
+    ["fairness", "fairness: a victim org's latency while others flood", () => fairness(rows)],
   ];
   for (const [name, what, run] of scenarios) {
     if (ONLY && !ONLY.includes(name)) continue;

@@ -70,8 +70,9 @@ describe("publish and deliver", () => {
       expect(log.body.data).toHaveLength(2);
       expect(log.body.data[0]).toMatchObject({ status: "failed", attempts: 4, statusCode: 500, success: false });
       expect(log.body.pagination).toEqual({ page: 1, limit: 20, total: 2, hasMore: false, totalExact: true, nextBefore: null });
-      // Replay brings a failed delivery back once the receiver is healthy.
+      // Replay brings a failed delivery back once the receiver is healthy and the endpoint enabled again.
       fail.respond(() => ({ status: 200 }));
+      expect((await s.api("PATCH", `/api/v1/webhooks/${id}`, { key, body: { isActive: true } })).status).toBe(200);
       const replay = await s.api("POST", `/api/v1/webhooks/${id}/deliveries/${log.body.data[0].id}/replay`, { key });
       expect(replay.status).toBe(200);
       expect(replay.body.data).toMatchObject({ success: true, statusCode: 200 });

@@ -353,7 +353,7 @@ describe("auto-disable", () => {
     await s.stop();
   });
 
-  test("counts exhausted deliveries, resets on success, disables at the limit, cancels pending deliveries, which stay replayable", async () => {
+  test("counts exhausted deliveries, resets on success, disables at the limit, cancels pending deliveries, which stay replayable once it is enabled again", async () => {
     const { key } = await s.newTenant();
     const id = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: r.url } }), 201).id;
     const publish = async (kind: string) => expectOk(await s.api("POST", "/api/v1/events", { key, body: { event: "call.ended", data: { kind } } }), 202);
@@ -409,6 +409,12 @@ describe("auto-disable", () => {
     await Bun.sleep(200);
     expect(r.received.length).toBe(before);
 
+    // Disabled, it gets no replay either.
+    expectError(await s.api("POST", `/api/v1/webhooks/${id}/deliveries/${cancelled.id}/replay`, { key }), 422, "ENDPOINT_DISABLED");
+    // Re-enabling resets the run.
+    const enabled = expectOk(await s.api("PATCH", `/api/v1/webhooks/${id}`, { key, body: { isActive: true } }));
+    expect(enabled).toMatchObject({ isActive: true, status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0, failureCount: 4 });
+
     // The cancelled delivery stays replayable; the replay does not change attempts.
     const replay = expectOk(await s.api("POST", `/api/v1/webhooks/${id}/deliveries/${cancelled.id}/replay`, { key }));
     expect(replay).toMatchObject({ deliveryId: cancelled.id, success: false, statusCode: 503 });
@@ -425,9 +431,6 @@ describe("auto-disable", () => {
         return kind === "ok" ? { status: 200 } : kind === "later" ? { status: 503, headers: { "retry-after": "30" } } : { status: 500 };
       });
     }
-    // Re-enabling resets the run.
-    const enabled = expectOk(await s.api("PATCH", `/api/v1/webhooks/${id}`, { key, body: { isActive: true } }));
-    expect(enabled).toMatchObject({ isActive: true, status: "enabled", disabledReason: null, disabledAt: null, consecutiveFailures: 0, failureCount: 4 });
   });
 });
 

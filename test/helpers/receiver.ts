@@ -16,6 +16,8 @@ export type Responder = (req: Received, index: number) => { status?: number; hea
 export interface Receiver {
   url: string;
   received: Received[];
+  /** Requests being answered now, and the most at once since start (or since a test reset it). */
+  load: { inFlight: number; maxInFlight: number };
   respond(fn: Responder): void;
   /** Resolves when at least `n` requests arrived (rejects after `timeoutMs`). */
   waitFor(n: number, timeoutMs?: number): Promise<Received[]>;
@@ -24,6 +26,7 @@ export interface Receiver {
 
 export function startReceiver(initial: Responder = () => ({ status: 200 })): Receiver {
   const received: Received[] = [];
+  const load = { inFlight: 0, maxInFlight: 0 };
   let responder = initial;
   let waiters: Array<{ n: number; resolve: () => void }> = [];
   const server = Bun.serve({
@@ -39,13 +42,19 @@ export function startReceiver(initial: Responder = () => ({ status: 200 })): Rec
       const index = received.push(entry) - 1;
       waiters = waiters.filter((w) => (received.length >= w.n ? (w.resolve(), false) : true));
       const answer = responder(entry, index);
-      if (answer.delayMs) await Bun.sleep(answer.delayMs);
-      return new Response(answer.body ?? "ok", { status: answer.status ?? 200, headers: answer.headers });
+      load.maxInFlight = Math.max(load.maxInFlight, ++load.inFlight);
+      try {
+        if (answer.delayMs) await Bun.sleep(answer.delayMs);
+        return new Response(answer.body ?? "ok", { status: answer.status ?? 200, headers: answer.headers });
+      } finally {
+        load.inFlight--;
+      }
     },
   });
   return {
     url: `http://127.0.0.1:${server.port}`,
     received,
+    load,
     respond(fn) {
       responder = fn;
     },

@@ -1,12 +1,16 @@
 /** The deliveries service's background work (recover), with an injected send. */
 import { describe, expect, test } from "bun:test";
 import { manualClock } from "../../src/lib/clock.ts";
-import { createDeliveriesService, type SendNow } from "../../src/api/deliveries/service.ts";
+import { createDeliveriesService } from "../../src/api/deliveries/service.ts";
+import type { SendNow } from "../../src/lib/send-now.ts";
 import { ServiceUnavailableError } from "../../src/lib/errors.ts";
 
 function service(failedIds: string[], sendNow: SendNow) {
   return createDeliveriesService({
-    deliveries: { failedSince: () => failedIds.map((id) => ({ id })) } as any,
+    deliveries: {
+      countFailedSince: () => failedIds.length,
+      failedIdsSince: (_e: string, _s: number, afterId: string, limit: number) => failedIds.filter((id) => id > afterId).slice(0, limit),
+    } as any,
     attempts: {} as any,
     events: {} as any,
     endpoints: { get: () => ({ id: "wh_1", enabled: true }) } as any,
@@ -30,7 +34,7 @@ describe("recover", () => {
         tried.push(id);
         await Bun.sleep(1);
         if (id === "dlv_2") throw new ServiceUnavailableError("STORAGE_UNAVAILABLE", "disk full");
-        return { deliveryId: id, success: true, statusCode: 200, durationMs: 1, error: null };
+        return { sent: { deliveryId: id, success: true, statusCode: 200, durationMs: 1, error: null } };
       });
       expect(svc.recover("org_1", "wh_1", 0)).toEqual({ deliveries: 6 });
       await Bun.sleep(50);
@@ -42,7 +46,7 @@ describe("recover", () => {
   });
 
   test("an invalid since is a validation error", () => {
-    const svc = service([], async () => null);
+    const svc = service([], async () => ({ refused: "delivery_gone" }));
     expect(() => svc.recover("org_1", "wh_1", Number.NaN)).toThrow("since must be an ISO-8601 date-time.");
   });
 });

@@ -17,10 +17,10 @@ import type { AttemptRow } from "../../src/store/repositories/attempts.ts";
 const T0 = 1_700_000_000_000;
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 
-function endpoint(id: string): EndpointRow {
+function endpoint(id: string, orgId: string): EndpointRow {
   return {
     id,
-    orgId: "org_1",
+    orgId,
     url: `https://${id}.example/hook`,
     description: null,
     events: ["*"],
@@ -56,7 +56,7 @@ interface Call {
   answer(result: AttemptResult): void;
 }
 
-function setup(opts: { concurrency?: number; endpointConcurrency?: number; schedule?: number[] } = {}) {
+function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointConcurrency?: number; schedule?: number[] } = {}) {
   const clock = manualClock(T0);
   const rows = new Map<string, DeliveryForAttempt>();
   const endpoints = new Map<string, EndpointRow>();
@@ -124,6 +124,7 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
     metrics: createWebhookdMetrics(),
     userAgent: "webhookd/test",
     concurrency: opts.concurrency ?? 256,
+    orgConcurrency: opts.orgConcurrency ?? 256,
     endpointConcurrency: opts.endpointConcurrency ?? 32,
     attemptTimeoutMs: 1_000,
     disableAfter: 0,
@@ -139,16 +140,17 @@ function setup(opts: { concurrency?: number; endpointConcurrency?: number; sched
   });
 
   let n = 0;
-  function add(endpointId: string): DueDelivery {
-    if (!endpoints.has(endpointId)) endpoints.set(endpointId, endpoint(endpointId));
+  function add(endpointId: string, orgId = "org_1"): DueDelivery {
+    if (!endpoints.has(endpointId)) endpoints.set(endpointId, endpoint(endpointId, orgId));
     const id = `dlv_${++n}`;
-    rows.set(id, { id, orgId: "org_1", eventId: `evt_${n}`, endpointId, eventType: "call.ended", status: "pending", attempts: 0, body: `{"n":${n}}`, isTest: false });
-    return { id, endpointId, nextAttemptAt: T0 };
+    rows.set(id, { id, orgId, eventId: `evt_${n}`, endpointId, eventType: "call.ended", status: "pending", attempts: 0, body: `{"n":${n}}`, isTest: false });
+    return { id, orgId, endpointId, nextAttemptAt: T0 };
   }
 
   return {
     clock,
     dispatcher,
+    endpoints,
     rows,
     attempts,
     lastStatus,
@@ -242,7 +244,7 @@ describe("dispatcher", () => {
     h.calls[0]!.answer(failed());
     await draining;
     expect(h.attempts.map((a) => a.trigger)).toEqual(["replay"]);
-    expect(await replay).toMatchObject({ deliveryId: d.id, success: false, statusCode: 500 });
+    expect(await replay).toMatchObject({ sent: { deliveryId: d.id, success: false, statusCode: 500 } });
     // A failed replay leaves status and attempts alone but is the delivery's latest answer.
     expect(h.rows.get(d.id)).toMatchObject({ status: "pending", attempts: 0 });
     expect(h.lastStatus.get(d.id)).toBe(500);
@@ -255,7 +257,7 @@ describe("dispatcher", () => {
     h.clock.advance(700); // a slow attempt (say, one that ran into its timeout)
     h.calls[0]!.answer(failed(503));
     await h.flush();
-    expect(h.settled).toEqual([{ id: d.id, retry: { id: d.id, endpointId: "wh_a", nextAttemptAt: T0 + 700 + 100 } }]);
+    expect(h.settled).toEqual([{ id: d.id, retry: { id: d.id, orgId: "org_1", endpointId: "wh_a", nextAttemptAt: T0 + 700 + 100 } }]);
     expect(h.attempts[0]!.createdAt).toBe(T0); // the attempt itself is logged when it started
   });
 
@@ -284,5 +286,53 @@ describe("dispatcher", () => {
     await h.flush();
     expect(h.calls).toHaveLength(0);
     expect(h.settled).toEqual([{ id: d.id, retry: null }]);
+  });
+
+  test("an org at its cap leaves the other global slots to another org, however much it has queued", async () => {
+    const h = setup({ concurrency: 4, orgConcurrency: 2 });
+    const flood = Array.from({ length: 20 }, (_, i) => h.add(i % 2 ? "wh_flood1" : "wh_flood2", "org_flood"));
+    h.dispatcher.enqueue(flood);
+    expect(h.calls).toHaveLength(2);
+    const victim = h.add("wh_victim", "org_victim");
+    h.dispatcher.enqueue([victim]);
+    expect(h.calls.map((c) => new URL(c.req.url).hostname)).toContain("wh_victim.example");
+    expect(h.dispatcher.backlog).toBe(21);
+  });
+
+  test("a replay and a test send wait for the same endpoint slot as scheduled attempts", async () => {
+    const h = setup({ endpointConcurrency: 1 });
+    const scheduled = h.add("wh_a");
+    const [replayed, tested] = [h.add("wh_a"), h.add("wh_a")];
+    h.dispatcher.enqueue([scheduled]);
+    const replay = h.dispatcher.sendNow(replayed.id, "replay");
+    const test = h.dispatcher.sendNow(tested.id, "test");
+    await h.flush();
+    expect(h.calls).toHaveLength(1);
+    for (let i = 0; i < 3; i++) {
+      h.calls[i]!.answer(ok());
+      await h.flush();
+      expect(h.maxByHost.get("wh_a.example")).toBe(1);
+    }
+    expect(h.calls.map((c) => c.req.body)).toEqual([`{"n":1}`, `{"n":2}`, `{"n":3}`]);
+    expect(await replay).toMatchObject({ sent: { success: true } });
+    expect(await test).toMatchObject({ sent: { success: true } });
+  });
+
+  test("once an endpoint is stopped, nothing queued for it is sent and a replay asked of it is refused", async () => {
+    const h = setup({ endpointConcurrency: 1 });
+    const due = [h.add("wh_a"), h.add("wh_a"), h.add("wh_a")];
+    h.dispatcher.enqueue(due);
+    const replay = h.dispatcher.sendNow(h.add("wh_a").id, "replay");
+    await h.flush();
+    expect(h.calls).toHaveLength(1);
+    h.endpoints.get("wh_a")!.enabled = false;
+    h.dispatcher.dropEndpoint("wh_a");
+    expect(await replay).toEqual({ refused: "endpoint_stopped" });
+    expect(h.settled.map((s) => s.id).sort()).toEqual([due[1]!.id, due[2]!.id]);
+    h.calls[0]!.answer(ok());
+    await h.flush();
+    expect(h.calls).toHaveLength(1);
+    expect(await h.dispatcher.sendNow(due[1]!.id, "replay")).toEqual({ refused: "endpoint_stopped" });
+    expect(h.dispatcher.backlog).toBe(0);
   });
 });

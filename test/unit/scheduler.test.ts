@@ -58,21 +58,28 @@ class FakeStore {
   };
 }
 
-const row = (n: number, due: number, endpointId = "wh_a"): DueDelivery => ({ id: `dlv_${String(n).padStart(7, "0")}`, endpointId, nextAttemptAt: due });
+const row = (n: number, due: number, orgId = "org_a"): DueDelivery => ({ id: `dlv_${String(n).padStart(7, "0")}`, orgId, endpointId: `wh_${orgId}`, nextAttemptAt: due });
 
 function harness(rows: DueDelivery[], opts: { maxInMemory?: number; windowMs?: number; pageSize?: number } = {}) {
   const clock = manualClock(T0);
   const store = new FakeStore(rows);
   const handed = new Map<string, number>();
   const batches: DueDelivery[][] = [];
+  /** What a dispatcher would hold queued, not started: handed over, not completed nor evicted. */
+  const queued = new Map<string, DueDelivery>();
   let maxSeen = 0;
   let scheduler: Scheduler;
   scheduler = createScheduler({
     pageDue: store.pageDue,
     onDue: (due) => {
       batches.push(due);
-      for (const d of due) handed.set(d.id, (handed.get(d.id) ?? 0) + 1);
+      for (const d of due) handed.set(d.id, (handed.get(d.id) ?? 0) + 1), queued.set(d.id, d);
       maxSeen = Math.max(maxSeen, scheduler.inMemory);
+    },
+    evict: (orgId) => {
+      const newest = [...queued.values()].findLast((d) => d.orgId === orgId);
+      if (newest) queued.delete(newest.id);
+      return newest;
     },
     clock,
     idleMs: 2,
@@ -83,6 +90,7 @@ function harness(rows: DueDelivery[], opts: { maxInMemory?: number; windowMs?: n
     clock,
     store,
     handed,
+    queued,
     batches,
     scheduler,
     get maxSeen() {
@@ -90,6 +98,7 @@ function harness(rows: DueDelivery[], opts: { maxInMemory?: number; windowMs?: n
     },
     /** What the dispatcher does when a delivery is finished: the row leaves `pending`, then done(). */
     complete(id: string) {
+      queued.delete(id);
       store.finish(id);
       scheduler.done(id);
     },
@@ -292,5 +301,30 @@ describe("scheduler", () => {
     expect(h.handed.size).toBe(0);
     h.scheduler.offer([row(2, T0)]);
     expect(h.handed.size).toBe(0);
+  });
+
+  test("one org's backlog filling memory does not keep another org's fresh deliveries out: they take its room, up to an even share", async () => {
+    const cap = 100;
+    const h = harness(Array.from({ length: 1_000 }, (_, i) => row(i, T0 - 1_000 + i, "org_flood")), { maxInMemory: cap });
+    h.scheduler.start();
+    expect(h.handed.size).toBe(cap);
+    const fresh = Array.from({ length: 60 }, (_, i) => row(10_000 + i, T0, "org_victim"));
+    for (const d of fresh) h.store.put(d);
+    h.scheduler.offer(fresh);
+    // Half the memory for each of the two orgs: 50 handed over at once, 10 left to the store.
+    expect(fresh.filter((d) => h.handed.has(d.id))).toHaveLength(cap / 2);
+    expect(h.scheduler.inMemory).toBe(cap);
+    // Everything, evicted rows and the victim's last 10 included, is handed over in the end.
+    const deadline = Date.now() + 10_000;
+    while (h.store.rows.some((r) => !h.store.finished.has(r.id))) {
+      if (Date.now() > deadline) throw new Error(`${h.store.rows.filter((r) => !h.store.finished.has(r.id)).length} rows never handed over`);
+      for (const id of [...h.queued.keys()]) h.complete(id);
+      expect(h.scheduler.inMemory).toBeLessThanOrEqual(cap);
+      await Bun.sleep(1);
+    }
+    expect(h.handed.size).toBe(1_060);
+    // The flood's rows that gave their room back were handed over again, once more each.
+    expect([...h.handed.values()].filter((n) => n === 2)).toHaveLength(cap / 2);
+    expect([...h.handed.values()].every((n) => n <= 2)).toBe(true);
   });
 });

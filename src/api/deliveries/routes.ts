@@ -1,7 +1,7 @@
 /** Delivery logs, replay, recover and test sends, under `/api/v1/webhooks`. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { commonErrors, envelope, IsoDate, ok } from "../common.ts";
+import { commonErrors, envelope, ErrorEnvelope, IsoDate, ok } from "../common.ts";
 import type { DeliveriesService } from "./service.ts";
 import { LIST_PAYLOAD_BYTES, MAX_ATTEMPT_LOG, MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
 
@@ -130,8 +130,11 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
         scope: "webhooks:write",
         params: EndpointParams,
         body: t.Object({ since: t.String({ format: "date-time", examples: ["2025-01-15T00:00:00Z"] }) }, { additionalProperties: false }),
-        response: { 202: envelope(t.Object({ deliveries: t.Integer({ description: "Failed deliveries being replayed" }) })), ...commonErrors },
-        detail: detail("Replay every failed delivery since a time", "Runs in the background (up to 1000 per call)."),
+        response: { 202: envelope(t.Object({ deliveries: t.Integer({ description: "Failed deliveries being replayed" }) })), ...commonErrors, 409: ErrorEnvelope },
+        detail: detail(
+          "Replay every failed delivery since a time",
+          "Runs in the background (up to 1000 per call), under the same limits as every delivery. One recover per endpoint at a time: 409 RECOVER_IN_PROGRESS while one runs.",
+        ),
       },
     )
     .post("/:id/test", async ({ orgId, params, body }) => ok(await service.testEndpoint(orgId, params.id, body.event)), {

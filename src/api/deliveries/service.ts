@@ -1,26 +1,19 @@
 /**
  * Delivery logs, replay, recover and test sends (seeds 002 and 004). Sending is injected (the
- * dispatcher's one attempt path), so this module knows nothing of HTTP clients or schedulers.
+ * dispatcher's one queue and attempt path), so this module knows nothing of HTTP clients or
+ * schedulers.
  */
 import type { Clock } from "../../lib/clock.ts";
-import { NotFoundError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
+import { ConflictError, EndpointDisabledError, NotFoundError, ValidationError } from "../../lib/errors.ts";
+import type { AttemptSummary, SendNow, SendNowResult } from "../../lib/send-now.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { AttemptsRepo } from "../../store/repositories/attempts.ts";
 import type { DeliveriesRepo, DeliveryFilter } from "../../store/repositories/deliveries.ts";
-import type { EndpointsRepo } from "../../store/repositories/endpoints.ts";
+import type { EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { EventsRepo } from "../../store/repositories/events.ts";
 import type { EventsService } from "../events/service.ts";
 import { attemptView, deliveryLogView } from "./view.ts";
 
-export interface AttemptSummary {
-  deliveryId: string;
-  success: boolean;
-  statusCode: number | null;
-  durationMs: number;
-  error: { code: string; message: string } | null;
-}
-
-export type SendNow = (deliveryId: string, trigger: "replay" | "test") => Promise<AttemptSummary | null>;
 
 export interface DeliveriesServiceDeps {
   deliveries: DeliveriesRepo;
@@ -54,22 +47,50 @@ export const MAX_ATTEMPT_LOG = 100;
 const NO_BODY = { text: "", cut: false };
 /** Recover replays at most this many deliveries per call; call again for the rest. */
 export const MAX_RECOVER = 1000;
-const RECOVER_CONCURRENCY = 4;
+/** A recover reads and queues this many ids at a time: its memory is one page, not the whole run. */
+const RECOVER_PAGE = 100;
 /** The event type of a test sent to every endpoint when none is named. */
 export const TEST_EVENT = "webhook.test";
 
 export function createDeliveriesService(deps: DeliveriesServiceDeps) {
+  /** Endpoints with a recover running: one at a time each. */
+  const recovering = new Set<string>();
+
   function requireEndpoint(orgId: string, endpointId: string) {
     const endpoint = deps.endpoints.get(orgId, endpointId);
     if (!endpoint) throw new NotFoundError("Webhook endpoint");
     return endpoint;
   }
 
+  function requireEnabled(endpoint: EndpointRow, what: string): void {
+    if (!endpoint.enabled) throw new EndpointDisabledError(what);
+  }
+
+  /** The outcome of a send, or the error saying why nothing was sent. */
+  function summaryOf(result: SendNowResult, gone: () => Error): AttemptSummary {
+    if ("sent" in result) return result.sent;
+    throw result.refused === "endpoint_stopped" ? new EndpointDisabledError("send to it") : gone();
+  }
+
+  /** Replays a recover's deliveries page by page; stops early if the endpoint is stopped. */
+  async function replayFailed(endpointId: string, since: number, total: number): Promise<void> {
+    let afterId = "";
+    for (let left = total; left > 0; ) {
+      const ids = deps.deliveries.failedIdsSince(endpointId, since, afterId, Math.min(RECOVER_PAGE, left));
+      if (ids.length === 0) return;
+      // One replay that cannot be recorded (storage fault, shutdown) must not stop the others.
+      const results = await Promise.all(ids.map((id) => deps.sendNow(id, "replay", "background").catch(() => null)));
+      if (results.some((r) => r && "refused" in r && r.refused === "endpoint_stopped")) return;
+      left -= ids.length;
+      afterId = ids.at(-1)!;
+    }
+  }
+
   function requireDelivery(orgId: string, endpointId: string, deliveryId: string) {
-    requireEndpoint(orgId, endpointId);
+    const endpoint = requireEndpoint(orgId, endpointId);
     const delivery = deps.deliveries.get(endpointId, deliveryId);
     if (!delivery) throw new NotFoundError("Delivery");
-    return delivery;
+    return { endpoint, delivery };
   }
 
   return {
@@ -104,45 +125,49 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
     },
 
     get(orgId: string, endpointId: string, deliveryId: string) {
-      const d = requireDelivery(orgId, endpointId, deliveryId);
+      const d = requireDelivery(orgId, endpointId, deliveryId).delivery;
       const attempts = deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
       const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? NO_BODY;
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
 
     async replay(orgId: string, endpointId: string, deliveryId: string): Promise<AttemptSummary> {
-      requireDelivery(orgId, endpointId, deliveryId);
-      const summary = await deps.sendNow(deliveryId, "replay");
-      if (!summary) throw new NotFoundError("Delivery");
-      return summary;
+      // An unknown delivery is a 404 first, whatever the endpoint's state.
+      requireEnabled(requireDelivery(orgId, endpointId, deliveryId).endpoint, "replay its deliveries");
+      return summaryOf(await deps.sendNow(deliveryId, "replay"), () => new NotFoundError("Delivery"));
     },
 
-    /** Replays every failed delivery created since `since`, in the background; returns how many. */
+    /**
+     * Replays every failed delivery created since `since` (up to MAX_RECOVER), in the background,
+     * through the dispatcher's queue and limits; returns how many. One recover per endpoint at a
+     * time: a second while one runs is a 409, so a loop of calls cannot multiply the sends.
+     */
     recover(orgId: string, endpointId: string, since: number): { deliveries: number } {
       if (!Number.isFinite(since)) throw new ValidationError("since must be an ISO-8601 date-time.", "since");
-      requireEndpoint(orgId, endpointId);
-      const ids = deps.deliveries.failedSince(endpointId, since, MAX_RECOVER).map((d) => d.id);
-      const queue = [...ids];
-      // Nobody awaits this work: one replay that cannot be recorded (storage fault, shutdown) must
-      // neither stop the others nor become an unhandled rejection. It stays failed, to recover again.
-      const worker = async () => {
-        for (let id = queue.shift(); id !== undefined; id = queue.shift()) await deps.sendNow(id, "replay").catch(() => null);
-      };
-      void Promise.all(Array.from({ length: RECOVER_CONCURRENCY }, worker));
-      return { deliveries: ids.length };
+      requireEnabled(requireEndpoint(orgId, endpointId), "recover its deliveries");
+      if (recovering.has(endpointId)) {
+        throw new ConflictError("RECOVER_IN_PROGRESS", "A recover of this endpoint is still running; try again once it has finished.");
+      }
+      const total = deps.deliveries.countFailedSince(endpointId, since, MAX_RECOVER);
+      if (total === 0) return { deliveries: 0 };
+      recovering.add(endpointId);
+      // Nobody awaits this work; a failed replay stays failed, to recover again.
+      void replayFailed(endpointId, since, total)
+        .catch(() => {})
+        .finally(() => recovering.delete(endpointId));
+      return { deliveries: total };
     },
 
     /** Seed 002: a synthetic event of this type sent to one endpoint now; the outcome comes back. */
     async testEndpoint(orgId: string, endpointId: string, type: string): Promise<AttemptSummary & { eventId: string }> {
-      const endpoint = requireEndpoint(orgId, endpointId);
-      if (!endpoint.enabled) throw new UnprocessableError("ENDPOINT_DISABLED", "The endpoint is disabled; enable it (isActive: true) to send it a test.");
+      requireEnabled(requireEndpoint(orgId, endpointId), "send it a test");
       if (type !== TEST_EVENT && !deps.catalog.some((e) => e.name === type)) {
         throw new ValidationError(`event: unknown event type "${type}"; see GET /api/v1/event-types.`, "event");
       }
       const { result, due } = await deps.eventsService.publishTest(orgId, type, [endpointId], deps.sendNowFallbackMs);
-      const summary = due[0] ? await deps.sendNow(due[0].id, "test") : null;
-      if (!summary) throw new NotFoundError("Webhook endpoint");
-      return { ...summary, eventId: result.id };
+      const gone = () => new NotFoundError("Webhook endpoint");
+      if (!due[0]) throw gone();
+      return { ...summaryOf(await deps.sendNow(due[0].id, "test"), gone), eventId: result.id };
     },
 
     /** Seed 004: a test event to every enabled endpoint of the org, delivered like any other. */

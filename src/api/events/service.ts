@@ -124,7 +124,7 @@ export function createEventsService(deps: EventsServiceDeps) {
         const preloaded = preload
           ? { id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, status: "pending" as const, attempts: 0, body: row.body, isTest }
           : undefined;
-        return { id, endpointId: e.id, nextAttemptAt: now, preloaded };
+        return { id, orgId, endpointId: e.id, nextAttemptAt: now, preloaded };
       });
       return { result: { id: row.id, event: row.type, timestamp, deliveries: due.length, duplicate: false }, due };
     };

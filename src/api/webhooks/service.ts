@@ -34,6 +34,8 @@ export interface WebhooksServiceDeps {
   onChanged: (orgId: string, endpointId: string) => void;
   /** An endpoint is gone or disabled: its pending deliveries are cancelled, the first batch in the same write. */
   cancellation: PendingCancellation;
+  /** An endpoint was disabled or deleted, once committed: nothing queued for it may be sent. */
+  onStopped: (endpointId: string) => void;
 }
 
 export interface CreateEndpointInput {
@@ -157,6 +159,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
       });
       if (!row) throw new NotFoundError("Webhook endpoint");
       if (cancelled !== null) deps.cancellation.committed(id, now, cancelled);
+      if (stops) deps.onStopped(id);
       return row;
     },
 
@@ -169,6 +172,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         return deps.cancellation.firstBatch(id, now);
       });
       deps.cancellation.committed(id, now, cancelled);
+      deps.onStopped(id);
     },
 
     async rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): Promise<{ row: EndpointRow; secret: string }> {

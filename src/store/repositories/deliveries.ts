@@ -2,7 +2,7 @@
  * Delivery rows: the scheduler's truth. Hot paths (insert, page due rows, load for an attempt,
  * record an outcome) use prepared statements directly; listings go through drizzle.
  */
-import { and, count, desc, eq, gte, lt, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, lt, type SQL } from "drizzle-orm";
 import { unionAll } from "drizzle-orm/sqlite-core";
 import { idBound } from "../../lib/ids.ts";
 import type { Db } from "../database.ts";
@@ -12,6 +12,7 @@ export type DeliveryRow = typeof deliveries.$inferSelect;
 
 export interface DueDelivery {
   id: string;
+  orgId: string;
   endpointId: string;
   nextAttemptAt: number;
   /** What the first attempt needs, handed over by publish so it need not be read back. */
@@ -66,7 +67,7 @@ export function createDeliveriesRepo(db: Db) {
      VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
   );
   const dueStmt = sqlite.query<DueDelivery, [number, number, string, number, number]>(
-    `SELECT id, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt FROM deliveries
+    `SELECT id, org_id AS orgId, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt FROM deliveries
      WHERE status = 'pending' AND next_attempt_at IS NOT NULL
        AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?)) AND next_attempt_at <= ?
      ORDER BY next_attempt_at, id LIMIT ?`,
@@ -95,6 +96,18 @@ export function createDeliveriesRepo(db: Db) {
     `SELECT p.id FROM endpoints p WHERE (p.enabled = 0 OR p.deleted_at IS NOT NULL)
        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = p.id AND d.status = 'pending')`,
   );
+
+  // Ids start with their creation time: the id bound starts the index range at `since` (or at the
+  // last id a recover page ended on) instead of scanning every older failure; created_at keeps
+  // the answer exact.
+  const failedWhere = `endpoint_id = ? AND status = 'failed' AND id > ? AND created_at >= ?`;
+  const countFailedStmt = sqlite.query<{ n: number }, [string, string, number, number]>(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM deliveries WHERE ${failedWhere} LIMIT ?)`,
+  );
+  const failedIdsStmt = sqlite.query<{ id: string }, [string, string, number, number]>(
+    `SELECT id FROM deliveries WHERE ${failedWhere} ORDER BY id LIMIT ?`,
+  );
+  const sinceBound = (since: number) => idBound("dlv", since - 1);
 
   /**
    * One condition per admitted status: each is a range of deliveries_endpoint_status (or of
@@ -181,23 +194,14 @@ export function createDeliveriesRepo(db: Db) {
       const matches = (second ? unionAll(first, second, ...rest) : first).limit(cap).as("matches");
       return db.select({ n: count() }).from(matches).get()?.n ?? 0;
     },
-    failedSince(endpointId: string, since: number, limit: number): DeliveryRow[] {
-      return db
-        .select()
-        .from(deliveries)
-        .where(
-          and(
-            eq(deliveries.endpointId, endpointId),
-            eq(deliveries.status, "failed"),
-            // Ids start with their creation time: the id bound starts the index range at `since`
-            // instead of scanning every older failure; created_at keeps the answer exact.
-            gte(deliveries.id, idBound("dlv", since - 1)),
-            gte(deliveries.createdAt, since),
-          ),
-        )
-        .orderBy(deliveries.id)
-        .limit(limit)
-        .all();
+    /** How many failed deliveries created since `since` there are, counting up to `limit`. */
+    countFailedSince(endpointId: string, since: number, limit: number): number {
+      return countFailedStmt.get(endpointId, sinceBound(since), since, limit)?.n ?? 0;
+    },
+    /** Ids of failed deliveries created since `since`, after `afterId` in id order: a page of a recover. */
+    failedIdsSince(endpointId: string, since: number, afterId: string, limit: number): string[] {
+      const bound = sinceBound(since);
+      return failedIdsStmt.all(endpointId, afterId > bound ? afterId : bound, since, limit).map((r) => r.id);
     },
   };
 }
