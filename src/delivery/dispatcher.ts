@@ -147,22 +147,23 @@ export function createDispatcher(deps: DispatcherDeps) {
     return () => {
       attemptRow(d, endpoint, "scheduled", number, r, at);
       const applied = deps.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
-      if (!applied || d.isTest) return { applied, disabled: false, cancelled: 0 };
+      if (!applied || d.isTest) return { applied, disabled: null, cancelled: 0 };
       if (decision.kind === "succeeded") touchEndpoint(endpoint.id, at, true);
       else if (decision.kind === "retry") touchEndpoint(endpoint.id, at, false);
       else {
         // The run of failures counts from the successes recorded before this one.
         deps.batcher.flushCoalesced(endpointKey(endpoint.id));
         const run = deps.endpoints.recordExhausted(endpoint.id, at);
-        if (run && run.enabled && deps.disableAfter > 0 && run.consecutiveFailures >= deps.disableAfter) {
-          deps.endpoints.autoDisable(endpoint.id, at);
+        const reason = decision.kind === "gone" ? "gone" : deps.disableAfter > 0 && run && run.consecutiveFailures >= deps.disableAfter ? "too_many_failures" : null;
+        if (run && run.enabled && reason) {
+          deps.endpoints.autoDisable(endpoint.id, at, reason);
           // Inside the write: a publish later in this transaction must not fan out to it.
           deps.endpointCache.invalidate(endpoint.orgId, endpoint.id);
           const cancelled = deps.cancellation.firstBatch(endpoint.id, at);
-          return { applied, disabled: true, cancelled };
+          return { applied, disabled: reason, cancelled };
         }
       }
-      return { applied, disabled: false, cancelled: 0 };
+      return { applied, disabled: null, cancelled: 0 };
     };
   }
 
@@ -192,7 +193,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       // "relaxed": an outcome lost to a power cut only means the delivery is sent again.
       const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt), "relaxed");
       if (disabled) {
-        deps.logger.warn("endpoint disabled after consecutive failed deliveries", { endpointId: endpoint.id, orgId: endpoint.orgId });
+        const why = disabled === "gone" ? "its receiver answered 410 Gone" : "consecutive failed deliveries";
+        deps.logger.warn(`endpoint disabled: ${why}`, { endpointId: endpoint.id, orgId: endpoint.orgId, reason: disabled });
         deps.cancellation.committed(endpoint.id, at, cancelled);
         dropEndpoint(endpoint.id);
       }

@@ -1,5 +1,6 @@
 /**
- * Decides what happens after a delivery attempt: done, retry after some delay, or give up.
+ * Decides what happens after a delivery attempt: done, retry after some delay, give up, or (410)
+ * give up on the endpoint itself.
  * Pure: time and randomness are passed in, so the same inputs always give the same decision.
  */
 
@@ -19,7 +20,9 @@ export type AttemptOutcome = { ok: true } | { ok: false; statusCode?: number; re
 export type RetryDecision =
   | { kind: "succeeded" }
   | { kind: "retry"; delayMs: number; reason: "schedule" | "retry_after" }
-  | { kind: "exhausted" };
+  | { kind: "exhausted" }
+  /** 410 Gone: the receiver says the endpoint no longer exists (Standard Webhooks: disable it). */
+  | { kind: "gone" };
 
 export interface RetryPolicy {
   /** `attemptNumber` is 1-based: the attempt that just finished. */
@@ -51,6 +54,7 @@ export function createRetryPolicy(opts: RetryPolicyOptions): RetryPolicy {
         throw new RangeError(`attemptNumber is 1-based, got ${attemptNumber}.`);
       }
       if (outcome.ok) return { kind: "succeeded" };
+      if (outcome.statusCode === 410) return { kind: "gone" };
       const scheduledMs = schedule[attemptNumber - 1];
       if (scheduledMs === undefined) return { kind: "exhausted" };
 

@@ -39,7 +39,7 @@ export const endpoints = sqliteTable(
     description: text("description"),
     events: text("events", { mode: "json" }).$type<string[]>().notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull(),
-    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures">(),
+    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures" | "gone">(),
     disabledAt: integer("disabled_at"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     failureCount: integer("failure_count").notNull().default(0),

@@ -43,6 +43,29 @@ describe("publish and deliver", () => {
     expect(got!.headers["user-agent"]).toMatch(/^webhookd\//);
   });
 
+  test("410 Gone from the receiver disables the endpoint at once (reason gone), and that delivery is not retried", async () => {
+    const gone = startReceiver((req) => ({ status: req.body.includes('"n":1') ? 410 : 200, delayMs: req.body.includes('"n":1') ? 0 : 300 }));
+    try {
+      const { key } = await s.newTenant();
+      const id = (await s.api("POST", "/api/v1/webhooks", { key, body: { url: gone.url + "/hook" } })).body.data.id as string;
+      for (const n of [1, 2, 3]) await s.api("POST", "/api/v1/events", { key, body: { event: "call.ended", data: { n } } });
+      const ep = await eventually(async () => {
+        const e = (await s.api("GET", `/api/v1/webhooks/${id}`, { key })).body.data;
+        return e.status === "disabled" ? e : null;
+      });
+      expect(ep).toMatchObject({ isActive: false, disabledReason: "gone", consecutiveFailures: 1, failureCount: 1 });
+      await Bun.sleep(500); // the retry schedule is 100 ms: a retry of the 410 would have come by now
+      expect(gone.received.filter((x) => x.body.includes('"n":1'))).toHaveLength(1);
+      const failed = (await s.api("GET", `/api/v1/webhooks/${id}/deliveries?status=failed`, { key })).body.data;
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ attempts: 1, statusCode: 410 });
+      const seed003 = await fetch(`${s.url}/v1/webhook_endpoints/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+      expect(seed003).toMatchObject({ status: "disabled", disabled_reason: "gone" });
+    } finally {
+      gone.stop();
+    }
+  });
+
   test("a failing receiver gets retries on schedule, then the endpoint is disabled after 2 exhausted deliveries", async () => {
     const { key } = await s.newTenant();
     const fail = startReceiver(() => ({ status: 500 }));

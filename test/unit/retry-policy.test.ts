@@ -151,6 +151,13 @@ describe("createRetryPolicy: Retry-After", () => {
     });
   });
 
+  test("410 Gone is no retry but a verdict on the endpoint, on any attempt, whatever Retry-After says", () => {
+    for (const attempt of [1, 2, 4, 9]) {
+      expect(policy().decide(attempt, { ok: false, statusCode: 410, retryAfter: "5" }, NOW)).toEqual({ kind: "gone" });
+    }
+    expect(policy().decide(1, { ok: false, statusCode: 404 }, NOW).kind).toBe("retry");
+  });
+
   test("Retry-After does not extend the number of attempts", () => {
     expect(policy().decide(4, { ok: false, statusCode: 429, retryAfter: "60" }, NOW)).toEqual({ kind: "exhausted" });
   });

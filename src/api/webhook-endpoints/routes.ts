@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, NullableIsoDate } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { Description, DisabledReason, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -24,7 +24,7 @@ const WebhookEndpoint = t.Object({
   description: t.Union([t.String(), t.Null()]),
   enabled_events: t.Array(t.String()),
   status: EndpointStatus,
-  disabled_reason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
+  disabled_reason: DisabledReason,
   disabled_at: NullableIsoDate,
   consecutive_failures: t.Integer(),
   created_at: IsoDate,

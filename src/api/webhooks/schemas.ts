@@ -21,6 +21,10 @@ const alias = <T extends TSchema>(schema: T, of: string, seed: string) =>
 
 export const EndpointStatus = t.Union([t.Literal("enabled"), t.Literal("disabled")]);
 
+export const DisabledReason = t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Literal("gone"), t.Null()], {
+  description: "manual (you disabled it), too_many_failures (exhausted deliveries in a row), gone (the receiver answered 410 Gone)",
+});
+
 export const SigningSecret = t.String({
   pattern: SIGNING_SECRET_SHAPE.source,
   description: "Your own signing secret (whsec_ + base64 of 24-64 random bytes), so a receiver that verifies signatures passes the probe; generated when absent",
@@ -80,7 +84,7 @@ export const Endpoint = t.Object({
   description: t.Union([t.String(), t.Null()]),
   isActive: t.Boolean(),
   status: EndpointStatus,
-  disabledReason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
+  disabledReason: DisabledReason,
   disabledAt: NullableIsoDate,
   consecutiveFailures: t.Integer(),
   failureCount: t.Integer(),

@@ -4,6 +4,8 @@ import { endpoints } from "../schema.ts";
 
 export type EndpointRow = typeof endpoints.$inferSelect;
 export type EndpointPatch = Partial<Omit<EndpointRow, "id" | "orgId" | "createdAt">>;
+/** Why webhookd itself disabled an endpoint: failures in a row, or a receiver's 410 Gone. */
+export type AutoDisableReason = Exclude<NonNullable<EndpointRow["disabledReason"]>, "manual">;
 
 const live = (orgId: string) => and(eq(endpoints.orgId, orgId), isNull(endpoints.deletedAt));
 
@@ -15,8 +17,8 @@ export function createEndpointsRepo(db: Db) {
     `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, failure_count = failure_count + 1,
        last_triggered_at = ? WHERE id = ? RETURNING consecutive_failures AS consecutiveFailures, enabled`,
   );
-  const autoDisableStmt = sqlite.query(
-    `UPDATE endpoints SET enabled = 0, disabled_reason = 'too_many_failures', disabled_at = ?, updated_at = ?
+  const autoDisableStmt = sqlite.query<never, [AutoDisableReason, number, number, string]>(
+    `UPDATE endpoints SET enabled = 0, disabled_reason = ?, disabled_at = ?, updated_at = ?
      WHERE id = ? AND enabled = 1`,
   );
   return {
@@ -36,8 +38,8 @@ export function createEndpointsRepo(db: Db) {
       const row = exhaustedStmt.get(at, id);
       return row && { consecutiveFailures: row.consecutiveFailures, enabled: row.enabled === 1 };
     },
-    autoDisable(id: string, at: number): boolean {
-      return autoDisableStmt.run(at, at, id).changes === 1;
+    autoDisable(id: string, at: number, reason: AutoDisableReason): boolean {
+      return autoDisableStmt.run(reason, at, at, id).changes === 1;
     },
     insert(row: EndpointRow): void {
       db.insert(endpoints).values(row).run();
