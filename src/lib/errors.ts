@@ -70,6 +70,12 @@ export class EndpointDisabledError extends AppError {
   }
 }
 
+export class EndpointDeletedError extends AppError {
+  constructor() {
+    super("ENDPOINT_DELETED", 422, "The endpoint was deleted: nothing more is sent to it. Its delivery log stays readable until retention removes it.");
+  }
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(message: string) {
     super("PAYLOAD_TOO_LARGE", 413, message);

@@ -270,6 +270,29 @@ describe("replay and recover", () => {
       recv.stop();
     }
   });
+
+  test("a deleted endpoint's log stays readable (seed 002: logs kept 30 days); replay, recover and test are 422 ENDPOINT_DELETED", async () => {
+    const { key } = await s.newTenant();
+    const ep = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: `${r1.url}/deleted` } }), 201);
+    const pub = expectOk(await s.api("POST", "/api/v1/events", { key, body: { event: "call.ended", data: { n: 1 } } }), 202);
+    await eventually(async () => (await list(s, key, ep.id, "?status=succeeded")).data.length === 1);
+    expect((await s.api("DELETE", `/api/v1/webhooks/${ep.id}`, { key })).status).toBe(204);
+
+    const logged = await list(s, key, ep.id);
+    expect(logged.data.map((d) => d.eventId)).toEqual([pub.id]);
+    const one = expectOk(await s.api("GET", `/api/v1/webhooks/${ep.id}/deliveries/${logged.data[0].id}`, { key }));
+    expect(one).toMatchObject({ status: "succeeded", attemptLog: [expect.objectContaining({ statusCode: 200 })] });
+
+    const sent = r1.received.length;
+    expectError(await s.api("POST", `/api/v1/webhooks/${ep.id}/deliveries/${one.id}/replay`, { key }), 422, "ENDPOINT_DELETED");
+    expectError(await s.api("POST", `/api/v1/webhooks/${ep.id}/recover`, { key, body: { since: new Date(0).toISOString() } }), 422, "ENDPOINT_DELETED");
+    expectError(await s.api("POST", `/api/v1/webhooks/${ep.id}/test`, { key, body: { event: "call.ended" } }), 422, "ENDPOINT_DELETED");
+    expect(r1.received.length).toBe(sent);
+    // The endpoint itself stays gone, and another org still sees nothing of it.
+    expectError(await s.api("GET", `/api/v1/webhooks/${ep.id}`, { key }), 404, "NOT_FOUND");
+    const other = await s.newTenant();
+    expectError(await s.api("GET", `/api/v1/webhooks/${ep.id}/deliveries`, { key: other.key }), 404, "NOT_FOUND");
+  });
 });
 
 describe("test events", () => {

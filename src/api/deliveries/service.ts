@@ -4,7 +4,7 @@
  * schedulers.
  */
 import type { Clock } from "../../lib/clock.ts";
-import { ConflictError, EndpointDisabledError, NotFoundError, ValidationError } from "../../lib/errors.ts";
+import { ConflictError, EndpointDeletedError, EndpointDisabledError, NotFoundError, ValidationError } from "../../lib/errors.ts";
 import type { AttemptSummary, SendNow, SendNowResult } from "../../lib/send-now.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 import type { AttemptsRepo } from "../../store/repositories/attempts.ts";
@@ -56,13 +56,16 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
   /** Endpoints with a recover running: one at a time each. */
   const recovering = new Set<string>();
 
+  /** The org's endpoint, deleted ones included: seed 002 keeps their logs for the retention window. */
   function requireEndpoint(orgId: string, endpointId: string) {
-    const endpoint = deps.endpoints.get(orgId, endpointId);
+    const endpoint = deps.endpoints.getWithDeleted(orgId, endpointId);
     if (!endpoint) throw new NotFoundError("Webhook endpoint");
     return endpoint;
   }
 
+  /** Sending needs a live, enabled endpoint; reading its log does not. */
   function requireEnabled(endpoint: EndpointRow, what: string): void {
+    if (endpoint.deletedAt !== null) throw new EndpointDeletedError();
     if (!endpoint.enabled) throw new EndpointDisabledError(what);
   }
 

@@ -52,6 +52,14 @@ export function createEndpointsRepo(db: Db) {
         .where(and(live(orgId), eq(endpoints.id, id)))
         .get();
     },
+    /** An endpoint of that org, deleted or not: a deleted endpoint's log stays readable until retention. */
+    getWithDeleted(orgId: string, id: string): EndpointRow | undefined {
+      return db
+        .select()
+        .from(endpoints)
+        .where(and(eq(endpoints.orgId, orgId), eq(endpoints.id, id)))
+        .get();
+    },
     /** Any endpoint by id, deleted ones included: the dispatcher and the log reader need them. */
     getById(id: string): EndpointRow | undefined {
       return db.select().from(endpoints).where(eq(endpoints.id, id)).get();
