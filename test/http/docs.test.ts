@@ -1,6 +1,8 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia, t } from "elysia";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { docsPlugin } from "../../src/http/docs.ts";
+import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
 
 // A route registered before the plugin and one after: the spec must see both.
 const app = new Elysia()
@@ -112,5 +114,118 @@ describe("GET /docs/json", () => {
 
     // The docs routes document nothing about the API.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith("/docs"))).toEqual([]);
+  });
+});
+
+describe("GET /docs/json of webhookd itself", () => {
+  type Op = {
+    parameters?: { name: string; in: string; required?: boolean }[];
+    requestBody?: { required: boolean; content: Record<string, { schema: { examples?: unknown[] } }> };
+    responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, any> }> }>;
+    tags?: string[];
+  };
+  let server: TestServer;
+  let doc: { openapi: string; paths: Record<string, Record<string, Op>> };
+  const ops = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+  const op = (method: string, path: string) => doc.paths[path]![method.toLowerCase()]!;
+  const errorText = (o: Op, status: string) => o.responses[status]?.description ?? "";
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    doc = await (await fetch(`${server.url}/docs/json`)).json();
+  });
+  afterAll(() => server.stop());
+
+  test("a standard validator accepts it as OpenAPI 3.1", async () => {
+    expect(doc.openapi).toBe("3.1.0");
+    const result = await new Validator().validate(doc as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  test("bodies are JSON only; an optional body is not required", () => {
+    const types = new Set(ops().flatMap(({ op }) => [op.requestBody?.content, ...Object.values(op.responses).map((r) => r.content)].flatMap((c) => Object.keys(c ?? {}))));
+    expect([...types]).toEqual(["application/json"]);
+    const optional = ops().filter(({ op }) => op.requestBody && !op.requestBody.required).map(({ method, path }) => `${method} ${path}`);
+    expect(optional.sort()).toEqual([
+      "POST /api/v1/webhooks/test",
+      "POST /api/v1/webhooks/{id}/rotate-secret",
+      "POST /v1/backend/webhooks/test",
+      "POST /v1/webhook_endpoints/{id}/rotate_secret",
+    ]);
+  });
+
+  test("Idempotency-Key on every POST, X-Org-Id on the routes that act in an org", () => {
+    const headers = (o: Op) => (o.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
+    for (const { method, path, op: o } of ops()) {
+      expect({ route: `${method} ${path}`, idempotency: headers(o).includes("Idempotency-Key") }).toEqual({ route: `${method} ${path}`, idempotency: method === "POST" });
+      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
+      expect({ route: `${method} ${path}`, orgId: headers(o).includes("X-Org-Id") }).toEqual({ route: `${method} ${path}`, orgId: inOrg });
+    }
+  });
+
+  test("each route lists the errors it can answer with, by code", () => {
+    const create = op("POST", "/api/v1/webhooks");
+    expect(errorText(create, "422")).toContain("MAX_ENDPOINTS");
+    expect(errorText(create, "400")).toContain("URL_PROBE_FAILED");
+    expect(errorText(create, "400")).toContain("URL_NOT_ALLOWED");
+    expect(errorText(create, "409")).toContain("IDEMPOTENCY_IN_PROGRESS");
+    expect(errorText(create, "503")).toContain("STORAGE_UNAVAILABLE");
+    expect(Object.keys(create.responses)).toEqual(["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]);
+    // A read has no body to refuse and no Idempotency-Key.
+    expect(Object.keys(op("GET", "/api/v1/webhooks/{id}").responses)).toEqual(["200", "401", "403", "404", "429"]);
+    expect(errorText(op("POST", "/api/v1/webhooks/{id}/test"), "422")).toContain("ENDPOINT_DISABLED");
+    expect(errorText(op("POST", "/api/v1/admin/keys/rotate"), "409")).toContain("ADMIN_KEY_CONFIGURED");
+    expect(errorText(op("POST", "/v1/webhook_endpoints"), "422")).toContain("MAX_ENDPOINTS");
+  });
+
+  test("error examples are errors, in each dialect's shape", () => {
+    const example = (o: Op, status: string) => o.responses[status]!.content!["application/json"]!.schema.examples?.[0];
+    expect(example(op("POST", "/api/v1/webhooks"), "422")).toEqual({ success: false, error: { code: "MAX_ENDPOINTS", message: expect.any(String) } });
+    expect(example(op("POST", "/v1/backend/webhooks"), "400")).toEqual({ error: { code: "URL_PROBE_FAILED", message: expect.any(String) } });
+    expect(op("GET", "/v1/webhook_endpoints").responses["404"]!.content!["application/json"]!.schema.properties.success).toBeUndefined();
+  });
+
+  test("counters are integers, not Elysia's numeric strings", () => {
+    const published = op("POST", "/api/v1/events").responses["202"]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(published.deliveries).toMatchObject({ type: "integer" });
+    const endpoint = op("GET", "/api/v1/webhooks/{id}").responses["200"]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(endpoint.consecutiveFailures).toEqual({ type: "integer" });
+  });
+
+  test("every request body has an example, and its event types are catalog names", async () => {
+    const catalog = new Set(((await server.api("GET", "/api/v1/event-types")).body.data as { name: string }[]).map((e) => e.name));
+    const named: string[] = [];
+    const collect = (v: unknown, key = ""): void => {
+      if (Array.isArray(v)) v.forEach((x) => collect(x, key));
+      else if (typeof v === "object" && v !== null) Object.entries(v).forEach(([k, x]) => collect(x, k));
+      else if (typeof v === "string" && ["event", "events", "event_types", "enabled_events"].includes(key)) named.push(v);
+    };
+    for (const { method, path, op: o } of ops()) {
+      if (!o.requestBody) continue;
+      const examples = o.requestBody.content["application/json"]!.schema.examples;
+      expect({ route: `${method} ${path}`, hasExample: Array.isArray(examples) && examples.length > 0 }).toEqual({ route: `${method} ${path}`, hasExample: true });
+      collect(examples![0]);
+    }
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((name) => !catalog.has(name))).toEqual([]);
+  });
+
+  // What Try it out sends with the defaults (probe off here; the browser test covers the probe).
+  test("every request body example is accepted", async () => {
+    for (const { method, path, op: o } of ops()) {
+      if (!o.requestBody) continue;
+      const { orgId, key } = await server.newTenant();
+      const endpoint = await server.api("POST", "/api/v1/webhooks", { key, body: { url: "https://example.com/hook" } });
+      const url = path.replace("{id}", endpoint.body.data.id).replace("{orgId}", orgId);
+      const admin = o.tags?.includes("orgs") || o.tags?.includes("admin");
+      const res = await server.api(method, url, { key: admin ? ADMIN_KEY : key, body: o.requestBody.content["application/json"]!.schema.examples![0] });
+      expect({ route: `${method} ${path}`, status: res.status, body: res.status < 300 ? "ok" : res.body }).toEqual({
+        route: `${method} ${path}`,
+        status: Number(Object.keys(o.responses)[0]),
+        body: "ok",
+      });
+    }
   });
 });

@@ -4,9 +4,9 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate } from "../common.ts";
+import { dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
@@ -30,9 +30,11 @@ const Webhook = t.Object({
 const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes), secret: t.Optional(SigningSecret) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ url: "https://your-app.com/webhook", description: "Production webhook", event_types: ["call.ended"] }] },
 );
-const TestBody = t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false }));
+const TestBody = t.Optional(
+  t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false, examples: [{ event: "call.ended" }] }),
+);
 
 const FIELD_NAMES = { events: "event_types" };
 
@@ -47,7 +49,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
     .use(auth)
     .get("", ({ orgId }) => ({ data: webhooks.list(orgId).map(webhookObject) }), {
       scope: "webhooks:read",
-      response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors },
+      response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
     })
     .post(
@@ -62,7 +64,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       {
         scope: "webhooks:write",
         body: CreateBody,
-        response: { 201: t.Object({ data: WithSecret }), ...dialectErrors },
+        response: { 201: t.Object({ data: WithSecret }), ...dialectErrors(...CREATE_ERRORS) },
         detail: detail("Create a webhook endpoint", "Returns the signing secret."),
       },
     )
@@ -75,25 +77,25 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       {
         scope: "webhooks:write",
         body: TestBody,
-        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors },
+        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors(...ORG_POST_ERRORS) },
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
       },
     )
     .get("/:id", ({ orgId, params }) => ({ data: webhookObject(webhooks.get(orgId, params.id)) }), {
       scope: "webhooks:read",
       params: EndpointIdParams,
-      response: { 200: t.Object({ data: Webhook }), ...dialectErrors },
+      response: { 200: t.Object({ data: Webhook }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get a webhook endpoint"),
     })
     .delete(
       "/:id",
       deleteEndpointHandler(webhooks),
-      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors(...ORG_WRITE_ERRORS) }, detail: detail("Delete a webhook endpoint") },
     )
     .get("/:id/secret", ({ orgId, params }) => ({ data: { secret: webhooks.revealSecret(orgId, params.id) } }), {
       scope: "webhooks:write",
       params: EndpointIdParams,
-      response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors },
+      response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get the signing secret", "For verifying signatures. Needs webhooks:write."),
     });
 }

@@ -4,9 +4,9 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate, NullableIsoDate } from "../common.ts";
+import { dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -37,13 +37,15 @@ const WithSigningSecret = t.Composite([
 
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), signing_secret: t.Optional(SigningSecret) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ url: "https://your-app.com/webhook", description: "Production webhook", enabled_events: ["call.ended", "call.failed"] }] },
 );
 const UpdateBody = t.Object(
   { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(EndpointStatus) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ description: "Production webhook", enabled_events: ["call.ended"], status: "enabled" }] },
 );
-const RotateBody = t.Optional(t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
+const RotateBody = t.Optional(
+  t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false, examples: [{ grace_period_seconds: 3600 }] }),
+);
 
 const FIELD_NAMES = { events: "enabled_events", secret: "signing_secret" };
 
@@ -80,19 +82,19 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
       {
         scope: "webhooks:write",
         body: CreateBody,
-        response: { 201: WithSigningSecret, ...dialectErrors },
+        response: { 201: WithSigningSecret, ...dialectErrors(...CREATE_ERRORS) },
         detail: detail("Create a webhook endpoint", "`signing_secret` is returned here and on rotate only."),
       },
     )
     .get("", ({ orgId }) => ({ data: service.list(orgId).map(endpointObject) }), {
       scope: "webhooks:read",
-      response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors },
+      response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
     })
     .get("/:id", ({ orgId, params }) => endpointObject(service.get(orgId, params.id)), {
       scope: "webhooks:read",
       params: EndpointIdParams,
-      response: { 200: WebhookEndpoint, ...dialectErrors },
+      response: { 200: WebhookEndpoint, ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get a webhook endpoint"),
     })
     .patch(
@@ -108,7 +110,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         scope: "webhooks:write",
         params: EndpointIdParams,
         body: UpdateBody,
-        response: { 200: WebhookEndpoint, ...dialectErrors },
+        response: { 200: WebhookEndpoint, ...dialectErrors(...UPDATE_ERRORS) },
         detail: detail(
           "Update a webhook endpoint",
           'Partial. `status: "disabled"` disables (reason `manual`); `status: "enabled"` re-enables and resets `consecutive_failures`.',
@@ -118,7 +120,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
     .delete(
       "/:id",
       deleteEndpointHandler(service),
-      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors(...ORG_WRITE_ERRORS) }, detail: detail("Delete a webhook endpoint") },
     )
     .post(
       "/:id/rotate_secret",
@@ -130,7 +132,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         scope: "webhooks:write",
         params: EndpointIdParams,
         body: RotateBody,
-        response: { 200: WithSigningSecret, ...dialectErrors },
+        response: { 200: WithSigningSecret, ...dialectErrors(...ORG_POST_ERRORS) },
         detail: detail("Rotate the signing secret", "With `grace_period_seconds` the old secret keeps signing beside the new one until then."),
       },
     );
