@@ -133,7 +133,7 @@ describe("GET /docs/json of webhookd itself", () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    doc = await (await fetch(`${server.url}/docs/json`)).json();
+    doc = (await (await fetch(`${server.url}/docs/json`)).json()) as typeof doc;
   });
   afterAll(() => server.stop());
 

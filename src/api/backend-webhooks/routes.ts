@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { CREATE_ERRORS, Description, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
@@ -30,7 +30,7 @@ const Webhook = t.Object({
 const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes), secret: t.Optional(SigningSecret) },
-  { additionalProperties: false, examples: [{ url: "https://your-app.com/webhook", description: "Production webhook", event_types: ["call.ended"] }] },
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, description: "Production webhook", event_types: ["call.ended"] }] },
 );
 const TestBody = t.Optional(
   t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false, examples: [{ event: "call.ended" }] }),
@@ -65,7 +65,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
         scope: "webhooks:write",
         body: CreateBody,
         response: { 201: t.Object({ data: WithSecret }), ...dialectErrors(...CREATE_ERRORS) },
-        detail: detail("Create a webhook endpoint", "Returns the signing secret."),
+        detail: detail("Create a webhook endpoint", `Returns the signing secret. ${PROBE_NOTE}`),
       },
     )
     .post(

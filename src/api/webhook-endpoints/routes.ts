@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { CREATE_ERRORS, Description, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -37,7 +37,7 @@ const WithSigningSecret = t.Composite([
 
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), signing_secret: t.Optional(SigningSecret) },
-  { additionalProperties: false, examples: [{ url: "https://your-app.com/webhook", description: "Production webhook", enabled_events: ["call.ended", "call.failed"] }] },
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, description: "Production webhook", enabled_events: ["call.ended", "call.failed"] }] },
 );
 const UpdateBody = t.Object(
   { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(EndpointStatus) },
@@ -83,7 +83,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         scope: "webhooks:write",
         body: CreateBody,
         response: { 201: WithSigningSecret, ...dialectErrors(...CREATE_ERRORS) },
-        detail: detail("Create a webhook endpoint", "`signing_secret` is returned here and on rotate only."),
+        detail: detail("Create a webhook endpoint", `\`signing_secret\` is returned here and on rotate only. ${PROBE_NOTE}`),
       },
     )
     .get("", ({ orgId }) => ({ data: service.list(orgId).map(endpointObject) }), {

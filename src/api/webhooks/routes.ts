@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { envelope, errors, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
-import { CREATE_ERRORS, CreateEndpointBody, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UPDATE_ERRORS, UpdateEndpointBody } from "./schemas.ts";
+import { CREATE_ERRORS, CreateEndpointBody, PROBE_NOTE, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UPDATE_ERRORS, UpdateEndpointBody } from "./schemas.ts";
 import type { WebhooksService } from "./service.ts";
 import { endpointView } from "./view.ts";
 import { canonicalEvents, canonicalGracePeriod, canonicalIsActive } from "./field-aliases.ts";
@@ -40,7 +40,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         response: { 201: envelope(Endpoint), ...errors(...CREATE_ERRORS) },
         detail: detail(
           "Create a webhook endpoint",
-          "Returns the signing secret in full, once (your own when you send `secret`). `events` defaults to [\"*\"]. The URL must be HTTPS and must not resolve to a private address; with the probe on, it must answer a signed POST with a 2xx within 10 s.",
+          `Returns the signing secret in full, once (your own when you send \`secret\`). \`events\` defaults to ["*"]. The URL must be HTTPS and must not resolve to a private address. ${PROBE_NOTE}`,
         ),
       },
     )

@@ -4,13 +4,20 @@ import { MAX_DESCRIPTION_CHARS, MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "
 import { BODY_ERRORS, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_WRITE_ERRORS, type ErrorCode } from "../common.ts";
 import { MAX_GRACE_SECONDS } from "./service.ts";
 
-/** The example is a placeholder, as its description says: no receiver answers the probe there. */
+/**
+ * The examples' URL: a placeholder that says so, under .example (RFC 2606), which never resolves,
+ * so with the probe on it is always refused the same way, and with it off it is stored.
+ */
+export const PLACEHOLDER_URL = "https://your-receiver.example/webhook";
+/** Said on every create: what a person trying the example will see. */
+export const PROBE_NOTE =
+  "With the probe on (the default) the URL must answer a signed POST with a 2xx within 10 s: the example's URL is a placeholder that answers nothing, so it is refused with 400 URL_PROBE_FAILED. Put your receiver's URL.";
 export const Url = t.String({
   minLength: 1,
   maxLength: MAX_URL_LENGTH,
   description:
-    "Your receiver's URL (https). The example is a placeholder: with the probe on (the default) webhookd first POSTs a signed probe there and answers 400 URL_PROBE_FAILED unless it gets a 2xx within 10 s",
-  examples: ["https://your-app.com/webhook"],
+    "Your receiver's URL (https). The example is a placeholder: with the probe on (the default) webhookd first POSTs a signed probe to the URL and answers 400 URL_PROBE_FAILED unless it gets a 2xx within 10 s, so put your receiver's URL here",
+  examples: [PLACEHOLDER_URL],
 });
 export const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
   minItems: 1,
@@ -46,7 +53,7 @@ export const CreateEndpointBody = t.Object(
     enabled: alias(t.Boolean(), "isActive", "004"),
   },
   // Whole-body examples: Swagger UI would otherwise fill in every alias (`["string"]`) and a fixed secret.
-  { additionalProperties: false, examples: [{ url: "https://your-app.com/webhook", events: ["call.ended"], description: "Production webhook" }] },
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, events: ["call.ended"], description: "Production webhook" }] },
 );
 export type CreateEndpointBody = typeof CreateEndpointBody.static;
 

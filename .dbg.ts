@@ -1,0 +1,12 @@
+import { chromium } from "playwright-core";
+import { startTestServer } from "./test/helpers/server.ts";
+const s = await startTestServer();
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+await page.goto(s.url + "/docs");
+await page.locator(".opblock").first().waitFor();
+await page.locator("button.authorize").first().click();
+await page.waitForTimeout(500);
+console.log((await page.locator(".dialog-ux").innerHTML()).replace(/<svg.*?<\/svg>/g, "").slice(0, 3000));
+await page.screenshot({ path: "/tmp/auth.png" });
+await browser.close(); await s.stop();
