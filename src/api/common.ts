@@ -55,6 +55,7 @@ const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, when: "an Idempotency-Key reused with a different request", message: "This Idempotency-Key was already used with a different request." },
   ENDPOINT_DISABLED: { status: 422, when: "a test send to a disabled endpoint", message: "The endpoint is disabled; enable it (isActive: true) to send it a test." },
   RATE_LIMITED: { status: 429, when: "over the key's rate (`Retry-After`, `RateLimit-*` headers) or the org's publish rate", message: "Rate limit exceeded; retry after 1s." },
+  NOT_READY: { status: 503, when: "the database does not take writes (readiness)", message: "The database is not writable: disk I/O error" },
   STORAGE_UNAVAILABLE: { status: 503, when: "the database cannot take writes (disk full, locked); nothing was stored", message: "The database cannot take writes right now (SQLITE_FULL); nothing was stored. Retry shortly." },
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;

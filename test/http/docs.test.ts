@@ -187,6 +187,14 @@ describe("GET /docs/json of webhookd itself", () => {
     expect(op("GET", "/v1/webhook_endpoints").responses["404"]!.content!["application/json"]!.schema.properties.success).toBeUndefined();
   });
 
+  test("answers show plausible values rather than \"string\", and /readyz its 503", () => {
+    const data = (o: Op, status: string) => o.responses[status]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(data(op("POST", "/api/v1/webhooks"), "201").url.examples).toEqual(["https://your-receiver.example/webhook"]);
+    expect(data(op("GET", "/v1/backend/webhooks/{id}"), "200").event_types.examples).toEqual([["call.ended"]]);
+    expect(op("GET", "/v1/webhook_endpoints/{id}").responses["200"]!.content!["application/json"]!.schema.properties.description.examples).toEqual(["Production webhook"]);
+    expect(errorText(op("GET", "/readyz"), "503")).toContain("NOT_READY");
+  });
+
   test("counters are integers, not Elysia's numeric strings", () => {
     const published = op("POST", "/api/v1/events").responses["202"]!.content!["application/json"]!.schema.properties.data.properties;
     expect(published.deliveries).toMatchObject({ type: "integer" });

@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
@@ -21,9 +21,9 @@ const EventTypes = t.Array(Events.items, {
 
 const Webhook = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  description: t.Union([t.String(), t.Null()]),
-  event_types: t.Array(t.String()),
+  url: ShownUrl,
+  description: ShownDescription,
+  event_types: ShownEvents,
   enabled: t.Boolean(),
   created_at: IsoDate,
 });

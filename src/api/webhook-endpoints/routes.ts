@@ -6,7 +6,7 @@ import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -20,9 +20,9 @@ const EnabledEvents = t.Array(Events.items, {
 const WebhookEndpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"], description: "webhookd's endpoint id (the same on every dialect), not a UUID" }),
   org_id: t.String({ examples: ["org_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  description: t.Union([t.String(), t.Null()]),
-  enabled_events: t.Array(t.String()),
+  url: ShownUrl,
+  description: ShownDescription,
+  enabled_events: ShownEvents,
   status: EndpointStatus,
   disabled_reason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
   disabled_at: NullableIsoDate,

@@ -97,11 +97,16 @@ export const EndpointIdParams = t.Object({
 export const CREATE_ERRORS: ErrorCode[] = ["URL_PROBE_FAILED", "URL_NOT_ALLOWED", "MAX_ENDPOINTS", ...ORG_POST_ERRORS];
 export const UPDATE_ERRORS: ErrorCode[] = ["URL_PROBE_FAILED", "URL_NOT_ALLOWED", ...BODY_ERRORS, ...ORG_WRITE_ERRORS];
 
+// Examples on the answers' fields too, so Swagger UI shows a plausible endpoint, not "string".
+export const ShownUrl = t.String({ examples: [PLACEHOLDER_URL] });
+export const ShownEvents = t.Array(t.String(), { examples: [["call.ended"]] });
+export const ShownDescription = t.Union([t.String(), t.Null()], { examples: ["Production webhook"] });
+
 export const Endpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  events: t.Array(t.String()),
-  description: t.Union([t.String(), t.Null()]),
+  url: ShownUrl,
+  events: ShownEvents,
+  description: ShownDescription,
   isActive: t.Boolean(),
   status: EndpointStatus,
   disabledReason: t.Union([t.Literal("manual"), t.Literal("too_many_failures"), t.Null()]),
