@@ -195,6 +195,13 @@ describe("GET /docs/json of webhookd itself", () => {
     expect(errorText(op("GET", "/readyz"), "503")).toContain("NOT_READY");
   });
 
+  test("every path parameter says where to get its value", () => {
+    const bare = ops().flatMap(({ method, path, op: o }) =>
+      (o.parameters ?? []).filter((p) => p.in === "path" && !(p as { description?: string }).description).map((p) => `${method} ${path} ${p.name}`),
+    );
+    expect(bare).toEqual([]);
+  });
+
   test("counters are integers, not Elysia's numeric strings", () => {
     const published = op("POST", "/api/v1/events").responses["202"]!.content!["application/json"]!.schema.properties.data.properties;
     expect(published.deliveries).toMatchObject({ type: "integer" });

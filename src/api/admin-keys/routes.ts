@@ -8,7 +8,7 @@ import type { AdminKeysService } from "./service.ts";
 const AdminKey = t.Object(KeyFields);
 const NewAdminKey = t.Composite([AdminKey, ShownOnce]);
 // Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400.
-const KeyParams = t.Object({ keyId: t.String() });
+const KeyParams = t.Object({ keyId: t.String({ description: "An admin key id (`key_…`) from GET /api/v1/admin/keys" }) });
 
 const detail = (summary: string, description: string) => ({ tags: ["admin"], summary, description: `Admin key only. ${description}` });
 

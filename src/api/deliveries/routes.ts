@@ -55,8 +55,9 @@ const ListQuery = t.Object(
   },
   { additionalProperties: false },
 );
-const EndpointParams = t.Object({ id: t.String({ maxLength: 64 }) });
-const DeliveryParams = t.Object({ id: t.String({ maxLength: 64 }), deliveryId: t.String({ maxLength: 64 }) });
+const EndpointId = t.String({ maxLength: 64, description: "An endpoint id (`wh_…`) from the create or list response" });
+const EndpointParams = t.Object({ id: EndpointId });
+const DeliveryParams = t.Object({ id: EndpointId, deliveryId: t.String({ maxLength: 64, description: "A delivery id (`dlv_…`) from the endpoint's delivery log" }) });
 const TestBody = t.Object({ event: t.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false, examples: [{ event: "call.ended" }] });
 
 const detail = (summary: string, description?: string) => ({ tags: ["deliveries"], summary, ...(description ? { description } : {}) });

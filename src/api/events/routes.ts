@@ -101,7 +101,7 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
       },
       {
         scope: "webhooks:read",
-        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        params: t.Object({ id: t.String({ maxLength: 64, description: "An event id (`evt_…`) from a publish response" }) }),
         response: { 200: envelope(EventDetail), ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR") },
         detail: detail("Get an event and its deliveries"),
       },

@@ -21,8 +21,9 @@ const CreateKeyBody = t.Object(
   { additionalProperties: false, examples: [{ name: "Production", scopes: ["webhooks:read", "webhooks:write", "events:write"] }] },
 );
 // Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400.
-const OrgParams = t.Object({ orgId: t.String() });
-const KeyParams = t.Object({ orgId: t.String(), keyId: t.String() });
+const OrgId = t.String({ description: "An org id (`org_…`) from POST or GET /api/v1/orgs" });
+const OrgParams = t.Object({ orgId: OrgId });
+const KeyParams = t.Object({ orgId: OrgId, keyId: t.String({ description: "An API key id (`key_…`) from GET /api/v1/orgs/{orgId}/keys" }) });
 
 const orgView = (o: OrgRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
 const keyView = (k: ApiKeyRow) => ({ ...keyFieldsView(k), orgId: k.orgId ?? "", scopes: k.scopes });
