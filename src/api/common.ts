@@ -19,6 +19,15 @@ export const ErrorEnvelope = t.Object(
  */
 export const DIALECT_PREFIX = "/v1/";
 
+/** The dialects' sections in /docs, described there. */
+export const DIALECT_TAGS = [
+  {
+    name: "seed 003: /v1/webhook_endpoints",
+    description: "Seed 003's dialect: snake_case fields, the endpoint object itself as the body; errors are {error: {code, message}}",
+  },
+  { name: "seed 004: /v1/backend/webhooks", description: "Seed 004's dialect: {data: ...}, event_types, enabled; errors are {error: {code, message}}" },
+] as const;
+
 export const DialectError = t.Object(
   {
     error: t.Object({

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { swagger } from "@elysiajs/swagger";
 import { finishOpenApi } from "./openapi.ts";
+import { DIALECT_TAGS } from "../api/common.ts";
 // `type: "file"` makes Bun embed these in `bun build --compile` output and hand
 // back a path (`/$bunfs/...` in the binary) that Bun.file() reads: /docs works
 // offline, with no node_modules next to the executable.
@@ -21,6 +22,13 @@ const serveAsset = (path: string, type: string) => () =>
   });
 
 const SPEC_PATH = "/docs/json";
+
+/** What a person needs to know to use the page, at its top. */
+const USAGE = [
+  "Self-hosted webhook delivery server.",
+  "Click **Authorize** and paste an API key (`X-API-Key` or Bearer): every Try it out then sends it. With the admin key, fill `X-Org-Id` to act in an org.",
+  "Each operation comes filled in with an example that runs as it is, except placeholders that say so: an id in a path (404: paste one from a create or list response) and the URL in the create examples (with the probe on, the default, it is refused with 400 URL_PROBE_FAILED: put your receiver's).",
+].join("\n\n");
 const OptionalKind = Symbol.for("TypeBox.Optional");
 
 interface RouteInfo {
@@ -86,7 +94,7 @@ export function docsPlugin(opts: DocsOptions) {
       info: {
         title,
         version: opts.version,
-        description: opts.description ?? "Self-hosted webhook delivery server.",
+        description: opts.description ?? USAGE,
       },
       components: {
         securitySchemes: {
@@ -104,6 +112,7 @@ export function docsPlugin(opts: DocsOptions) {
         { name: "orgs", description: "Organisations (tenants)" },
         { name: "admin", description: "The admin key itself: list, rotate, revoke" },
         { name: "health", description: "Liveness and readiness" },
+        ...DIALECT_TAGS,
       ],
     },
   });

@@ -103,6 +103,8 @@ describe("GET /docs/json", () => {
       "orgs",
       "admin",
       "health",
+      "seed 003: /v1/webhook_endpoints",
+      "seed 004: /v1/backend/webhooks",
     ]);
 
     const create = doc.paths["/v1/webhooks"]?.post;
@@ -125,7 +127,7 @@ describe("GET /docs/json of webhookd itself", () => {
     tags?: string[];
   };
   let server: TestServer;
-  let doc: { openapi: string; paths: Record<string, Record<string, Op>> };
+  let doc: { openapi: string; info: { description: string }; paths: Record<string, Record<string, Op>> };
   const ops = () =>
     Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
   const op = (method: string, path: string) => doc.paths[path]![method.toLowerCase()]!;
@@ -136,6 +138,12 @@ describe("GET /docs/json of webhookd itself", () => {
     doc = (await (await fetch(`${server.url}/docs/json`)).json()) as typeof doc;
   });
   afterAll(() => server.stop());
+
+  test("its description says how to use the page", () => {
+    expect(doc.info.description).toContain("Click **Authorize**");
+    expect(doc.info.description).toContain("X-Org-Id");
+    expect(doc.info.description).toContain("placeholder");
+  });
 
   test("a standard validator accepts it as OpenAPI 3.1", async () => {
     expect(doc.openapi).toBe("3.1.0");

@@ -4,7 +4,7 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
+import { DIALECT_TAGS, dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
 import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
@@ -42,7 +42,7 @@ function webhookObject(row: EndpointRow): typeof Webhook.static {
   return { id: row.id, url: row.url, description: row.description, event_types: row.events, enabled: row.enabled, created_at: iso(row.createdAt) };
 }
 
-const detail = (summary: string, description?: string) => ({ tags: ["seed 004: /v1/backend/webhooks"], summary, ...(description ? { description } : {}) });
+const detail = (summary: string, description?: string) => ({ tags: [DIALECT_TAGS[1].name], summary, ...(description ? { description } : {}) });
 
 export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksService, deliveries: DeliveriesService) {
   return new Elysia({ prefix: "/v1/backend/webhooks" })

@@ -4,7 +4,7 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
+import { DIALECT_TAGS, dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
 import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, UPDATE_ERRORS, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
@@ -65,7 +65,7 @@ function endpointObject(row: EndpointRow): typeof WebhookEndpoint.static {
   };
 }
 
-const detail = (summary: string, description?: string) => ({ tags: ["seed 003: /v1/webhook_endpoints"], summary, ...(description ? { description } : {}) });
+const detail = (summary: string, description?: string) => ({ tags: [DIALECT_TAGS[0].name], summary, ...(description ? { description } : {}) });
 
 export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksService) {
   return new Elysia({ prefix: "/v1/webhook_endpoints" })
