@@ -3,6 +3,8 @@ import { Elysia, t } from "elysia";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { docsPlugin } from "../../src/http/docs.ts";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
+import { startReceiver } from "../helpers/receiver.ts";
+import { PLACEHOLDER_URL, PROBE_NOTE } from "../../src/api/webhooks/schemas.ts";
 
 // A route registered before the plugin and one after: the spec must see both.
 const app = new Elysia()
@@ -125,6 +127,7 @@ describe("GET /docs/json of webhookd itself", () => {
     requestBody?: { required: boolean; content: Record<string, { schema: { examples?: unknown[] } }> };
     responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, any> }> }>;
     tags?: string[];
+    description?: string;
   };
   let server: TestServer;
   let doc: { openapi: string; info: { description: string }; paths: Record<string, Record<string, Op>> };
@@ -134,7 +137,7 @@ describe("GET /docs/json of webhookd itself", () => {
   const errorText = (o: Op, status: string) => o.responses[status]?.description ?? "";
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ WEBHOOKD_PROBE: "true" });
     doc = (await (await fetch(`${server.url}/docs/json`)).json()) as typeof doc;
   });
   afterAll(() => server.stop());
@@ -235,20 +238,25 @@ describe("GET /docs/json of webhookd itself", () => {
     expect(named.filter((name) => !catalog.has(name))).toEqual([]);
   });
 
-  // What Try it out sends with the defaults (probe off here; the browser test covers the probe).
-  test("every request body example is accepted", async () => {
-    for (const { method, path, op: o } of ops()) {
-      if (!o.requestBody) continue;
-      const { orgId, key } = await server.newTenant();
-      const endpoint = await server.api("POST", "/api/v1/webhooks", { key, body: { url: "https://example.com/hook" } });
-      const url = path.replace("{id}", endpoint.body.data.id).replace("{orgId}", orgId);
-      const admin = o.tags?.includes("orgs") || o.tags?.includes("admin");
-      const res = await server.api(method, url, { key: admin ? ADMIN_KEY : key, body: o.requestBody.content["application/json"]!.schema.examples![0] });
-      expect({ route: `${method} ${path}`, status: res.status, body: res.status < 300 ? "ok" : res.body }).toEqual({
-        route: `${method} ${path}`,
-        status: Number(Object.keys(o.responses)[0]),
-        body: "ok",
-      });
+  // What Try it out sends with the defaults, the probe on as in a fresh `webhookd serve`: every
+  // example is accepted, but for the creates' placeholder URL, which the probe refuses (as they say).
+  test("every request body example is accepted, or refused only for its placeholder URL", async () => {
+    const receiver = startReceiver();
+    try {
+      for (const { method, path, op: o } of ops()) {
+        if (!o.requestBody) continue;
+        const { orgId, key } = await server.newTenant();
+        const endpoint = await server.api("POST", "/api/v1/webhooks", { key, body: { url: receiver.url } });
+        const url = path.replace("{id}", endpoint.body.data.id).replace("{orgId}", orgId);
+        const admin = o.tags?.includes("orgs") || o.tags?.includes("admin");
+        const example = o.requestBody.content["application/json"]!.schema.examples![0] as { url?: string };
+        const res = await server.api(method, url, { key: admin ? ADMIN_KEY : key, body: example });
+        const expected = example.url === PLACEHOLDER_URL ? { status: 400, code: "URL_PROBE_FAILED" } : { status: Number(Object.keys(o.responses)[0]), code: undefined };
+        expect({ route: `${method} ${path}`, status: res.status, code: res.body?.error?.code }).toEqual({ route: `${method} ${path}`, ...expected });
+        if (example.url === PLACEHOLDER_URL) expect(o.description).toContain(PROBE_NOTE);
+      }
+    } finally {
+      receiver.stop();
     }
   });
 });
