@@ -50,7 +50,7 @@ export function ok<T>(data: T): { success: true; data: T } {
 
 /** Every error code the API answers with: its status, when (as the README's table says) and a typical message. */
 const ERROR_CODES = {
-  VALIDATION_ERROR: { status: 400, when: "a field is wrong (the message and `path` name it), malformed JSON, invalid UTF-8", message: "url: Expected string" },
+  VALIDATION_ERROR: { status: 400, when: "a field is wrong (the message and `path` name it), malformed JSON, invalid UTF-8", message: "The request body is not valid JSON." },
   URL_NOT_ALLOWED: { status: 400, when: "the URL is, or resolves to, a non-public address, or names a port that is not allowed", message: "url is not allowed: 10.0.0.1 is a private address." },
   URL_PROBE_FAILED: { status: 400, when: "the probe POST to the URL got no 2xx within 10 s", message: "The probe could not reach the URL: connection refused." },
   UNAUTHORIZED: { status: 401, when: "no key, an unknown key, a revoked key", message: "A valid API key is required (X-API-Key or Authorization: Bearer)." },

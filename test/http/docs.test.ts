@@ -195,6 +195,8 @@ describe("GET /docs/json of webhookd itself", () => {
     const example = (o: Op, status: string) => o.responses[status]!.content!["application/json"]!.schema.examples?.[0];
     expect(example(op("POST", "/api/v1/webhooks"), "422")).toEqual({ success: false, error: { code: "MAX_ENDPOINTS", message: expect.any(String) } });
     expect(example(op("POST", "/v1/backend/webhooks"), "400")).toEqual({ error: { code: "URL_PROBE_FAILED", message: expect.any(String) } });
+    // A message that fits every route with a body, not one naming another route's field.
+    expect(example(op("POST", "/api/v1/events"), "400")).toEqual({ success: false, error: { code: "VALIDATION_ERROR", message: "The request body is not valid JSON." } });
     expect(op("GET", "/v1/webhook_endpoints").responses["404"]!.content!["application/json"]!.schema.properties.success).toBeUndefined();
   });
 
