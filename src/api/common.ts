@@ -73,8 +73,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const AUTH_ERRORS = ["UNAUTHORIZED", "FORBIDDEN", "RATE_LIMITED"] as const satisfies ErrorCode[];
 /** What a route that reads a JSON body may answer. */
 export const BODY_ERRORS = ["VALIDATION_ERROR", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"] as const satisfies ErrorCode[];
-/** What every POST may answer: its Idempotency-Key is in use or was used for another request. */
-export const POST_ERRORS = ["IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED"] as const satisfies ErrorCode[];
+/** What every POST may answer: its Idempotency-Key is malformed, in use, or was used for another request. */
+export const POST_ERRORS = ["VALIDATION_ERROR", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED"] as const satisfies ErrorCode[];
 
 /** What a route acting in an org may answer: NOT_FOUND for its ids, or the org the admin key names in X-Org-Id. */
 export const ORG_READ_ERRORS: ErrorCode[] = ["NOT_FOUND", ...AUTH_ERRORS];

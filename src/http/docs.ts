@@ -38,7 +38,7 @@ interface RouteInfo {
 }
 
 /** The routes whose body schema is t.Optional, as "METHOD /openapi/{path}": the generated document drops TypeBox's marker. */
-export function optionalBodies(routes: readonly RouteInfo[]): Set<string> {
+function optionalBodies(routes: readonly RouteInfo[]): Set<string> {
   return new Set(
     routes
       .filter((r) => typeof r.hooks?.body === "object" && r.hooks.body !== null && OptionalKind in r.hooks.body)

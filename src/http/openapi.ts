@@ -5,6 +5,8 @@
  * wire format. Pure: returns a new document, the plugin's cached one stays as it was.
  */
 
+import { KEY_CHARACTERS, MAX_KEY_LENGTH } from "../api/idempotency/service.ts";
+
 type Json = Record<string, unknown>;
 
 /** Set in a route's `detail` (by the auth plugin's `scope` macro): the route acts inside one org. */
@@ -18,8 +20,8 @@ const IDEMPOTENCY_KEY = {
   in: "header",
   required: false,
   description:
-    "The same key with the same request within 24 h returns the first response again (`Idempotent-Replayed: true`); with another request, 422 IDEMPOTENCY_KEY_REUSED; while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS.",
-  schema: { type: "string", maxLength: 255 },
+    "The same key with the same request within 24 h returns the first response again (`Idempotent-Replayed: true`); with another request, 422 IDEMPOTENCY_KEY_REUSED; while the first still runs, 409 IDEMPOTENCY_IN_PROGRESS; a malformed key is a 400.",
+  schema: { type: "string", minLength: 1, maxLength: MAX_KEY_LENGTH, pattern: KEY_CHARACTERS.source },
 };
 const ORG_ID = {
   name: "X-Org-Id",

@@ -174,6 +174,10 @@ describe("GET /docs/json of webhookd itself", () => {
       const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
       expect({ route: `${method} ${path}`, orgId: headers(o).includes("X-Org-Id") }).toEqual({ route: `${method} ${path}`, orgId: inOrg });
     }
+    // The server's rule for the key, and the 400 a malformed one gets, even on a POST without a body.
+    const rotate = op("POST", "/api/v1/admin/keys/rotate");
+    expect(rotate.parameters!.find((p) => p.name === "Idempotency-Key")).toMatchObject({ schema: { minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" } });
+    expect(errorText(rotate, "400")).toContain("VALIDATION_ERROR");
   });
 
   test("each route lists the errors it can answer with, by code", () => {

@@ -98,7 +98,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
     .post("/:id/deliveries/:deliveryId/replay", async ({ orgId, params }) => ok(await service.replay(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:write",
       params: DeliveryParams,
-      response: { 200: envelope(Outcome), ...errors(...ORG_WRITE_ERRORS, "VALIDATION_ERROR", ...POST_ERRORS) },
+      response: { 200: envelope(Outcome), ...errors(...ORG_WRITE_ERRORS, ...POST_ERRORS) },
       detail: detail(
         "Replay a delivery",
         "Re-sends the original payload (fresh timestamp and signatures) to the endpoint's current URL now and returns the outcome. Retry counters are not touched.",
