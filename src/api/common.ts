@@ -19,6 +19,15 @@ export const ErrorEnvelope = t.Object(
  */
 export const DIALECT_PREFIX = "/v1/";
 
+/** The dialects' sections in /docs, described there. */
+export const DIALECT_TAGS = [
+  {
+    name: "seed 003: /v1/webhook_endpoints",
+    description: "Seed 003's dialect: snake_case fields, the endpoint object itself as the body; errors are {error: {code, message}}",
+  },
+  { name: "seed 004: /v1/backend/webhooks", description: "Seed 004's dialect: {data: ...}, event_types, enabled; errors are {error: {code, message}}" },
+] as const;
+
 export const DialectError = t.Object(
   {
     error: t.Object({
@@ -39,23 +48,69 @@ export function ok<T>(data: T): { success: true; data: T } {
   return { success: true, data };
 }
 
-/** Error responses documented on every authenticated route. */
-export const commonErrors = {
-  400: ErrorEnvelope,
-  401: ErrorEnvelope,
-  403: ErrorEnvelope,
-  404: ErrorEnvelope,
-  413: ErrorEnvelope,
-  415: ErrorEnvelope,
-  422: ErrorEnvelope,
-  429: ErrorEnvelope,
-  503: ErrorEnvelope,
+/** Every error code the API answers with: its status, when (as the README's table says) and a typical message. */
+const ERROR_CODES = {
+  VALIDATION_ERROR: { status: 400, when: "a field is wrong (the message and `path` name it), malformed JSON, invalid UTF-8", message: "The request body is not valid JSON." },
+  URL_NOT_ALLOWED: { status: 400, when: "the URL is, or resolves to, a non-public address, or names a port that is not allowed", message: "url is not allowed: 10.0.0.1 is a private address." },
+  URL_PROBE_FAILED: { status: 400, when: "the probe POST to the URL got no 2xx within 10 s", message: "The probe could not reach the URL: connection refused." },
+  UNAUTHORIZED: { status: 401, when: "no key, an unknown key, a revoked key", message: "A valid API key is required (X-API-Key or Authorization: Bearer)." },
+  FORBIDDEN: { status: 403, when: "the key lacks the route's scope, or the route needs the admin key (or the admin key names no org with X-Org-Id)", message: 'This API key lacks the required scope "webhooks:write".' },
+  NOT_FOUND: { status: 404, when: "no such resource in your org (or no such org in X-Org-Id)", message: "Webhook endpoint not found." },
+  IDEMPOTENCY_IN_PROGRESS: { status: 409, when: "the same Idempotency-Key is still being processed", message: "A request with this Idempotency-Key is still being processed; retry shortly." },
+  ADMIN_KEY_CONFIGURED: { status: 409, when: "WEBHOOKD_ADMIN_KEY sets the admin key, so it cannot be rotated here", message: "The admin key is set by WEBHOOKD_ADMIN_KEY: change the variable and restart to rotate it." },
+  PAYLOAD_TOO_LARGE: { status: 413, when: "the body or an event's `data` is over the limit", message: "The request body is larger than 327680 bytes." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, when: "a body that is not `application/json`", message: "Send the request body as JSON with Content-Type: application/json." },
+  MAX_ENDPOINTS: { status: 422, when: "the org already has the maximum number of endpoints", message: "Maximum 5 webhook endpoints per organization." },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, when: "an Idempotency-Key reused with a different request", message: "This Idempotency-Key was already used with a different request." },
+  RECOVER_IN_PROGRESS: { status: 409, when: "a recover of this endpoint is still running; call again once it has finished", message: "A recover of this endpoint is still running; try again once it has finished." },
+  ENDPOINT_DELETED: { status: 422, when: "a replay, recover or test send on a deleted endpoint (its log stays readable until retention)", message: "The endpoint was deleted: nothing more is sent to it. Its delivery log stays readable until retention removes it." },
+  ENDPOINT_DISABLED: { status: 422, when: "a replay, recover or test send to a disabled endpoint, or one it was disabled before sending", message: "The endpoint is disabled; enable it (isActive: true) to send it a test." },
+  RATE_LIMITED: { status: 429, when: "over the key's rate (`Retry-After`, `RateLimit-*` headers) or the org's publish rate", message: "Rate limit exceeded; retry after 1s." },
+  NOT_READY: { status: 503, when: "the database does not take writes (readiness)", message: "The database is not writable: disk I/O error" },
+  STORAGE_UNAVAILABLE: { status: 503, when: "the database cannot take writes (disk full, locked); nothing was stored", message: "The database cannot take writes right now (SQLITE_FULL); nothing was stored. Retry shortly." },
 } as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** The same, for the /v1/ dialects. */
-export const dialectErrors = Object.fromEntries(Object.keys(commonErrors).map((status) => [status, DialectError])) as {
-  [S in keyof typeof commonErrors]: typeof DialectError;
-};
+/** What any route that needs a key may answer. */
+export const AUTH_ERRORS = ["UNAUTHORIZED", "FORBIDDEN", "RATE_LIMITED"] as const satisfies ErrorCode[];
+/** What a route that reads a JSON body may answer. */
+export const BODY_ERRORS = ["VALIDATION_ERROR", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"] as const satisfies ErrorCode[];
+/** What every POST may answer: its Idempotency-Key is malformed, in use, or was used for another request. */
+export const POST_ERRORS = ["VALIDATION_ERROR", "IDEMPOTENCY_IN_PROGRESS", "IDEMPOTENCY_KEY_REUSED"] as const satisfies ErrorCode[];
+
+/** What a route acting in an org may answer: NOT_FOUND for its ids, or the org the admin key names in X-Org-Id. */
+export const ORG_READ_ERRORS: ErrorCode[] = ["NOT_FOUND", ...AUTH_ERRORS];
+export const ORG_WRITE_ERRORS: ErrorCode[] = [...ORG_READ_ERRORS, "STORAGE_UNAVAILABLE"];
+/** A POST with a JSON body, in an org. */
+export const ORG_POST_ERRORS: ErrorCode[] = [...BODY_ERRORS, ...POST_ERRORS, ...ORG_WRITE_ERRORS];
+
+/** One response schema per status the codes use, its description listing them, its example the first. */
+function errorResponses(shape: typeof ErrorEnvelope | typeof DialectError, codes: readonly ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of new Set(codes)) {
+    const { status } = ERROR_CODES[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const dialect = !("success" in shape.properties);
+  return Object.fromEntries(
+    [...byStatus].map(([status, list]) => {
+      const { message } = ERROR_CODES[list[0]!];
+      const example = { error: { code: list[0], message } };
+      return [
+        status,
+        t.Object(shape.properties, {
+          description: list.map((code) => `\`${code}\`: ${ERROR_CODES[code].when}`).join("; "),
+          examples: [dialect ? example : { success: false, ...example }],
+        }),
+      ];
+    }),
+  ) as Record<number, typeof shape>;
+}
+
+/** The error responses of a route under /api, for the codes it can answer with. */
+export const errors = (...codes: ErrorCode[]) => errorResponses(ErrorEnvelope, codes);
+/** The same on the /v1/ dialects. */
+export const dialectErrors = (...codes: ErrorCode[]) => errorResponses(DialectError, codes);
 
 export function iso(ms: number): string;
 export function iso(ms: number | null): string | null;

@@ -3,13 +3,14 @@
  * Every /api (and /v1 dialect) request with a key is authenticated up front, before its body is read (so the rate
  * limit counts bad requests too); routes then declare what they need: `{ scope: "webhooks:read" }`.
  */
-import { Elysia } from "elysia";
+import { Elysia, type DocumentDecoration } from "elysia";
 import { NoRouteError, RateLimitedError, UnauthorizedError } from "../lib/errors.ts";
 import type { AuthService, Caller } from "../api/auth/service.ts";
 import type { Scope } from "../api/auth/scopes.ts";
 import type { RateLimiter } from "../lib/token-bucket.ts";
 import { DIALECT_PREFIX } from "../api/common.ts";
 import { requestPath, routedOnRealPath } from "./request-path.ts";
+import { ORG_SCOPED } from "./openapi.ts";
 
 /** Every route under these needs a key (the canonical API and the seed dialects). */
 const needsKey = (path: string) => path.startsWith("/api/") || path.startsWith(DIALECT_PREFIX);
@@ -75,6 +76,8 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
     .macro({
       /** The route acts inside one org and needs this scope; resolves `orgId`. */
       scope: (scope: Scope) => ({
+        // /docs/json documents X-Org-Id on these routes.
+        detail: { [ORG_SCOPED]: true } as DocumentDecoration,
         resolve({ caller }: { caller: Caller | null }) {
           if (!caller) throw new UnauthorizedError();
           return { orgId: auth.requireScope(caller, scope) };

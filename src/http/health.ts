@@ -1,11 +1,12 @@
 import { Elysia, t } from "elysia";
 import { ServiceUnavailableError } from "../lib/errors.ts";
+import { errors } from "../api/common.ts";
 
 /** /healthz: the process answers. /readyz: the database takes writes. */
 export function healthRoutes(checkWritable: () => void) {
   return new Elysia()
     .get("/healthz", () => ({ status: "ok" }), {
-      response: t.Object({ status: t.String() }),
+      response: t.Object({ status: t.String({ examples: ["ok"] }) }),
       detail: { tags: ["health"], summary: "Liveness", security: [] },
     })
     .get(
@@ -18,6 +19,6 @@ export function healthRoutes(checkWritable: () => void) {
         }
         return { status: "ready" };
       },
-      { response: t.Object({ status: t.String() }), detail: { tags: ["health"], summary: "Readiness: the database takes writes", security: [] } },
+      { response: { 200: t.Object({ status: t.String({ examples: ["ready"] }) }), ...errors("NOT_READY") }, detail: { tags: ["health"], summary: "Readiness: the database takes writes", security: [] } },
     );
 }

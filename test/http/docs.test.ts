@@ -1,6 +1,10 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia, t } from "elysia";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { docsPlugin } from "../../src/http/docs.ts";
+import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
+import { startReceiver } from "../helpers/receiver.ts";
+import { PLACEHOLDER_URL, PROBE_NOTE } from "../../src/api/webhooks/schemas.ts";
 
 // A route registered before the plugin and one after: the spec must see both.
 const app = new Elysia()
@@ -101,6 +105,8 @@ describe("GET /docs/json", () => {
       "orgs",
       "admin",
       "health",
+      "seed 003: /v1/webhook_endpoints",
+      "seed 004: /v1/backend/webhooks",
     ]);
 
     const create = doc.paths["/v1/webhooks"]?.post;
@@ -112,5 +118,151 @@ describe("GET /docs/json", () => {
 
     // The docs routes document nothing about the API.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith("/docs"))).toEqual([]);
+  });
+});
+
+describe("GET /docs/json of webhookd itself", () => {
+  type Op = {
+    parameters?: { name: string; in: string; required?: boolean }[];
+    requestBody?: { required: boolean; content: Record<string, { schema: { examples?: unknown[] } }> };
+    responses: Record<string, { description: string; content?: Record<string, { schema: Record<string, any> }> }>;
+    tags?: string[];
+    description?: string;
+  };
+  let server: TestServer;
+  let doc: { openapi: string; info: { description: string }; paths: Record<string, Record<string, Op>> };
+  const ops = () =>
+    Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+  const op = (method: string, path: string) => doc.paths[path]![method.toLowerCase()]!;
+  const errorText = (o: Op, status: string) => o.responses[status]?.description ?? "";
+
+  beforeAll(async () => {
+    server = await startTestServer({ WEBHOOKD_PROBE: "true" });
+    doc = (await (await fetch(`${server.url}/docs/json`)).json()) as typeof doc;
+  });
+  afterAll(() => server.stop());
+
+  test("its description says how to use the page", () => {
+    expect(doc.info.description).toContain("Click **Authorize**");
+    expect(doc.info.description).toContain("X-Org-Id");
+    expect(doc.info.description).toContain("placeholder");
+  });
+
+  test("a standard validator accepts it as OpenAPI 3.1", async () => {
+    expect(doc.openapi).toBe("3.1.0");
+    const result = await new Validator().validate(doc as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  test("bodies are JSON only; an optional body is not required", () => {
+    const types = new Set(ops().flatMap(({ op }) => [op.requestBody?.content, ...Object.values(op.responses).map((r) => r.content)].flatMap((c) => Object.keys(c ?? {}))));
+    expect([...types]).toEqual(["application/json"]);
+    const optional = ops().filter(({ op }) => op.requestBody && !op.requestBody.required).map(({ method, path }) => `${method} ${path}`);
+    expect(optional.sort()).toEqual([
+      "POST /api/v1/webhooks/test",
+      "POST /api/v1/webhooks/{id}/rotate-secret",
+      "POST /v1/backend/webhooks/test",
+      "POST /v1/webhook_endpoints/{id}/rotate_secret",
+    ]);
+  });
+
+  test("Idempotency-Key on every POST, X-Org-Id on the routes that act in an org", () => {
+    const headers = (o: Op) => (o.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
+    for (const { method, path, op: o } of ops()) {
+      expect({ route: `${method} ${path}`, idempotency: headers(o).includes("Idempotency-Key") }).toEqual({ route: `${method} ${path}`, idempotency: method === "POST" });
+      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
+      expect({ route: `${method} ${path}`, orgId: headers(o).includes("X-Org-Id") }).toEqual({ route: `${method} ${path}`, orgId: inOrg });
+    }
+    // The server's rule for the key, and the 400 a malformed one gets, even on a POST without a body.
+    const rotate = op("POST", "/api/v1/admin/keys/rotate");
+    expect(rotate.parameters!.find((p) => p.name === "Idempotency-Key")).toMatchObject({ schema: { minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" } });
+    expect(errorText(rotate, "400")).toContain("VALIDATION_ERROR");
+  });
+
+  test("each route lists the errors it can answer with, by code", () => {
+    const create = op("POST", "/api/v1/webhooks");
+    expect(errorText(create, "422")).toContain("MAX_ENDPOINTS");
+    expect(errorText(create, "400")).toContain("URL_PROBE_FAILED");
+    expect(errorText(create, "400")).toContain("URL_NOT_ALLOWED");
+    expect(errorText(create, "409")).toContain("IDEMPOTENCY_IN_PROGRESS");
+    expect(errorText(create, "503")).toContain("STORAGE_UNAVAILABLE");
+    expect(Object.keys(create.responses)).toEqual(["201", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"]);
+    // A read has no body to refuse and no Idempotency-Key.
+    expect(Object.keys(op("GET", "/api/v1/webhooks/{id}").responses)).toEqual(["200", "401", "403", "404", "429"]);
+    expect(errorText(op("POST", "/api/v1/webhooks/{id}/test"), "422")).toContain("ENDPOINT_DISABLED");
+    expect(errorText(op("POST", "/api/v1/admin/keys/rotate"), "409")).toContain("ADMIN_KEY_CONFIGURED");
+    expect(errorText(op("POST", "/v1/webhook_endpoints"), "422")).toContain("MAX_ENDPOINTS");
+  });
+
+  test("error examples are errors, in each dialect's shape", () => {
+    const example = (o: Op, status: string) => o.responses[status]!.content!["application/json"]!.schema.examples?.[0];
+    expect(example(op("POST", "/api/v1/webhooks"), "422")).toEqual({ success: false, error: { code: "MAX_ENDPOINTS", message: expect.any(String) } });
+    expect(example(op("POST", "/v1/backend/webhooks"), "400")).toEqual({ error: { code: "URL_PROBE_FAILED", message: expect.any(String) } });
+    // A message that fits every route with a body, not one naming another route's field.
+    expect(example(op("POST", "/api/v1/events"), "400")).toEqual({ success: false, error: { code: "VALIDATION_ERROR", message: "The request body is not valid JSON." } });
+    expect(op("GET", "/v1/webhook_endpoints").responses["404"]!.content!["application/json"]!.schema.properties.success).toBeUndefined();
+  });
+
+  test("answers show plausible values rather than \"string\", and /readyz its 503", () => {
+    const data = (o: Op, status: string) => o.responses[status]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(data(op("POST", "/api/v1/webhooks"), "201").url.examples).toEqual(["https://your-receiver.example/webhook"]);
+    expect(data(op("GET", "/v1/backend/webhooks/{id}"), "200").event_types.examples).toEqual([["call.ended"]]);
+    expect(op("GET", "/v1/webhook_endpoints/{id}").responses["200"]!.content!["application/json"]!.schema.properties.description.examples).toEqual(["Production webhook"]);
+    expect(errorText(op("GET", "/readyz"), "503")).toContain("NOT_READY");
+  });
+
+  test("every path parameter says where to get its value", () => {
+    const bare = ops().flatMap(({ method, path, op: o }) =>
+      (o.parameters ?? []).filter((p) => p.in === "path" && !(p as { description?: string }).description).map((p) => `${method} ${path} ${p.name}`),
+    );
+    expect(bare).toEqual([]);
+  });
+
+  test("counters are integers, not Elysia's numeric strings", () => {
+    const published = op("POST", "/api/v1/events").responses["202"]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(published.deliveries).toMatchObject({ type: "integer" });
+    const endpoint = op("GET", "/api/v1/webhooks/{id}").responses["200"]!.content!["application/json"]!.schema.properties.data.properties;
+    expect(endpoint.consecutiveFailures).toEqual({ type: "integer" });
+  });
+
+  test("every request body has an example, and its event types are catalog names", async () => {
+    const catalog = new Set(((await server.api("GET", "/api/v1/event-types")).body.data as { name: string }[]).map((e) => e.name));
+    const named: string[] = [];
+    const collect = (v: unknown, key = ""): void => {
+      if (Array.isArray(v)) v.forEach((x) => collect(x, key));
+      else if (typeof v === "object" && v !== null) Object.entries(v).forEach(([k, x]) => collect(x, k));
+      else if (typeof v === "string" && ["event", "events", "event_types", "enabled_events"].includes(key)) named.push(v);
+    };
+    for (const { method, path, op: o } of ops()) {
+      if (!o.requestBody) continue;
+      const examples = o.requestBody.content["application/json"]!.schema.examples;
+      expect({ route: `${method} ${path}`, hasExample: Array.isArray(examples) && examples.length > 0 }).toEqual({ route: `${method} ${path}`, hasExample: true });
+      collect(examples![0]);
+    }
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((name) => !catalog.has(name))).toEqual([]);
+  });
+
+  // What Try it out sends with the defaults, the probe on as in a fresh `webhookd serve`: every
+  // example is accepted, but for the creates' placeholder URL, which the probe refuses (as they say).
+  test("every request body example is accepted, or refused only for its placeholder URL", async () => {
+    const receiver = startReceiver();
+    try {
+      for (const { method, path, op: o } of ops()) {
+        if (!o.requestBody) continue;
+        const { orgId, key } = await server.newTenant();
+        const endpoint = await server.api("POST", "/api/v1/webhooks", { key, body: { url: receiver.url } });
+        const url = path.replace("{id}", endpoint.body.data.id).replace("{orgId}", orgId);
+        const admin = o.tags?.includes("orgs") || o.tags?.includes("admin");
+        const example = o.requestBody.content["application/json"]!.schema.examples![0] as { url?: string };
+        const res = await server.api(method, url, { key: admin ? ADMIN_KEY : key, body: example });
+        const expected = example.url === PLACEHOLDER_URL ? { status: 400, code: "URL_PROBE_FAILED" } : { status: Number(Object.keys(o.responses)[0]), code: undefined };
+        expect({ route: `${method} ${path}`, status: res.status, code: res.body?.error?.code }).toEqual({ route: `${method} ${path}`, ...expected });
+        if (example.url === PLACEHOLDER_URL) expect(o.description).toContain(PROBE_NOTE);
+      }
+    } finally {
+      receiver.stop();
+    }
   });
 });

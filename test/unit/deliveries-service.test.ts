@@ -13,7 +13,7 @@ function service(failedIds: string[], sendNow: SendNow) {
     } as any,
     attempts: {} as any,
     events: {} as any,
-    endpoints: { get: () => ({ id: "wh_1", enabled: true }) } as any,
+    endpoints: { getWithDeleted: () => ({ id: "wh_1", enabled: true, deletedAt: null }) } as any,
     eventsService: {} as any,
     catalog: [],
     clock: manualClock(0),

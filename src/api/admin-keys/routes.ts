@@ -1,14 +1,14 @@
 /** `/api/v1/admin/keys`: the admin key's own lifecycle (list, rotate, revoke). */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { commonErrors, envelope, ErrorEnvelope, ok } from "../common.ts";
+import { AUTH_ERRORS, envelope, errors, ok, POST_ERRORS } from "../common.ts";
 import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
 import type { AdminKeysService } from "./service.ts";
 
 const AdminKey = t.Object(KeyFields);
 const NewAdminKey = t.Composite([AdminKey, ShownOnce]);
 // Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400.
-const KeyParams = t.Object({ keyId: t.String() });
+const KeyParams = t.Object({ keyId: t.String({ description: "An admin key id (`key_…`) from GET /api/v1/admin/keys" }) });
 
 const detail = (summary: string, description: string) => ({ tags: ["admin"], summary, description: `Admin key only. ${description}` });
 
@@ -17,7 +17,7 @@ export function adminKeysRoutes(auth: AuthPlugin, service: AdminKeysService) {
     .use(auth)
     .get("", () => ok(service.list().map(keyFieldsView)), {
       admin: true,
-      response: { 200: envelope(t.Array(AdminKey)), ...commonErrors },
+      response: { 200: envelope(t.Array(AdminKey)), ...errors(...AUTH_ERRORS) },
       detail: detail("List the stored admin keys", "Revoked ones included; WEBHOOKD_ADMIN_KEY is not stored and not listed."),
     })
     .post(
@@ -29,7 +29,7 @@ export function adminKeysRoutes(auth: AuthPlugin, service: AdminKeysService) {
       },
       {
         admin: true,
-        response: { 201: envelope(NewAdminKey), 409: ErrorEnvelope, ...commonErrors },
+        response: { 201: envelope(NewAdminKey), ...errors("ADMIN_KEY_CONFIGURED", ...POST_ERRORS, ...AUTH_ERRORS, "STORAGE_UNAVAILABLE") },
         detail: detail(
           "Rotate the admin key",
           "A new admin key (shown once); every other stored admin key is revoked at once. 409 ADMIN_KEY_CONFIGURED while WEBHOOKD_ADMIN_KEY is set.",
@@ -46,7 +46,7 @@ export function adminKeysRoutes(auth: AuthPlugin, service: AdminKeysService) {
       {
         admin: true,
         params: KeyParams,
-        response: { 204: t.Null(), ...commonErrors },
+        response: { 204: t.Null(), ...errors("NOT_FOUND", ...AUTH_ERRORS, "STORAGE_UNAVAILABLE") },
         detail: detail("Revoke an admin key", "With none left, the next start without WEBHOOKD_ADMIN_KEY generates and prints a new one."),
       },
     );

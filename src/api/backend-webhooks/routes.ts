@@ -4,9 +4,9 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate } from "../common.ts";
+import { DIALECT_TAGS, dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
+import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
@@ -21,18 +21,20 @@ const EventTypes = t.Array(Events.items, {
 
 const Webhook = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  description: t.Union([t.String(), t.Null()]),
-  event_types: t.Array(t.String()),
+  url: ShownUrl,
+  description: ShownDescription,
+  event_types: ShownEvents,
   enabled: t.Boolean(),
   created_at: IsoDate,
 });
 const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes), secret: t.Optional(SigningSecret) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, description: "Production webhook", event_types: ["call.ended"] }] },
 );
-const TestBody = t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false }));
+const TestBody = t.Optional(
+  t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false, examples: [{ event: "call.ended" }] }),
+);
 
 const FIELD_NAMES = { events: "event_types" };
 
@@ -40,14 +42,14 @@ function webhookObject(row: EndpointRow): typeof Webhook.static {
   return { id: row.id, url: row.url, description: row.description, event_types: row.events, enabled: row.enabled, created_at: iso(row.createdAt) };
 }
 
-const detail = (summary: string, description?: string) => ({ tags: ["seed 004: /v1/backend/webhooks"], summary, ...(description ? { description } : {}) });
+const detail = (summary: string, description?: string) => ({ tags: [DIALECT_TAGS[1].name], summary, ...(description ? { description } : {}) });
 
 export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksService, deliveries: DeliveriesService) {
   return new Elysia({ prefix: "/v1/backend/webhooks" })
     .use(auth)
     .get("", ({ orgId }) => ({ data: webhooks.list(orgId).map(webhookObject) }), {
       scope: "webhooks:read",
-      response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors },
+      response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
     })
     .post(
@@ -62,8 +64,8 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       {
         scope: "webhooks:write",
         body: CreateBody,
-        response: { 201: t.Object({ data: WithSecret }), ...dialectErrors },
-        detail: detail("Create a webhook endpoint", "Returns the signing secret."),
+        response: { 201: t.Object({ data: WithSecret }), ...dialectErrors(...CREATE_ERRORS) },
+        detail: detail("Create a webhook endpoint", `Returns the signing secret. ${PROBE_NOTE}`),
       },
     )
     .post(
@@ -75,25 +77,25 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       {
         scope: "webhooks:write",
         body: TestBody,
-        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors },
+        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors(...ORG_POST_ERRORS) },
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
       },
     )
     .get("/:id", ({ orgId, params }) => ({ data: webhookObject(webhooks.get(orgId, params.id)) }), {
       scope: "webhooks:read",
       params: EndpointIdParams,
-      response: { 200: t.Object({ data: Webhook }), ...dialectErrors },
+      response: { 200: t.Object({ data: Webhook }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get a webhook endpoint"),
     })
     .delete(
       "/:id",
       deleteEndpointHandler(webhooks),
-      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors(...ORG_WRITE_ERRORS) }, detail: detail("Delete a webhook endpoint") },
     )
     .get("/:id/secret", ({ orgId, params }) => ({ data: { secret: webhooks.revealSecret(orgId, params.id) } }), {
       scope: "webhooks:write",
       params: EndpointIdParams,
-      response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors },
+      response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get the signing secret", "For verifying signatures. Needs webhooks:write."),
     });
 }

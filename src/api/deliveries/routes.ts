@@ -1,7 +1,7 @@
 /** Delivery logs, replay, recover and test sends, under `/api/v1/webhooks`. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { commonErrors, envelope, ErrorEnvelope, IsoDate, ok } from "../common.ts";
+import { envelope, errors, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS, POST_ERRORS } from "../common.ts";
 import type { DeliveriesService } from "./service.ts";
 import { LIST_PAYLOAD_BYTES, MAX_ATTEMPT_LOG, MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
 
@@ -57,9 +57,10 @@ const ListQuery = t.Object(
   },
   { additionalProperties: false },
 );
-const EndpointParams = t.Object({ id: t.String({ maxLength: 64 }) });
-const DeliveryParams = t.Object({ id: t.String({ maxLength: 64 }), deliveryId: t.String({ maxLength: 64 }) });
-const TestBody = t.Object({ event: t.String({ minLength: 1, maxLength: 128, examples: ["call.ended"] }) }, { additionalProperties: false });
+const EndpointId = t.String({ maxLength: 64, description: "An endpoint id (`wh_…`) from the create or list response" });
+const EndpointParams = t.Object({ id: EndpointId });
+const DeliveryParams = t.Object({ id: EndpointId, deliveryId: t.String({ maxLength: 64, description: "A delivery id (`dlv_…`) from the endpoint's delivery log" }) });
+const TestBody = t.Object({ event: t.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false, examples: [{ event: "call.ended" }] });
 
 const detail = (summary: string, description?: string) => ({ tags: ["deliveries"], summary, ...(description ? { description } : {}) });
 
@@ -97,7 +98,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
               nextBefore: t.Union([t.String(), t.Null()], { description: "The last id of this page when there are more: pass it as `before`" }),
             }),
           }),
-          ...commonErrors,
+          ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR"),
         },
         detail: detail(
           "List an endpoint's deliveries",
@@ -108,13 +109,13 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
     .get("/:id/deliveries/:deliveryId", ({ orgId, params }) => ok(service.get(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:read",
       params: DeliveryParams,
-      response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...commonErrors },
+      response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR") },
       detail: detail("Get a delivery with its attempts", `The whole payload, and the latest ${MAX_ATTEMPT_LOG} attempts, oldest first.`),
     })
     .post("/:id/deliveries/:deliveryId/replay", async ({ orgId, params }) => ok(await service.replay(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:write",
       params: DeliveryParams,
-      response: { 200: envelope(Outcome), ...commonErrors },
+      response: { 200: envelope(Outcome), ...errors(...ORG_WRITE_ERRORS, ...POST_ERRORS, "ENDPOINT_DISABLED", "ENDPOINT_DELETED") },
       detail: detail(
         "Replay a delivery",
         "Re-sends the original payload (fresh timestamp and signatures) to the endpoint's current URL now and returns the outcome. Retry counters are not touched.",
@@ -129,8 +130,11 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
       {
         scope: "webhooks:write",
         params: EndpointParams,
-        body: t.Object({ since: t.String({ format: "date-time", examples: ["2025-01-15T00:00:00Z"] }) }, { additionalProperties: false }),
-        response: { 202: envelope(t.Object({ deliveries: t.Integer({ description: "Failed deliveries being replayed" }) })), ...commonErrors, 409: ErrorEnvelope },
+        body: t.Object({ since: t.String({ format: "date-time" }) }, { additionalProperties: false, examples: [{ since: "2025-01-15T00:00:00Z" }] }),
+        response: {
+          202: envelope(t.Object({ deliveries: t.Integer({ description: "Failed deliveries being replayed" }) })),
+          ...errors(...ORG_POST_ERRORS, "RECOVER_IN_PROGRESS", "ENDPOINT_DISABLED", "ENDPOINT_DELETED"),
+        },
         detail: detail(
           "Replay every failed delivery since a time",
           "Runs in the background (up to 1000 per call), under the same limits as every delivery. One recover per endpoint at a time: 409 RECOVER_IN_PROGRESS while one runs.",
@@ -141,7 +145,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
       scope: "webhooks:write",
       params: EndpointParams,
       body: TestBody,
-      response: { 200: envelope(t.Composite([Outcome, t.Object({ eventId: t.String() })])), ...commonErrors },
+      response: { 200: envelope(t.Composite([Outcome, t.Object({ eventId: t.String() })])), ...errors("ENDPOINT_DISABLED", "ENDPOINT_DELETED", ...ORG_POST_ERRORS) },
       detail: detail("Send a test event to one endpoint", "A synthetic payload of the requested type, sent now; returns the outcome."),
     })
     .post(
@@ -152,10 +156,10 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
       },
       {
         scope: "webhooks:write",
-        body: t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false })),
+        body: t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false, examples: [{ event: "call.ended" }] })),
         response: {
           200: envelope(t.Object({ success: t.Boolean(), messageId: t.String(), message_id: t.String({ description: "Seed 004's spelling" }), deliveries: t.Integer() })),
-          ...commonErrors,
+          ...errors(...ORG_POST_ERRORS),
         },
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
       },

@@ -1,7 +1,7 @@
 /** `/api/v1/events`: publish one, publish a batch, read one back with its deliveries. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { commonErrors, envelope, iso, IsoDate, ok } from "../common.ts";
+import { envelope, errors, iso, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS } from "../common.ts";
 import type { EventsService } from "./service.ts";
 import { MAX_BATCH } from "./service.ts";
 import { deliveryStatusView } from "../deliveries/view.ts";
@@ -17,9 +17,16 @@ const PublishBody = t.Object(
       t.String({ minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$", description: "Your own id: an event with an id already published is not sent again" }),
     ),
   },
-  { additionalProperties: false },
+  // Without `id`: a fixed one would make every Try it out after the first a duplicate.
+  { additionalProperties: false, examples: [{ event: "call.ended", data: { id: "abc123", status: "ended", to: "+14155551234", from: "+14155559999", duration: 45 } }] },
 );
-const BatchBody = t.Object({ events: t.Array(PublishBody, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
+const BatchBody = t.Object(
+  { events: t.Array(PublishBody, { minItems: 1, maxItems: MAX_BATCH }) },
+  {
+    additionalProperties: false,
+    examples: [{ events: [{ event: "call.started", data: { id: "abc123", to: "+14155551234" } }, { event: "call.ended", data: { id: "abc123", duration: 45 } }] }],
+  },
+);
 
 const Published = t.Object({
   id: t.String({ examples: ["evt_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
@@ -60,7 +67,7 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
       {
         scope: "events:write",
         body: PublishBody,
-        response: { 202: envelope(Published), ...commonErrors },
+        response: { 202: envelope(Published), ...errors(...ORG_POST_ERRORS) },
         detail: detail(
           "Publish an event",
           "202 means committed: the event and one delivery per subscribed endpoint are on disk before the response. An `id` or `Idempotency-Key` makes publishing idempotent.",
@@ -76,7 +83,7 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
       {
         scope: "events:write",
         body: BatchBody,
-        response: { 202: envelope(t.Array(Published)), ...commonErrors },
+        response: { 202: envelope(t.Array(Published)), ...errors(...ORG_POST_ERRORS) },
         detail: detail("Publish up to 1000 events", "All or nothing: one invalid item rejects the batch with a 400 naming its index."),
       },
     )
@@ -94,8 +101,8 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
       },
       {
         scope: "webhooks:read",
-        params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        response: { 200: envelope(EventDetail), ...commonErrors },
+        params: t.Object({ id: t.String({ maxLength: 64, description: "An event id (`evt_…`) from a publish response" }) }),
+        response: { 200: envelope(EventDetail), ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR") },
         detail: detail("Get an event and its deliveries"),
       },
     );

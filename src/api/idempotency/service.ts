@@ -14,7 +14,9 @@ import type { IdempotencyRepo, IdempotencyRow } from "../../store/repositories/i
 import type { StoreWrite } from "../../store/write-batcher.ts";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
-const MAX_KEY_LENGTH = 255;
+/** An Idempotency-Key: 1 to 255 visible ASCII characters (documented in /docs/json from these). */
+export const MAX_KEY_LENGTH = 255;
+export const KEY_CHARACTERS = /^[\x21-\x7e]+$/;
 
 export type IdempotencyStart = { kind: "fresh" } | { kind: "replay"; status: number; body: string };
 
@@ -42,7 +44,7 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, wr
   return {
     /** `credential` is the API key the caller presented; it seals and opens the stored response. */
     async begin(scope: string, key: string, request: { method: string; path: string; body: unknown }, credential: string): Promise<IdempotencyStart> {
-      if (key.length === 0 || key.length > MAX_KEY_LENGTH || /[^\x21-\x7e]/.test(key)) {
+      if (key.length > MAX_KEY_LENGTH || !KEY_CHARACTERS.test(key)) {
         throw new ValidationError(`Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} visible ASCII characters.`, "Idempotency-Key");
       }
       const hash = createHash("sha256")

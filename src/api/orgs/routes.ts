@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { SCOPES } from "../auth/scopes.ts";
-import { commonErrors, envelope, iso, IsoDate, ok } from "../common.ts";
+import { AUTH_ERRORS, BODY_ERRORS, envelope, errors, iso, IsoDate, ok, POST_ERRORS } from "../common.ts";
 import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
 import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow } from "../../store/repositories/orgs.ts";
@@ -12,18 +12,19 @@ import { KeysetPagination, KeysetQuery, keysetRequest } from "../paging.ts";
 const Org = t.Object({ id: t.String(), name: t.String(), createdAt: IsoDate });
 const ApiKey = t.Object({ ...KeyFields, orgId: t.String(), scopes: t.Array(t.String()) });
 const NewApiKey = t.Composite([ApiKey, ShownOnce]);
-const CreateOrgBody = t.Object({ name: t.String({ minLength: 1, maxLength: 200, examples: ["Acme Inc"] }) }, { additionalProperties: false });
+const CreateOrgBody = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false, examples: [{ name: "Acme Inc" }] });
 const CreateKeyBody = t.Object(
   {
     name: t.Optional(t.Union([t.String({ maxLength: 200 }), t.Null()])),
     scopes: t.Array(t.Union(SCOPES.map((s) => t.Literal(s))), { minItems: 1, examples: [["webhooks:read", "webhooks:write", "events:write"]] }),
     mode: t.Optional(t.Union([t.Literal("live"), t.Literal("test")], { description: "sk_live_ (default) or sk_test_" })),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ name: "Production", scopes: ["webhooks:read", "webhooks:write", "events:write"] }] },
 );
 // Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400.
-const OrgParams = t.Object({ orgId: t.String() });
-const KeyParams = t.Object({ orgId: t.String(), keyId: t.String() });
+const OrgId = t.String({ description: "An org id (`org_…`) from POST or GET /api/v1/orgs" });
+const OrgParams = t.Object({ orgId: OrgId });
+const KeyParams = t.Object({ orgId: OrgId, keyId: t.String({ description: "An API key id (`key_…`) from GET /api/v1/orgs/{orgId}/keys" }) });
 
 const orgView = (o: OrgRow) => ({ id: o.id, name: o.name, createdAt: iso(o.createdAt) });
 const keyView = (k: ApiKeyRow) => ({ ...keyFieldsView(k), orgId: k.orgId ?? "", scopes: k.scopes });
@@ -39,7 +40,7 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
         set.status = 201;
         return ok(orgView(await service.createOrg(body.name)));
       },
-      { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...commonErrors }, detail: detail("Create an organization") },
+      { admin: true, body: CreateOrgBody, response: { 201: envelope(Org), ...errors(...BODY_ERRORS, ...POST_ERRORS, ...AUTH_ERRORS, "STORAGE_UNAVAILABLE") }, detail: detail("Create an organization") },
     )
     .get(
       "",
@@ -50,7 +51,7 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
       {
         admin: true,
         query: KeysetQuery,
-        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(Org), pagination: KeysetPagination }), ...commonErrors },
+        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(Org), pagination: KeysetPagination }), ...errors("VALIDATION_ERROR", ...AUTH_ERRORS) },
         detail: detail("List organizations, oldest first, a page at a time"),
       },
     )
@@ -61,7 +62,7 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
         set.status = 201;
         return ok({ ...keyView(row), key });
       },
-      { admin: true, params: OrgParams, body: CreateKeyBody, response: { 201: envelope(NewApiKey), ...commonErrors }, detail: detail("Create an API key") },
+      { admin: true, params: OrgParams, body: CreateKeyBody, response: { 201: envelope(NewApiKey), ...errors("NOT_FOUND", ...BODY_ERRORS, ...POST_ERRORS, ...AUTH_ERRORS, "STORAGE_UNAVAILABLE") }, detail: detail("Create an API key") },
     )
     .get(
       "/:orgId/keys",
@@ -73,7 +74,7 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
         admin: true,
         params: OrgParams,
         query: KeysetQuery,
-        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(ApiKey), pagination: KeysetPagination }), ...commonErrors },
+        response: { 200: t.Object({ success: t.Literal(true), data: t.Array(ApiKey), pagination: KeysetPagination }), ...errors("VALIDATION_ERROR", "NOT_FOUND", ...AUTH_ERRORS) },
         detail: detail("List an organization's API keys, oldest first, a page at a time"),
       },
     )
@@ -84,6 +85,6 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
         set.status = 204;
         return null;
       },
-      { admin: true, params: KeyParams, response: { 204: t.Null(), ...commonErrors }, detail: detail("Revoke an API key") },
+      { admin: true, params: KeyParams, response: { 204: t.Null(), ...errors("NOT_FOUND", ...AUTH_ERRORS, "STORAGE_UNAVAILABLE") }, detail: detail("Revoke an API key") },
     );
 }

@@ -4,9 +4,25 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { dialectErrors, iso, IsoDate, NullableIsoDate } from "../common.ts";
+import { DIALECT_TAGS, dialectErrors, iso, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
-import { Description, DisabledReason, EndpointIdParams, EndpointStatus, Events, GracePeriodSeconds, SigningSecret, Url } from "../webhooks/schemas.ts";
+import {
+  CREATE_ERRORS,
+  Description,
+  DisabledReason,
+  EndpointIdParams,
+  EndpointStatus,
+  Events,
+  GracePeriodSeconds,
+  PLACEHOLDER_URL,
+  PROBE_NOTE,
+  ShownDescription,
+  ShownEvents,
+  ShownUrl,
+  SigningSecret,
+  UPDATE_ERRORS,
+  Url,
+} from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { EndpointRow } from "../../store/repositories/endpoints.ts";
@@ -20,9 +36,9 @@ const EnabledEvents = t.Array(Events.items, {
 const WebhookEndpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"], description: "webhookd's endpoint id (the same on every dialect), not a UUID" }),
   org_id: t.String({ examples: ["org_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  description: t.Union([t.String(), t.Null()]),
-  enabled_events: t.Array(t.String()),
+  url: ShownUrl,
+  description: ShownDescription,
+  enabled_events: ShownEvents,
   status: EndpointStatus,
   disabled_reason: DisabledReason,
   disabled_at: NullableIsoDate,
@@ -37,13 +53,15 @@ const WithSigningSecret = t.Composite([
 
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), signing_secret: t.Optional(SigningSecret) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, description: "Production webhook", enabled_events: ["call.ended", "call.failed"] }] },
 );
 const UpdateBody = t.Object(
   { url: t.Optional(Url), description: t.Optional(Description), enabled_events: t.Optional(EnabledEvents), status: t.Optional(EndpointStatus) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ description: "Production webhook", enabled_events: ["call.ended"], status: "enabled" }] },
 );
-const RotateBody = t.Optional(t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false }));
+const RotateBody = t.Optional(
+  t.Object({ grace_period_seconds: t.Optional(GracePeriodSeconds) }, { additionalProperties: false, examples: [{ grace_period_seconds: 3600 }] }),
+);
 
 const FIELD_NAMES = { events: "enabled_events", secret: "signing_secret" };
 
@@ -63,7 +81,7 @@ function endpointObject(row: EndpointRow): typeof WebhookEndpoint.static {
   };
 }
 
-const detail = (summary: string, description?: string) => ({ tags: ["seed 003: /v1/webhook_endpoints"], summary, ...(description ? { description } : {}) });
+const detail = (summary: string, description?: string) => ({ tags: [DIALECT_TAGS[0].name], summary, ...(description ? { description } : {}) });
 
 export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksService) {
   return new Elysia({ prefix: "/v1/webhook_endpoints" })
@@ -80,19 +98,19 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
       {
         scope: "webhooks:write",
         body: CreateBody,
-        response: { 201: WithSigningSecret, ...dialectErrors },
-        detail: detail("Create a webhook endpoint", "`signing_secret` is returned here and on rotate only."),
+        response: { 201: WithSigningSecret, ...dialectErrors(...CREATE_ERRORS) },
+        detail: detail("Create a webhook endpoint", `\`signing_secret\` is returned here and on rotate only. ${PROBE_NOTE}`),
       },
     )
     .get("", ({ orgId }) => ({ data: service.list(orgId).map(endpointObject) }), {
       scope: "webhooks:read",
-      response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors },
+      response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
     })
     .get("/:id", ({ orgId, params }) => endpointObject(service.get(orgId, params.id)), {
       scope: "webhooks:read",
       params: EndpointIdParams,
-      response: { 200: WebhookEndpoint, ...dialectErrors },
+      response: { 200: WebhookEndpoint, ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("Get a webhook endpoint"),
     })
     .patch(
@@ -108,7 +126,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         scope: "webhooks:write",
         params: EndpointIdParams,
         body: UpdateBody,
-        response: { 200: WebhookEndpoint, ...dialectErrors },
+        response: { 200: WebhookEndpoint, ...dialectErrors(...UPDATE_ERRORS) },
         detail: detail(
           "Update a webhook endpoint",
           'Partial. `status: "disabled"` disables (reason `manual`); `status: "enabled"` re-enables and resets `consecutive_failures`.',
@@ -118,7 +136,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
     .delete(
       "/:id",
       deleteEndpointHandler(service),
-      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors }, detail: detail("Delete a webhook endpoint") },
+      { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors(...ORG_WRITE_ERRORS) }, detail: detail("Delete a webhook endpoint") },
     )
     .post(
       "/:id/rotate_secret",
@@ -130,7 +148,7 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         scope: "webhooks:write",
         params: EndpointIdParams,
         body: RotateBody,
-        response: { 200: WithSigningSecret, ...dialectErrors },
+        response: { 200: WithSigningSecret, ...dialectErrors(...ORG_POST_ERRORS) },
         detail: detail("Rotate the signing secret", "With `grace_period_seconds` the old secret keeps signing beside the new one until then."),
       },
     );

@@ -1,8 +1,8 @@
 /** `/api/v1/webhooks`: the endpoint API of seeds 000-004 in one canonical shape. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { commonErrors, envelope, ok } from "../common.ts";
-import { CreateEndpointBody, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UpdateEndpointBody } from "./schemas.ts";
+import { envelope, errors, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
+import { CREATE_ERRORS, CreateEndpointBody, PROBE_NOTE, Endpoint, EndpointIdParams, RotateSecretBody, SecretResponse, UPDATE_ERRORS, UpdateEndpointBody } from "./schemas.ts";
 import type { WebhooksService } from "./service.ts";
 import { endpointView } from "./view.ts";
 import { canonicalEvents, canonicalGracePeriod, canonicalIsActive } from "./field-aliases.ts";
@@ -18,7 +18,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     // "" rather than "/": the documented path is /api/v1/webhooks (both are served).
     .get("", ({ orgId }) => ok(service.list(orgId).map(masked)), {
       scope: "webhooks:read",
-      response: { 200: envelope(t.Array(Endpoint)), ...commonErrors },
+      response: { 200: envelope(t.Array(Endpoint)), ...errors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints", "Secrets are masked."),
     })
     .post(
@@ -37,17 +37,17 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
       {
         scope: "webhooks:write",
         body: CreateEndpointBody,
-        response: { 201: envelope(Endpoint), ...commonErrors },
+        response: { 201: envelope(Endpoint), ...errors(...CREATE_ERRORS) },
         detail: detail(
           "Create a webhook endpoint",
-          "Returns the signing secret in full, once (your own when you send `secret`). `events` defaults to [\"*\"]. The URL must be HTTPS and must not resolve to a private address; with the probe on, it must answer a signed POST with a 2xx within 10 s.",
+          `Returns the signing secret in full, once (your own when you send \`secret\`). \`events\` defaults to ["*"]. The URL must be HTTPS and must not resolve to a private address. ${PROBE_NOTE}`,
         ),
       },
     )
     .get("/:id", ({ orgId, params }) => ok(masked(service.get(orgId, params.id))), {
       scope: "webhooks:read",
       params: EndpointIdParams,
-      response: { 200: envelope(Endpoint), ...commonErrors },
+      response: { 200: envelope(Endpoint), ...errors(...ORG_READ_ERRORS) },
       detail: detail("Get a webhook endpoint"),
     })
     .patch(
@@ -58,7 +58,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
       scope: "webhooks:write",
       params: EndpointIdParams,
       body: UpdateEndpointBody,
-      response: { 200: envelope(Endpoint), ...commonErrors },
+      response: { 200: envelope(Endpoint), ...errors(...UPDATE_ERRORS) },
       detail: detail(
         "Update a webhook endpoint",
         "Partial: only the fields sent change. `isActive: false` disables (reason `manual`); `isActive: true` re-enables and resets `consecutiveFailures`.",
@@ -71,8 +71,11 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
       {
         scope: "webhooks:write",
         params: EndpointIdParams,
-        response: { 204: t.Null(), ...commonErrors },
-        detail: detail("Delete a webhook endpoint", "Nothing more is sent to it; its pending deliveries are cancelled in batches of 1,000 (the first with the delete). Delivery logs stay for the retention window."),
+        response: { 204: t.Null(), ...errors(...ORG_WRITE_ERRORS) },
+        detail: detail(
+          "Delete a webhook endpoint",
+          "Nothing more is sent to it; its pending deliveries are cancelled in batches of 1,000 (the first with the delete). Its delivery log stays readable for the retention window.",
+        ),
       },
     )
     .post(
@@ -85,7 +88,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         scope: "webhooks:write",
         params: EndpointIdParams,
         body: RotateSecretBody,
-        response: { 200: envelope(SecretResponse), ...commonErrors },
+        response: { 200: envelope(SecretResponse), ...errors(...ORG_POST_ERRORS) },
         detail: detail(
           "Rotate the signing secret",
           "The old secret stops signing at once, or with `gracePeriodSeconds` keeps signing beside the new one until then.",
@@ -95,7 +98,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
     .get("/:id/secret", ({ orgId, params }) => ok({ secret: service.revealSecret(orgId, params.id) }), {
       scope: "webhooks:write",
       params: EndpointIdParams,
-      response: { 200: envelope(SecretResponse), ...commonErrors },
+      response: { 200: envelope(SecretResponse), ...errors(...ORG_READ_ERRORS) },
       detail: detail("Get the signing secret", "For verifying signatures (seed 004). Needs webhooks:write."),
     });
 }

@@ -1,10 +1,24 @@
 import { t, type TSchema } from "elysia";
 import { SIGNING_SECRET_SHAPE } from "../../security/tokens.ts";
 import { MAX_DESCRIPTION_CHARS, MAX_EVENTS_PER_ENDPOINT, MAX_URL_LENGTH } from "./endpoint-rules.ts";
-import { IsoDate, NullableIsoDate } from "../common.ts";
+import { BODY_ERRORS, IsoDate, NullableIsoDate, ORG_POST_ERRORS, ORG_WRITE_ERRORS, type ErrorCode } from "../common.ts";
 import { MAX_GRACE_SECONDS } from "./service.ts";
 
-export const Url = t.String({ minLength: 1, maxLength: MAX_URL_LENGTH, examples: ["https://your-app.com/webhook"] });
+/**
+ * The examples' URL: a placeholder that says so, under .example (RFC 2606), which never resolves,
+ * so with the probe on it is always refused the same way, and with it off it is stored.
+ */
+export const PLACEHOLDER_URL = "https://your-receiver.example/webhook";
+/** Said on every create: what a person trying the example will see. */
+export const PROBE_NOTE =
+  "With the probe on (the default) the URL must answer a signed POST with a 2xx within 10 s: the example's URL is a placeholder that answers nothing, so it is refused with 400 URL_PROBE_FAILED. Put your receiver's URL.";
+export const Url = t.String({
+  minLength: 1,
+  maxLength: MAX_URL_LENGTH,
+  description:
+    "Your receiver's URL (https). The example is a placeholder: with the probe on (the default) webhookd first POSTs a signed probe to the URL and answers 400 URL_PROBE_FAILED unless it gets a 2xx within 10 s, so put your receiver's URL here",
+  examples: [PLACEHOLDER_URL],
+});
 export const Events = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
   minItems: 1,
   maxItems: MAX_EVENTS_PER_ENDPOINT,
@@ -42,7 +56,8 @@ export const CreateEndpointBody = t.Object(
     event_types: alias(Events, "events", "004"),
     enabled: alias(t.Boolean(), "isActive", "004"),
   },
-  { additionalProperties: false },
+  // Whole-body examples: Swagger UI would otherwise fill in every alias (`["string"]`) and a fixed secret.
+  { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, events: ["call.ended"], description: "Production webhook" }] },
 );
 export type CreateEndpointBody = typeof CreateEndpointBody.static;
 
@@ -57,7 +72,7 @@ export const UpdateEndpointBody = t.Object(
     enabled: alias(t.Boolean(), "isActive", "004"),
     status: alias(EndpointStatus, "isActive", "003"),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ events: ["call.ended", "call.failed"], description: "Production webhook" }] },
 );
 export type UpdateEndpointBody = typeof UpdateEndpointBody.static;
 
@@ -70,18 +85,32 @@ export const GracePeriodSeconds = t.Integer({
 export const RotateSecretBody = t.Optional(
   t.Object(
     { gracePeriodSeconds: t.Optional(GracePeriodSeconds), grace_period_seconds: alias(GracePeriodSeconds, "gracePeriodSeconds", "003") },
-    { additionalProperties: false },
+    { additionalProperties: false, examples: [{ gracePeriodSeconds: 3600 }] },
   ),
 );
 
 /** Not length-capped: an id of any other shape is a 404 (the service checks it), never a 400. */
-export const EndpointIdParams = t.Object({ id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }) });
+export const EndpointIdParams = t.Object({
+  id: t.String({
+    description: "An endpoint id (`wh_…`) from the create or list response; the example is a placeholder, and answers 404",
+    examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"],
+  }),
+});
+
+// What creating and updating an endpoint can answer, on every dialect: the URL's checks first.
+export const CREATE_ERRORS: ErrorCode[] = ["URL_PROBE_FAILED", "URL_NOT_ALLOWED", "MAX_ENDPOINTS", ...ORG_POST_ERRORS];
+export const UPDATE_ERRORS: ErrorCode[] = ["URL_PROBE_FAILED", "URL_NOT_ALLOWED", ...BODY_ERRORS, ...ORG_WRITE_ERRORS];
+
+// Examples on the answers' fields too, so Swagger UI shows a plausible endpoint, not "string".
+export const ShownUrl = t.String({ examples: [PLACEHOLDER_URL] });
+export const ShownEvents = t.Array(t.String(), { examples: [["call.ended"]] });
+export const ShownDescription = t.Union([t.String(), t.Null()], { examples: ["Production webhook"] });
 
 export const Endpoint = t.Object({
   id: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  url: t.String(),
-  events: t.Array(t.String()),
-  description: t.Union([t.String(), t.Null()]),
+  url: ShownUrl,
+  events: ShownEvents,
+  description: ShownDescription,
   isActive: t.Boolean(),
   status: EndpointStatus,
   disabledReason: DisabledReason,
