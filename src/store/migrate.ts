@@ -4,8 +4,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { migrations } from "./migrations/index.ts";
-
-const BREAKPOINT = "--> statement-breakpoint";
+import { statementsOf } from "./migration-statements.ts";
 
 export function migrate(sqlite: Database, clock: () => number = Date.now): string[] {
   sqlite.run(
@@ -24,9 +23,7 @@ export function migrate(sqlite: Database, clock: () => number = Date.now): strin
     sqlite.transaction(() => {
       const again = sqlite.query("SELECT 1 FROM __webhookd_migrations WHERE tag = ?").get(m.tag);
       if (again) return;
-      for (const statement of m.sql.split(BREAKPOINT)) {
-        if (statement.trim()) sqlite.run(statement);
-      }
+      for (const statement of statementsOf(m.sql)) sqlite.run(statement);
       sqlite.run("INSERT INTO __webhookd_migrations (tag, applied_at) VALUES (?, ?)", [m.tag, clock()]);
       done.push(m.tag);
     }).immediate();

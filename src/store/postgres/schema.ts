@@ -1,0 +1,137 @@
+/**
+ * The same tables as src/store/schema.ts (SQLite), in PostgreSQL's types: times are unix
+ * milliseconds in `bigint`, flags `boolean`, lists `jsonb`; an event's `body` stays `text`, the
+ * exact bytes every attempt sends. test/unit/schema-parity.test.ts keeps the two in step.
+ */
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import type { AttemptTrigger, DeliveryStatus } from "../schema.ts";
+
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const orgs = pgTable("orgs", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: ms("created_at").notNull(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").references(() => orgs.id),
+    name: text("name"),
+    keyHash: text("key_hash").notNull(),
+    keyPrefix: text("key_prefix").notNull(),
+    scopes: jsonb("scopes").$type<string[]>().notNull(),
+    createdAt: ms("created_at").notNull(),
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_hash").on(t.keyHash), index("api_keys_org").on(t.orgId)],
+);
+
+export const endpoints = pgTable(
+  "endpoints",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    url: text("url").notNull(),
+    description: text("description"),
+    events: jsonb("events").$type<string[]>().notNull(),
+    enabled: boolean("enabled").notNull(),
+    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures" | "gone">(),
+    disabledAt: ms("disabled_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    failureCount: integer("failure_count").notNull().default(0),
+    lastTriggeredAt: ms("last_triggered_at"),
+    secretEnc: text("secret_enc").notNull(),
+    previousSecretEnc: text("previous_secret_enc"),
+    previousSecretExpiresAt: ms("previous_secret_expires_at"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    deletedAt: ms("deleted_at"),
+  },
+  (t) => [index("endpoints_org").on(t.orgId, t.deletedAt)],
+);
+
+export const events = pgTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    type: text("type").notNull(),
+    body: text("body").notNull(),
+    dedupeKey: text("dedupe_key"),
+    isTest: boolean("is_test").notNull().default(false),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("events_dedupe").on(t.orgId, t.dedupeKey), index("events_created").on(t.createdAt)],
+);
+
+export const deliveries = pgTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull(),
+    eventId: text("event_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status").$type<DeliveryStatus>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: ms("next_attempt_at"),
+    lastAttemptAt: ms("last_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastDurationMs: integer("last_duration_ms"),
+    lastErrorCode: text("last_error_code"),
+    lastErrorMessage: text("last_error_message"),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+  },
+  (t) => [
+    index("deliveries_due")
+      .on(t.nextAttemptAt)
+      .where(sql`status = 'pending'`),
+    index("deliveries_endpoint_status").on(t.endpointId, t.status, t.id),
+    index("deliveries_endpoint_event").on(t.endpointId, t.eventType, t.status, t.id),
+    index("deliveries_event").on(t.eventId),
+    index("deliveries_created").on(t.createdAt),
+  ],
+);
+
+export const attempts = pgTable(
+  "attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    endpointId: text("endpoint_id").notNull(),
+    trigger: text("trigger").$type<AttemptTrigger>().notNull(),
+    attemptNumber: integer("attempt_number").notNull(),
+    url: text("url").notNull(),
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    errorCode: text("error_code"),
+    errorMessage: text("error_message"),
+    responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
+    responseBody: text("response_body"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("attempts_delivery").on(t.deliveryId, t.id), index("attempts_created").on(t.createdAt)],
+);
+
+export const idempotencyRecords = pgTable(
+  "idempotency_records",
+  {
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    state: text("state").$type<"in_progress" | "done">().notNull(),
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_created").on(t.createdAt)],
+);
