@@ -39,6 +39,22 @@ export const DialectError = t.Object(
   { description: "Every error on the /v1/ dialects" },
 );
 
+/** Ids and names in responses, with examples so /docs shows real-looking values, not "string". */
+export const Id = {
+  org: t.String({ examples: ["org_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  key: t.String({ examples: ["key_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  endpoint: t.String({ examples: ["wh_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  event: t.String({ examples: ["evt_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  delivery: t.String({ examples: ["dlv_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+  attempt: t.String({ examples: ["att_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
+};
+export const EventName = t.String({ examples: ["call.ended"] });
+/** An event body as sent: the exact bytes every attempt carries. */
+export const SentPayload = t.String({
+  description: "The exact body sent",
+  examples: ['{"event":"call.ended","timestamp":"2025-01-15T10:30:00.000Z","data":{"id":"call_abc123","status":"ended","duration":45}}'],
+});
+
 export function envelope<T extends TSchema>(data: T) {
   return t.Object({ success: t.Literal(true), data });
 }

@@ -17,7 +17,7 @@ export const KeysetQuery = t.Object(
 export const KeysetPagination = t.Object({
   limit: t.Integer(),
   hasMore: t.Boolean(),
-  nextAfter: t.Union([t.String(), t.Null()], { description: "Pass as `after` for the next page; null on the last" }),
+  nextAfter: t.Union([t.String(), t.Null()], { description: "Pass as `after` for the next page; null on the last", examples: ["org_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
 });
 
 export interface KeysetRequest {

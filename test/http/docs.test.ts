@@ -212,6 +212,26 @@ describe("GET /docs/json of webhookd itself", () => {
     expect(errorText(op("GET", "/readyz"), "503")).toContain("NOT_READY");
   });
 
+  test("no field of a success answer shows a bare \"string\": each string has an example, a format or fixed values", () => {
+    const bare: string[] = [];
+    const walk = (schema: any, at: string): void => {
+      if (!schema || typeof schema !== "object") return;
+      for (const branch of schema.anyOf ?? []) walk({ ...branch, examples: branch.examples ?? schema.examples }, at);
+      if (schema.type === "string" && !(schema.examples || schema.example || schema.const !== undefined || schema.enum || schema.format)) bare.push(at);
+      for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${at}.${name}`);
+      // An array's own examples show its items.
+      if (schema.items && !schema.examples) walk(schema.items, `${at}[]`);
+    };
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, o] of Object.entries(methods)) {
+        for (const [status, r] of Object.entries(o.responses ?? {})) {
+          if (status.startsWith("2")) walk((r as any).content?.["application/json"]?.schema, `${method.toUpperCase()} ${path} ${status}`);
+        }
+      }
+    }
+    expect(bare).toEqual([]);
+  });
+
   test("every path parameter says where to get its value", () => {
     const bare = ops().flatMap(({ method, path, op: o }) =>
       (o.parameters ?? []).filter((p) => p.in === "path" && !(p as { description?: string }).description).map((p) => `${method} ${path} ${p.name}`),

@@ -4,7 +4,7 @@
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { DIALECT_TAGS, dialectErrors, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
+import { DIALECT_TAGS, dialectErrors, Id, iso, IsoDate, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import { inDialectTerms } from "../dialect-fields.ts";
 import { CREATE_ERRORS, Description, PLACEHOLDER_URL, PROBE_NOTE, ShownDescription, ShownEvents, ShownUrl, EndpointIdParams, Events, SecretResponse, SigningSecret, Url } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
@@ -27,7 +27,10 @@ const Webhook = t.Object({
   enabled: t.Boolean(),
   created_at: IsoDate,
 });
-const WithSecret = t.Composite([Webhook, t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret" }) })]);
+const WithSecret = t.Composite([
+  Webhook,
+  t.Object({ secret: t.String({ description: "Shown on create; later through GET /{id}/secret", examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwC2ZhXyM3c0o="] }) }),
+]);
 const CreateBody = t.Object(
   { url: Url, description: t.Optional(Description), event_types: t.Optional(EventTypes), secret: t.Optional(SigningSecret) },
   { additionalProperties: false, examples: [{ url: PLACEHOLDER_URL, description: "Production webhook", event_types: ["call.ended"] }] },
@@ -77,7 +80,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       {
         scope: "webhooks:write",
         body: TestBody,
-        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: t.String() }) }), ...dialectErrors(...ORG_POST_ERRORS) },
+        response: { 200: t.Object({ data: t.Object({ success: t.Boolean(), message_id: Id.event }) }), ...dialectErrors(...ORG_POST_ERRORS) },
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
       },
     )

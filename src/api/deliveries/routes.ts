@@ -1,25 +1,28 @@
 /** Delivery logs, replay, recover and test sends, under `/api/v1/webhooks`. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { envelope, errors, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS, POST_ERRORS } from "../common.ts";
+import { envelope, errors, EventName, Id, IsoDate, ok, SentPayload, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS, POST_ERRORS } from "../common.ts";
 import type { DeliveriesService } from "./service.ts";
 import { LIST_PAYLOAD_BYTES, MAX_ATTEMPT_LOG, MAX_COUNTED, MAX_PAGE_OFFSET, MAX_PAGE_SIZE, TEST_EVENT } from "./service.ts";
 
-const Response = t.Union([t.Object({ status: t.Integer(), headers: t.Record(t.String(), t.String()), body: t.String() }), t.Null()]);
-const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"] }), message: t.String() }), t.Null()]);
+const Response = t.Union([
+  t.Object({ status: t.Integer({ examples: [200] }), headers: t.Record(t.String(), t.String()), body: t.String({ description: "Its first 4 KiB", examples: ["ok"] }) }),
+  t.Null(),
+]);
+const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"] }), message: t.String({ examples: ["HTTP 500"] }) }), t.Null()]);
 const NullableDate = t.Union([IsoDate, t.Null()]);
 const DeliveryStatus = t.Union([t.Literal("pending"), t.Literal("succeeded"), t.Literal("failed"), t.Literal("cancelled")]);
 
 const DeliveryLog = t.Object({
-  id: t.String(),
-  eventId: t.String(),
-  event: t.String(),
+  id: Id.delivery,
+  eventId: Id.event,
+  event: EventName,
   status: DeliveryStatus,
   success: t.Boolean(),
   attempts: t.Integer(),
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Union([t.Integer(), t.Null()]),
-  payload: t.String({ description: `The exact body sent; in a list, its first ${LIST_PAYLOAD_BYTES} bytes` }),
+  payload: t.String({ ...SentPayload, description: `The exact body sent; in a list, its first ${LIST_PAYLOAD_BYTES} bytes` }),
   payloadTruncated: t.Boolean({ description: "The payload is cut here (lists only): GET the delivery for all of it" }),
   response: Response,
   error: ErrorInfo,
@@ -28,10 +31,10 @@ const DeliveryLog = t.Object({
   nextAttemptAt: NullableDate,
 });
 const Attempt = t.Object({
-  id: t.String(),
+  id: Id.attempt,
   attempt: t.Integer(),
-  trigger: t.String({ description: "scheduled, replay or test" }),
-  url: t.String(),
+  trigger: t.Union([t.Literal("scheduled"), t.Literal("replay"), t.Literal("test")], { description: "What made the attempt" }),
+  url: t.String({ examples: ["https://your-app.com/webhook"] }),
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Integer(),
   error: ErrorInfo,
@@ -39,7 +42,7 @@ const Attempt = t.Object({
   createdAt: IsoDate,
 });
 const Outcome = t.Object({
-  deliveryId: t.String(),
+  deliveryId: Id.delivery,
   success: t.Boolean(),
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Integer(),
@@ -95,7 +98,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
               total: t.Integer({ description: `Matching deliveries, counted up to ${MAX_COUNTED}` }),
               totalExact: t.Boolean({ description: `false when there are more than ${MAX_COUNTED} (total then says ${MAX_COUNTED})` }),
               hasMore: t.Boolean(),
-              nextBefore: t.Union([t.String(), t.Null()], { description: "The last id of this page when there are more: pass it as `before`" }),
+              nextBefore: t.Union([t.String(), t.Null()], { description: "The last id of this page when there are more: pass it as `before`", examples: Id.delivery.examples }),
             }),
           }),
           ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR"),
@@ -145,7 +148,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
       scope: "webhooks:write",
       params: EndpointParams,
       body: TestBody,
-      response: { 200: envelope(t.Composite([Outcome, t.Object({ eventId: t.String() })])), ...errors("ENDPOINT_DISABLED", "ENDPOINT_DELETED", ...ORG_POST_ERRORS) },
+      response: { 200: envelope(t.Composite([Outcome, t.Object({ eventId: Id.event })])), ...errors("ENDPOINT_DISABLED", "ENDPOINT_DELETED", ...ORG_POST_ERRORS) },
       detail: detail("Send a test event to one endpoint", "A synthetic payload of the requested type, sent now; returns the outcome."),
     })
     .post(
@@ -158,7 +161,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
         scope: "webhooks:write",
         body: t.Optional(t.Object({ event: t.Optional(t.String({ minLength: 1, maxLength: 128 })) }, { additionalProperties: false, examples: [{ event: "call.ended" }] })),
         response: {
-          200: envelope(t.Object({ success: t.Boolean(), messageId: t.String(), message_id: t.String({ description: "Seed 004's spelling" }), deliveries: t.Integer() })),
+          200: envelope(t.Object({ success: t.Boolean(), messageId: Id.event, message_id: t.String({ description: "Seed 004's spelling", examples: Id.event.examples }), deliveries: t.Integer() })),
           ...errors(...ORG_POST_ERRORS),
         },
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),

@@ -4,7 +4,7 @@ import { envelope, ok } from "../common.ts";
 
 const EventType = t.Object({
   name: t.String({ examples: ["call.ended"] }),
-  description: t.String(),
+  description: t.String({ examples: ["A call completed"] }),
   example: t.Record(t.String(), t.Unknown(), { description: "The data of a typical event of this type; test sends carry it" }),
 });
 

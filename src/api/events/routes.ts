@@ -1,7 +1,7 @@
 /** `/api/v1/events`: publish one, publish a batch, read one back with its deliveries. */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { envelope, errors, iso, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS } from "../common.ts";
+import { envelope, errors, EventName, Id, iso, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, SentPayload } from "../common.ts";
 import type { EventsService } from "./service.ts";
 import { MAX_BATCH } from "./service.ts";
 import { deliveryStatusView } from "../deliveries/view.ts";
@@ -29,27 +29,27 @@ const BatchBody = t.Object(
 );
 
 const Published = t.Object({
-  id: t.String({ examples: ["evt_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] }),
-  event: t.String(),
+  id: Id.event,
+  event: EventName,
   timestamp: IsoDate,
   deliveries: t.Integer({ description: "Endpoints the event fans out to" }),
   duplicate: t.Boolean({ description: "True when this id was published before; nothing new was sent" }),
 });
 
 const DeliveryBrief = t.Object({
-  id: t.String(),
-  endpointId: t.String(),
-  status: t.String(),
+  id: Id.delivery,
+  endpointId: Id.endpoint,
+  status: t.String({ examples: ["succeeded"] }),
   attempts: t.Integer(),
   nextAttemptAt: t.Union([IsoDate, t.Null()]),
   lastAttemptAt: t.Union([IsoDate, t.Null()]),
   statusCode: t.Union([t.Integer(), t.Null()]),
 });
 const EventDetail = t.Object({
-  id: t.String(),
-  event: t.String(),
+  id: Id.event,
+  event: EventName,
   timestamp: IsoDate,
-  payload: t.String({ description: "The exact body sent to every endpoint" }),
+  payload: t.String({ ...SentPayload, description: "The exact body sent to every endpoint" }),
   deliveries: t.Array(DeliveryBrief),
 });
 

@@ -2,15 +2,15 @@
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
 import { SCOPES } from "../auth/scopes.ts";
-import { AUTH_ERRORS, BODY_ERRORS, envelope, errors, iso, IsoDate, ok, POST_ERRORS } from "../common.ts";
+import { AUTH_ERRORS, BODY_ERRORS, envelope, errors, Id, iso, IsoDate, ok, POST_ERRORS } from "../common.ts";
 import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
 import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
 import type { OrgRow } from "../../store/repositories/orgs.ts";
 import type { OrgsService } from "./service.ts";
 import { KeysetPagination, KeysetQuery, keysetRequest } from "../paging.ts";
 
-const Org = t.Object({ id: t.String(), name: t.String(), createdAt: IsoDate });
-const ApiKey = t.Object({ ...KeyFields, orgId: t.String(), scopes: t.Array(t.String()) });
+const Org = t.Object({ id: Id.org, name: t.String({ examples: ["Acme Inc"] }), createdAt: IsoDate });
+const ApiKey = t.Object({ ...KeyFields, orgId: Id.org, scopes: t.Array(t.String(), { examples: [["webhooks:read", "webhooks:write", "events:write"]] }) });
 const NewApiKey = t.Composite([ApiKey, ShownOnce]);
 const CreateOrgBody = t.Object({ name: t.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false, examples: [{ name: "Acme Inc" }] });
 const CreateKeyBody = t.Object(
