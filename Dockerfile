@@ -21,6 +21,7 @@ USER webhookd
 ENV WEBHOOKD_DATA_DIR=/data WEBHOOKD_HOST=0.0.0.0 WEBHOOKD_PORT=8080
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s --start-period=10s CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+# The port from the environment: a container run with another WEBHOOKD_PORT is checked there.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s CMD curl -fsS "http://127.0.0.1:${WEBHOOKD_PORT}/healthz" || exit 1
 ENTRYPOINT ["/usr/local/bin/webhookd"]
 CMD ["serve"]

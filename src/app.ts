@@ -2,7 +2,8 @@
  * Composition root: opens the store, builds the services, and starts and stops the HTTP server,
  * the scheduler, the dispatcher and the sweeper. The only module that knows them all.
  */
-import { join } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { ConfigError, type Config } from "./config.ts";
 import { systemClock, type Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
@@ -68,6 +69,47 @@ export function databaseFile(config: Pick<Config, "dataDir">): string {
   return join(config.dataDir, "webhookd.db");
 }
 
+/** The files in the data dir and the access each needs (master.key is only read once made). */
+const DATA_FILES: [string, number][] = [
+  ["webhookd.db", constants.R_OK | constants.W_OK],
+  ["webhookd.db-wal", constants.R_OK | constants.W_OK],
+  ["webhookd.db-shm", constants.R_OK | constants.W_OK],
+  ["master.key", constants.R_OK],
+];
+
+/**
+ * The data dir must be one this uid can create and write, and so must the files already in it:
+ * otherwise SQLite fails deep inside with a stack trace that names neither the dir nor the fix
+ * (a root-owned bind mount under the image's uid 10001 is the usual case).
+ */
+function assertDataDirWritable(dataDir: string): void {
+  const dir = resolve(dataDir);
+  const uid = process.getuid?.() ?? "?";
+  const fix = `give uid ${uid} write access (chown -R ${uid} ${dir}) or set WEBHOOKD_DATA_DIR / --data-dir to a dir it can write`;
+  const reason = (err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : (err as Error).message;
+  };
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new ConfigError(`data dir ${dir} cannot be created by uid ${uid} (${reason(err)}): create it, ${fix}`);
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConfigError(`data dir ${dir} is not writable by uid ${uid} (${reason(err)}): ${fix}`);
+  }
+  for (const [name, mode] of DATA_FILES) {
+    const file = join(dir, name);
+    try {
+      if (existsSync(file)) accessSync(file, mode);
+    } catch (err) {
+      throw new ConfigError(`${file} in the data dir is not ${mode & constants.W_OK ? "writable" : "readable"} by uid ${uid} (${reason(err)}): ${fix}`);
+    }
+  }
+}
+
 /** A different master key than the one that sealed the stored secrets must stop the start, not fail every request. */
 function assertMasterKeyOpens(box: SecretBox, sealed: string | undefined): void {
   if (sealed === undefined) return;
@@ -87,6 +129,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   const resolver = options.resolver ?? systemResolver;
   const userAgent = `webhookd/${VERSION}`;
   const metrics = createWebhookdMetrics();
+  assertDataDirWritable(config.dataDir);
   const store: Store = openStore(databaseFile(config), { observer: metrics.storage });
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
   try {
