@@ -421,5 +421,52 @@ describe("scheduler", () => {
       expect(h.handed.size).toBe(1_000 + victim.length);
       expect([...h.handed.values()].every((n) => n <= 2)).toBe(true);
     });
+
+    test.each([1, 2, 3, 4, 5, 6, 7, 8])(
+      "seed %i: three orgs, random publishes, retries, completions and time: a row is handed over only when the dispatcher does not hold it, and none is lost",
+      async (seed) => {
+        let state = seed;
+        const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+        const pick = <T,>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+        const orgs = ["org_a", "org_b", "org_c"];
+        let n = 0;
+        const fresh = (due: number) => row(n++, due, pick(orgs));
+        // org_a's backlog is most of the store at start; the others have a few rows, some due later.
+        const initial = Array.from({ length: 120 }, () => fresh(T0 - 2_000 + Math.floor(random() * 7_000)));
+        for (const d of initial.slice(0, 80)) d.orgId = d.endpointId = "org_a";
+        const h = harness(initial, { maxInMemory: 20, windowMs: 1_000, pageSize: 7 });
+        const onDue = h.batches.push.bind(h.batches);
+        h.batches.push = (...batches: DueDelivery[][]) => {
+          // Handed over again only after the dispatcher gave it back (finished, retried or evicted).
+          for (const d of batches.flat()) expect(h.queued.has(d.id)).toBe(false);
+          return onDue(...batches);
+        };
+        h.scheduler.start();
+        for (let step = 0; step < 150; step++) {
+          const action = random();
+          const queued = [...h.queued.values()];
+          if (action < 0.35 && queued.length) {
+            const d = pick(queued);
+            if (random() < 0.3) {
+              // A failed attempt: the row moves to its retry's due time, then the dispatcher offers it.
+              h.queued.delete(d.id);
+              const retry = { ...d, nextAttemptAt: h.clock() + Math.floor(random() * 3_000) };
+              h.store.put(retry);
+              h.scheduler.offer([retry]);
+            } else h.complete(d.id);
+          } else if (action < 0.5) {
+            const d = fresh(h.clock());
+            h.store.put(d);
+            h.scheduler.offer([d]);
+          } else {
+            h.clock.advance(Math.floor(random() * 300));
+            await Bun.sleep(3);
+          }
+          expect(h.scheduler.inMemory).toBeLessThanOrEqual(20);
+        }
+        expect(h.store.orgsPaged.length).toBeGreaterThan(0);
+        await drain(h);
+      },
+    );
   });
 });
