@@ -205,9 +205,13 @@ export function buildServices(config: Config, options: AppOptions = {}) {
 
   scheduler = createScheduler({
     pageDue: store.deliveries.pageDue,
+    pageOrgDue: store.deliveries.pageOrgDue,
+    orgNextDue: store.deliveries.orgNextDue,
+    pendingOrgs: store.deliveries.pendingOrgs,
     onDue: (due) => dispatcher.enqueue(due),
     evict: (orgId) => dispatcher.evictQueued(orgId),
     clock,
+    maxInMemory: config.maxInMemory,
   });
   const schedulerRef = scheduler;
 

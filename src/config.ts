@@ -85,6 +85,7 @@ export const options = {
   concurrency: option("WEBHOOKD_CONCURRENCY", "256", "Delivery attempts in flight at once, across all endpoints", integer(1, 100_000)),
   orgConcurrency: option("WEBHOOKD_ORG_CONCURRENCY", "64", "Delivery attempts in flight at once for one org: its share of the global concurrency, so one org's slow or large traffic leaves the rest to the other orgs", integer(1, 100_000)),
   endpointConcurrency: option("WEBHOOKD_ENDPOINT_CONCURRENCY", "32", "Delivery attempts in flight at once to one endpoint", integer(1, 100_000)),
+  maxInMemory: option("WEBHOOKD_MAX_IN_MEMORY", "50000", "Deliveries the scheduler holds in memory at once (due within 30 s, queued or in flight); the rest wait in the store, and an org holding less than an even share takes the room of the org holding the most", integer(1, 10_000_000)),
   attemptTimeoutMs: option("WEBHOOKD_ATTEMPT_TIMEOUT", "10s", "Timeout of one delivery attempt (ms, s, m, h)", duration),
   retrySchedule: option("WEBHOOKD_RETRY_SCHEDULE", "10s,60s,300s", "Delays before each retry; the first attempt is immediate", (raw) => parseDurationList(raw)),
   disableAfter: option("WEBHOOKD_DISABLE_AFTER", "10", "Consecutive exhausted deliveries that disable an endpoint; 0 never disables", integer(0, 1_000_000)),

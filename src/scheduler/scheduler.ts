@@ -11,14 +11,25 @@
  * Rows handed in by `offer` (a publish, a retry) are therefore taken in even ahead of the cursor,
  * and when memory is full an org holding less than an even share of it takes the room of the
  * newest queued row of the org holding the most: another org's backlog never keeps a fresh
- * delivery out of the dispatcher's fair queue.
+ * delivery out of the dispatcher's fair queue. Rows left in the store (a retry beyond the window,
+ * an evicted row, every row at start) are found the same way: while the in-order loader is held
+ * at the cap, each org below its share pages its own due rows by the org's index, ahead of the
+ * cursor, so the backlog's rows are never read to reach them.
  */
 import type { Clock } from "../lib/clock.ts";
 import type { DueDelivery } from "../store/repositories/deliveries.ts";
+import { at, covers, dueParam, justBefore, later, START, through, type DueCursor } from "./due-cursor.ts";
+import { createOrgsInStore } from "./orgs-in-store.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 
 export interface SchedulerDeps {
   pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
+  /** The same, for one org's rows only. */
+  pageOrgDue(orgId: string, afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
+  /** When the org's first pending row due after `after` is due; null when it has none. */
+  orgNextDue(orgId: string, after: number): number | null;
+  /** Every org with pending rows in the store, read once at start. */
+  pendingOrgs(): Array<{ orgId: string; nextDue: number }>;
   onDue(due: DueDelivery[]): void;
   /** Takes back a queued, not yet started delivery of this org from the dispatcher, if it has one. */
   evict(orgId: string): DueDelivery | undefined;
@@ -28,12 +39,9 @@ export interface SchedulerDeps {
   /** At most this many deliveries held in memory at once. */
   maxInMemory?: number;
   pageSize?: number;
-  /** Longest sleep between loader runs. */
+  /** Longest sleep between loader runs, and the shortest between two searches of other orgs' rows. */
   idleMs?: number;
 }
-
-/** Sorts after every id (ids are ASCII). */
-const AFTER_ALL_IDS = "\u{10FFFF}";
 
 export function createScheduler(deps: SchedulerDeps) {
   const clock = deps.clock;
@@ -46,14 +54,13 @@ export function createScheduler(deps: SchedulerDeps) {
   /** Id -> org of every delivery in memory, and how many each org holds. */
   const known = new Map<string, string>();
   const heldByOrg = new Map<string, number>();
-  let cursorDue = -Infinity;
-  let cursorId = "";
+  /** Every pending row at or before it is in memory. */
+  let cursor: DueCursor = START;
+  const orgsInStore = createOrgsInStore();
+  let searchedOrgsAt = -Infinity;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let timerAt = Infinity;
   let running = false;
-
-  const atOrBeforeCursor = (d: DueDelivery) =>
-    d.nextAttemptAt < cursorDue || (d.nextAttemptAt === cursorDue && d.id <= cursorId);
 
   function hold(d: DueDelivery): void {
     known.set(d.id, d.orgId);
@@ -69,13 +76,17 @@ export function createScheduler(deps: SchedulerDeps) {
     else heldByOrg.set(orgId, n);
   }
 
-  /** Left to the store: the loader must find it again, so the cursor steps back before it. */
+  /** Left to the store: the loaders must find it again, so the cursors step back before it. */
   function leaveToStore(d: DueDelivery): void {
     forget(d.id);
-    if (atOrBeforeCursor(d)) {
-      cursorDue = d.nextAttemptAt - 1;
-      cursorId = AFTER_ALL_IDS;
-    }
+    if (covers(cursor, d)) cursor = justBefore(d);
+    orgsInStore.leftInStore(d);
+  }
+
+  /** How many more rows `orgId` may hold within an even share of memory among the orgs holding some. */
+  function roomInShare(orgId: string): number {
+    const held = heldByOrg.get(orgId) ?? 0;
+    return Math.floor(maxInMemory / (heldByOrg.size + (held === 0 ? 1 : 0))) - held;
   }
 
   /**
@@ -83,9 +94,7 @@ export function createScheduler(deps: SchedulerDeps) {
    * back its newest queued delivery. True when there is room now.
    */
   function makeRoomFor(orgId: string): boolean {
-    const held = heldByOrg.get(orgId) ?? 0;
-    const share = maxInMemory / (heldByOrg.size + (held === 0 ? 1 : 0));
-    if (held + 1 > share) return false;
+    if (roomInShare(orgId) < 1) return false;
     let richest: string | undefined;
     for (const [org, n] of heldByOrg) if (!richest || n > heldByOrg.get(richest)!) richest = org;
     const evicted = richest !== undefined && richest !== orgId ? deps.evict(richest) : undefined;
@@ -94,31 +103,75 @@ export function createScheduler(deps: SchedulerDeps) {
     return true;
   }
 
+  /** Takes a row into memory: due ones onto `due`, the rest into the wheel. */
+  function take(d: DueDelivery, now: number, due: DueDelivery[]): void {
+    hold(d);
+    if (d.nextAttemptAt <= now) due.push(d);
+    else wheel.add(d.id, d.nextAttemptAt, d);
+  }
+
   function load(now: number): void {
     const until = now + windowMs;
-    while (known.size < maxInMemory && !(cursorDue >= until)) {
+    while (known.size < maxInMemory && !(cursor.due >= until)) {
       const limit = Math.min(pageSize, maxInMemory - known.size);
-      const page = deps.pageDue(cursorDue === -Infinity ? -1 : cursorDue, cursorId, until, limit);
+      const page = deps.pageDue(dueParam(cursor), cursor.id, until, limit);
       const fresh: DueDelivery[] = [];
-      for (const d of page) {
-        if (known.has(d.id)) continue;
-        hold(d);
-        if (d.nextAttemptAt <= now) fresh.push(d);
-        else wheel.add(d.id, d.nextAttemptAt, d);
-      }
+      for (const d of page) if (!known.has(d.id)) take(d, now, fresh);
       const last = page.at(-1);
-      if (last) {
-        cursorDue = last.nextAttemptAt;
-        cursorId = last.id;
-      }
+      if (last) cursor = at(last);
       if (fresh.length) deps.onDue(fresh);
       if (page.length < limit) {
         // Everything due by `until` is in memory now.
-        cursorDue = until;
-        cursorId = AFTER_ALL_IDS;
+        cursor = through(until);
         return;
       }
     }
+    // Held at the cap before `until`: other orgs' rows may wait behind the rows ahead of the cursor.
+    if (now >= searchedOrgsAt + idleMs) {
+      searchedOrgsAt = now;
+      loadOtherOrgs(now, until);
+    }
+  }
+
+  /**
+   * Each org that may have rows due by `until` in the store and holds less than its even share
+   * pages its own, from its cursor or the global one (whichever is later: both say what is in
+   * memory), taking the room of the richest org's queued rows. An org above its share reads
+   * nothing, so a backlog's own rows are never read here.
+   */
+  function loadOtherOrgs(now: number, until: number): void {
+    const fresh: DueDelivery[] = [];
+    for (const [orgId, entry] of orgsInStore.dueBy(until)) {
+      let want = roomInShare(orgId);
+      if (want < 1) continue;
+      let from = later(cursor, entry.cursor);
+      for (;;) {
+        const limit = Math.min(pageSize, want);
+        const page = deps.pageOrgDue(orgId, dueParam(from), from.id, until, limit);
+        let full = false;
+        for (const d of page) {
+          if (!known.has(d.id)) {
+            if (known.size >= maxInMemory && !makeRoomFor(orgId)) {
+              full = true;
+              break;
+            }
+            take(d, now, fresh);
+            want--;
+          }
+          from = at(d);
+        }
+        if (full || want < 1) {
+          // More of its rows may be due by `until`: it is looked at again next time.
+          orgsInStore.advance(orgId, from, from.due);
+          break;
+        }
+        if (page.length < limit) {
+          orgsInStore.advance(orgId, through(until), deps.orgNextDue(orgId, until));
+          break;
+        }
+      }
+    }
+    if (fresh.length) deps.onDue(fresh);
   }
 
   function tick(): void {
@@ -145,6 +198,7 @@ export function createScheduler(deps: SchedulerDeps) {
   return {
     start(): void {
       running = true;
+      for (const { orgId, nextDue } of deps.pendingOrgs()) orgsInStore.found(orgId, nextDue);
       const now = clock();
       load(now);
       arm(now);
@@ -160,7 +214,7 @@ export function createScheduler(deps: SchedulerDeps) {
       const now = clock();
       const immediate: DueDelivery[] = [];
       for (const d of due) {
-        const inWindow = d.nextAttemptAt <= now + windowMs || atOrBeforeCursor(d);
+        const inWindow = d.nextAttemptAt <= now + windowMs || covers(cursor, d);
         if (!inWindow || !(known.has(d.id) || known.size < maxInMemory || makeRoomFor(d.orgId))) {
           leaveToStore(d);
           continue;

@@ -109,6 +109,11 @@ export const deliveries = sqliteTable(
     index("deliveries_due")
       .on(t.nextAttemptAt)
       .where(sql`status = 'pending'`),
+    // Each org's pending rows in due order: the scheduler finds the orgs with pending rows by
+    // skipping from one org to the next, and pages one org's due rows without reading another's.
+    index("deliveries_org_due")
+      .on(t.orgId, t.nextAttemptAt, t.id)
+      .where(sql`status = 'pending'`),
     // The delivery log lists newest first under any mix of its filters: each status, with or
     // without an event type, is one range of these, merged in id order (deliveries.ts, page).
     index("deliveries_endpoint_status").on(t.endpointId, t.status, t.id),

@@ -1,15 +1,13 @@
 /**
- * The webhook receiver, in its own process: counts requests and distinct deliveries, answers 200 (or 500 to the first
- * attempt of each webhook-id in "fail-first" mode), records arrival times and, when the body
- * carries `data.sentAt`, the end-to-end latency. A path `/slow/<ms>/...` answers only after <ms>
- * (a slow tenant's endpoint). Controlled over HTTP under /_bench/.
+ * The webhook receiver, in its own process: counts requests and distinct deliveries, answers 200,
+ * records arrival times and, when the body carries `data.sentAt`, the end-to-end latency. A path
+ * `/slow/<ms>/...` answers only after <ms> (a slow tenant's endpoint); a path `/fail-first/...`
+ * answers 500 to the first attempt of each webhook-id (an endpoint whose deliveries are retried).
+ * Controlled over HTTP under /_bench/.
  * Prints `{"url": ...}` once listening.
  */
 import { epochMs, exitWithParent, report } from "./payload.ts";
 
-type Mode = "ok" | "fail-first";
-
-let mode: Mode = "ok";
 /** Requests, and distinct deliveries among them (URL + webhook-id: a redelivery is not new). */
 let count = 0;
 let seen = new Set<string>();
@@ -17,7 +15,7 @@ let firstAt = 0;
 /** Arrival of the latest distinct delivery. */
 let lastAt = 0;
 let latencies: number[] = [];
-/** fail-first: webhook-id -> [first arrival, retry arrival]. */
+/** /fail-first/: webhook-id -> [first arrival, retry arrival]. */
 let attempts = new Map<string, [number, number]>();
 let waiters: Array<{ n: number; of: "count" | "unique"; resolve: () => void }> = [];
 
@@ -40,7 +38,7 @@ async function receive(req: Request): Promise<Response> {
   }
   if (waiters.length) waiters = waiters.filter((w) => ((w.of === "count" ? count : seen.size) >= w.n ? (w.resolve(), false) : true));
   if (req.url.includes("/slow/")) await Bun.sleep(Number(/\/slow\/(\d+)\//.exec(req.url)?.[1] ?? 0));
-  if (mode === "fail-first") {
+  if (req.url.includes("/fail-first/")) {
     const times = attempts.get(id);
     if (!times) {
       attempts.set(id, [at, 0]);
@@ -54,8 +52,6 @@ async function receive(req: Request): Promise<Response> {
 async function control(path: string, url: URL, req: Request): Promise<Response> {
   switch (path) {
     case "/_bench/reset": {
-      const body = (await req.json()) as { mode?: Mode };
-      mode = body.mode ?? "ok";
       count = firstAt = lastAt = 0;
       seen = new Set();
       latencies = [];

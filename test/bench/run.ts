@@ -39,6 +39,10 @@ const SIZE = QUICK
 const VICTIM_RATE = 100;
 /** How long the flooding orgs' endpoints take to answer (issue 12's attack: 9 s, under the 10 s timeout). */
 const SLOW_ANSWER_MS = 9_000;
+/** The slow org's due backlog when the victim's deliveries are retried: more than the scheduler's 50,000 in memory. */
+const SLOW_BACKLOG = 60_000;
+/** The victim's retry delay then: beyond the scheduler's 30 s window even with the -10 % jitter. */
+const RETRY_BEYOND_WINDOW = "40s";
 const FANOUT_PATHS = ["/hook/1", "/hook/2", "/hook/3", "/hook/4", "/hook/5"];
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -76,7 +80,7 @@ async function control<T>(path: string, body?: unknown): Promise<T> {
   if (!res.ok) throw new Error(`receiver ${path}: ${res.status}`);
   return (await res.json()) as T;
 }
-const resetReceiver = (mode: "ok" | "fail-first" = "ok") => control<ReceiverStats>("/_bench/reset", { mode });
+const resetReceiver = () => control<ReceiverStats>("/_bench/reset", {});
 
 /**
  * Waits until `n` distinct deliveries (or, with of=count, requests) arrived, or until nothing new
@@ -327,36 +331,51 @@ async function latency(rows: Row[]): Promise<void> {
   await wd.stop();
 }
 
+interface RetryDue {
+  eventId: string;
+  dueAt: number;
+}
+
 /**
- * Retry timer accuracy: the receiver fails every first attempt; once all are recorded, the due
- * times webhookd chose (jitter included) are read from its SQLite file, read-only, and compared
- * with the retries' arrivals.
+ * The due times webhookd chose (jitter included) for `n` retries to one endpoint, read from its
+ * SQLite file, read-only, once all their first attempts are recorded.
+ */
+async function retryDueTimes(wd: Webhookd, endpointId: string, n: number): Promise<RetryDue[]> {
+  const db = new Database(join(wd.dataDir, "webhookd.db"), { readonly: true });
+  const where = "WHERE endpoint_id = ? AND status = 'pending' AND attempts = 1";
+  try {
+    const count = db.query<{ n: number }, [string]>(`SELECT count(*) AS n FROM deliveries ${where}`);
+    const deadline = Date.now() + 30_000;
+    while (count.get(endpointId)!.n < n && Date.now() < deadline) await Bun.sleep(50);
+    return db.query<RetryDue, [string]>(`SELECT event_id AS eventId, next_attempt_at AS dueAt FROM deliveries ${where}`).all(endpointId);
+  } finally {
+    db.close();
+  }
+}
+
+/** How late each retry that arrived came after its due time (the receiver's /fail-first/ path records them). */
+async function retryLateness(due: RetryDue[]): Promise<number[]> {
+  const seen = await control<Record<string, [number, number]>>("/_bench/attempts");
+  return due.filter((d) => seen[d.eventId]?.[1]).map((d) => seen[d.eventId]![1] - d.dueAt);
+}
+
+/**
+ * Retry timer accuracy: the receiver fails every first attempt; the retries' arrivals are
+ * compared with the due times webhookd chose.
  */
 async function retryAccuracy(rows: Row[]): Promise<void> {
   const n = SIZE.retries;
   const wd = await start({ env: { WEBHOOKD_RETRY_SCHEDULE: SIZE.retryDelay } });
-  const tenant = await createTenant(wd, [receiverUrl + "/retry"]);
-  await resetReceiver("fail-first");
+  const tenant = await createTenant(wd, [receiverUrl + "/fail-first/retry"]);
+  await resetReceiver();
   await client({ mode: "batch", url: wd.url, key: tenant.key, events: n, concurrency: 2 });
   await waitDelivered(wd, n);
-  const db = new Database(join(wd.dataDir, "webhookd.db"), { readonly: true });
-  let due: Array<{ eventId: string; dueAt: number }> = [];
-  try {
-    const count = db.query<{ n: number }, []>("SELECT count(*) AS n FROM deliveries WHERE status = 'pending' AND attempts = 1");
-    const deadline = Date.now() + 30_000;
-    while (count.get()!.n < n && Date.now() < deadline) await Bun.sleep(50);
-    due = db.query<{ eventId: string; dueAt: number }, []>(
-      "SELECT event_id AS eventId, next_attempt_at AS dueAt FROM deliveries WHERE status = 'pending' AND attempts = 1",
-    ).all();
-  } finally {
-    db.close();
-  }
+  const due = await retryDueTimes(wd, tenant.endpointIds[0]!, n);
   const snapshotAt = Date.now();
   const earliest = Math.min(...due.map((d) => d.dueAt));
   if (earliest <= snapshotAt) notes.push(`retry: WARNING the snapshot came after the first retry was due`);
   await waitReceived(2 * n, { of: "count", stallMs: 60_000 });
-  const seen = await control<Record<string, [number, number]>>("/_bench/attempts");
-  const late = due.filter((d) => seen[d.eventId]?.[1]).map((d) => seen[d.eventId]![1] - d.dueAt);
+  const late = await retryLateness(due);
   const p99 = percentile(late, 99);
   rows.push(
     { figure: `retry lateness p50 (${late.length} retries, ${SIZE.retryDelay})`, value: ms(percentile(late, 50)) },
@@ -423,8 +442,10 @@ async function deleteEndpoints(wd: Webhookd, tenant: Tenant): Promise<void> {
 
 /**
  * Fairness (issue 12): a victim org's end-to-end latency, publishing at VICTIM_RATE to one
- * endpoint, alone; while two other orgs flood five endpoints each that answer after 9 s; and
- * while another org's backlog of healthy due deliveries drains. One data dir, one run.
+ * endpoint, alone; while two other orgs flood five endpoints each that answer after 9 s; while
+ * another org's backlog of healthy due deliveries drains; and how late the victim's retries come,
+ * each due beyond the scheduler's window, while an org's slow backlog fills its memory. One data
+ * dir, one run.
  */
 async function fairness(rows: Row[]): Promise<void> {
   const dataDir = newDataDir();
@@ -448,12 +469,21 @@ async function fairness(rows: Row[]): Promise<void> {
   for (const t of [...flooders, victim]) await deleteEndpoints(wd, t);
   const nextVictim = await createTenant(wd, [receiverUrl + "/victim"]);
   const backlogOrg = await createTenant(wd, [receiverUrl + "/backlog"]);
+  const retryVictim = await createTenant(wd, [receiverUrl + "/fail-first/victim"]);
+  const slowOrg = await createTenant(wd, [`${receiverUrl}/slow/${SLOW_ANSWER_MS}/backlog`]);
   await wd.stop();
 
-  seedPendingRetries(dataDir, backlogOrg, SIZE.floodBacklog, (i, now) => now - 60_000 + (i % 60_000));
+  const dueInTheLastMinute = (i: number, now: number) => now - 60_000 + (i % 60_000);
+  seedPendingRetries(dataDir, backlogOrg, SIZE.floodBacklog, dueInTheLastMinute);
   wd = await start({ dataDir });
   await waitReceived(1_000, { of: "count" }); // the backlog is draining
   const backlogged = await victimLatencies(wd, nextVictim, `another org draining a backlog of ${SIZE.floodBacklog} due deliveries`);
+  for (const t of [backlogOrg, nextVictim]) await deleteEndpoints(wd, t);
+  await wd.stop();
+
+  seedPendingRetries(dataDir, slowOrg, SLOW_BACKLOG, dueInTheLastMinute);
+  wd = await start({ dataDir, env: { WEBHOOKD_RETRY_SCHEDULE: RETRY_BEYOND_WINDOW } });
+  const retried = await victimRetryLateness(wd, retryVictim);
   await wd.stop();
 
   const backlogLabel = `another org's backlog of ${SIZE.floodBacklog / 1000}k due`;
@@ -461,7 +491,31 @@ async function fairness(rows: Row[]): Promise<void> {
     ...latencyRows(`alone (${VICTIM_RATE}/s)`, alone),
     ...latencyRows(`2 orgs x 5 endpoints answering in ${SLOW_ANSWER_MS / 1000} s`, slow, "<= 100 ms", 100),
     ...latencyRows(backlogLabel, backlogged, "<= 1000 ms", 1_000),
+    { figure: `victim retry lateness p50, retried after ${RETRY_BEYOND_WINDOW} beside a slow backlog of ${SLOW_BACKLOG / 1000}k due`, value: ms(percentile(retried, 50)) },
+    { figure: "victim retry lateness p99, same", value: ms(percentile(retried, 99)), target: "<= 100 ms", pass: percentile(retried, 99) <= 100 },
   );
+}
+
+/**
+ * The victim publishes at VICTIM_RATE for SIZE.victimMs to an endpoint failing every first
+ * attempt, while another org's slow due backlog fills the scheduler's memory: each retry is due
+ * beyond the window, so it waits in the store behind the backlog's rows. Returns how late each
+ * arrived after its due time; those that never came count as missing.
+ */
+async function victimRetryLateness(wd: Webhookd, victim: Tenant): Promise<number[]> {
+  await Bun.sleep(1_000); // the backlog fills memory and takes the slots it may
+  await resetReceiver();
+  const r = await client({ mode: "open", url: wd.url, key: victim.key, rate: VICTIM_RATE, durationMs: SIZE.victimMs, cap: 256 });
+  const due = await retryDueTimes(wd, victim.endpointIds[0]!, r.ok);
+  const waitUntil = Math.max(...due.map((d) => d.dueAt)) + 30_000;
+  let late = await retryLateness(due);
+  while (late.length < r.ok && Date.now() < waitUntil) {
+    await Bun.sleep(500);
+    late = await retryLateness(due);
+  }
+  integrity.missing += r.ok - late.length;
+  notes.push(`  retries after ${RETRY_BEYOND_WINDOW} beside a slow backlog of ${SLOW_BACKLOG}: ${late.length} of ${r.ok} arrived, lateness max ${ms(Math.max(...late))}`);
+  return late;
 }
 
 /** `--profile`: one webhookd side of a scenario under `bun --cpu-prof`, then its hottest functions. */

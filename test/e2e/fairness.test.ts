@@ -3,10 +3,16 @@
  * replays, recovers and test sends obey the same limits and never multiply; a disabled endpoint
  * gets nothing more, whatever was running or queued for it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { databaseFile, startApp } from "../../src/app.ts";
+import { newId } from "../../src/lib/ids.ts";
+import { silentLogger } from "../../src/lib/logger.ts";
+import { webhookBody } from "../../src/lib/webhook-body.ts";
+import { openStore } from "../../src/store/store.ts";
+import { startTestServer, testConfig, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
-import { expectError, expectOk } from "../helpers/assert.ts";
+import { expectError, expectOk, expectPage } from "../helpers/assert.ts";
 
 const publish = (s: TestServer, key: string, n: number) =>
   s.api("POST", "/api/v1/events/batch", { key, body: { events: Array.from({ length: n }, (_, i) => ({ event: "call.ended", data: { n: i } })) } });
@@ -49,6 +55,88 @@ describe("fair scheduling across orgs", () => {
     expect(arrived!.at).toBeLessThan(flood.received[0]!.at + HOLD_MS);
     expect(flood.load.maxInFlight).toBe(4);
   });
+});
+
+describe("rows in the store behind another org's backlog", () => {
+  // A memory of 20 deliveries: org A's 100 slow ones fill it and drain 4 at a time, one batch per
+  // HOLD_MS (100 s in all), so anything loaded after them in due order is minutes late.
+  const HOLD_MS = 4_000;
+  const env = {
+    WEBHOOKD_MAX_IN_MEMORY: "20",
+    WEBHOOKD_CONCURRENCY: "8",
+    WEBHOOKD_ORG_CONCURRENCY: "4",
+    WEBHOOKD_ENDPOINT_CONCURRENCY: "4",
+    WEBHOOKD_ATTEMPT_TIMEOUT: "30s",
+    // 30.6 to 37.4 s with the jitter: always beyond the scheduler's 30 s window.
+    WEBHOOKD_RETRY_SCHEDULE: "34s",
+  };
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo();
+  });
+
+  test("another org's retry due beyond the window is sent when due, not after the backlog", async () => {
+    const s = await startTestServer(env);
+    cleanup.push(() => s.stop());
+    const flood = startReceiver(() => ({ status: 200, delayMs: HOLD_MS }));
+    const victim = startReceiver((_, i) => ({ status: i === 0 ? 500 : 200 }));
+    cleanup.push(() => flood.stop(), () => victim.stop());
+    const a = await s.newTenant();
+    await endpoint(s, a.key, flood.url);
+    const b = await s.newTenant();
+    const victimEndpoint = await endpoint(s, b.key, victim.url);
+
+    expectOk(await publish(s, a.key, 100), 202);
+    await flood.waitFor(4);
+    expectOk(await publish(s, b.key, 1), 202);
+    await victim.waitFor(1);
+    const retry = await eventually(async () => {
+      const [d] = expectPage(await s.api("GET", `/api/v1/webhooks/${victimEndpoint}/deliveries`, { key: b.key })).data;
+      return d?.attempts === 1 && d.nextAttemptAt ? Date.parse(d.nextAttemptAt) : 0;
+    });
+    expect(retry - Date.now()).toBeGreaterThan(29_000);
+
+    const [, second] = await victim.waitFor(2, retry - Date.now() + 5_000);
+    expect(second!.at).toBeGreaterThanOrEqual(retry - 20);
+    expect(second!.at).toBeLessThan(retry + 1_500);
+    expect(flood.received.length).toBeLessThan(100); // the backlog was still draining
+  }, 60_000);
+
+  test("after a restart, another org's rows due after the backlog are sent at once", async () => {
+    const flood = startReceiver(() => ({ status: 200, delayMs: HOLD_MS }));
+    const victim = startReceiver();
+    cleanup.push(() => flood.stop(), () => victim.stop());
+    const first = await startTestServer(env);
+    cleanup.push(() => rmSync(first.dataDir, { recursive: true, force: true }));
+    const a = await first.newTenant();
+    const floodEndpoint = await endpoint(first, a.key, flood.url);
+    const b = await first.newTenant();
+    const victimEndpoint = await endpoint(first, b.key, victim.url);
+    await first.app.stop();
+
+    // What a stop leaves behind: A's 100 rows due over the last minute, then B's 5 due since.
+    const store = openStore(databaseFile({ dataDir: first.dataDir }));
+    const now = Date.now();
+    const rows = [
+      ...Array.from({ length: 100 }, (_, i) => ({ orgId: a.orgId, endpointId: floodEndpoint, dueAt: now - 60_000 + i * 500 })),
+      ...Array.from({ length: 5 }, (_, i) => ({ orgId: b.orgId, endpointId: victimEndpoint, dueAt: now - 5 + i })),
+    ];
+    await store.batcher.submit(() => {
+      for (const [i, r] of rows.entries()) {
+        const eventId = newId("evt", now - 120_000 + i);
+        store.events.insertIfNew({ id: eventId, orgId: r.orgId, type: "call.ended", body: webhookBody("call.ended", new Date(now).toISOString(), { i }), dedupeKey: null, isTest: false, createdAt: now });
+        store.deliveries.insert({ id: newId("dlv", now - 120_000 + i), orgId: r.orgId, eventId, endpointId: r.endpointId, eventType: "call.ended", dueAt: r.dueAt, createdAt: now });
+      }
+    });
+    store.close();
+
+    const started = Date.now();
+    const second = await startApp(testConfig(first.dataDir, env), { logger: silentLogger });
+    cleanup.push(() => second.stop());
+    await victim.waitFor(5, 3_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(flood.received.length).toBeLessThanOrEqual(8); // A's first attempts are still on the wire
+  }, 30_000);
 });
 
 describe("replay, recover and test sends go through the dispatcher's limits, and stop with the endpoint", () => {

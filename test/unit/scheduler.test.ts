@@ -48,14 +48,38 @@ class FakeStore {
 
   pageDue = (afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] => {
     this.pageCalls++;
+    return this.range(afterDue, afterId, until, limit);
+  };
+
+  private range(afterDue: number, afterId: string, until: number, limit: number, orgId?: string): DueDelivery[] {
     const out: DueDelivery[] = [];
     for (let i = this.firstAfter(afterDue, afterId); i < this.rows.length && out.length < limit; i++) {
       const r = this.rows[i]!;
       if (r.nextAttemptAt > until) break;
-      if (!this.finished.has(r.id)) out.push({ ...r });
+      if (!this.finished.has(r.id) && (orgId === undefined || r.orgId === orgId)) out.push({ ...r });
     }
     return out;
+  }
+
+  /** The orgs whose own rows were paged (the real query reads only that org's index range). */
+  orgsPaged: string[] = [];
+
+  pageOrgDue = (orgId: string, afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] => {
+    this.orgsPaged.push(orgId);
+    return this.range(afterDue, afterId, until, limit, orgId);
   };
+
+  private pending(orgId: string): DueDelivery[] {
+    return this.rows.filter((r) => r.orgId === orgId && !this.finished.has(r.id));
+  }
+
+  orgNextDue = (orgId: string, after: number): number | null => this.pending(orgId).find((r) => r.nextAttemptAt > after)?.nextAttemptAt ?? null;
+
+  pendingOrgs = (): Array<{ orgId: string; nextDue: number }> =>
+    [...new Set(this.rows.map((r) => r.orgId))].flatMap((orgId) => {
+      const first = this.pending(orgId)[0];
+      return first ? [{ orgId, nextDue: first.nextAttemptAt }] : [];
+    });
 }
 
 const row = (n: number, due: number, orgId = "org_a"): DueDelivery => ({ id: `dlv_${String(n).padStart(7, "0")}`, orgId, endpointId: `wh_${orgId}`, nextAttemptAt: due });
@@ -71,6 +95,9 @@ function harness(rows: DueDelivery[], opts: { maxInMemory?: number; windowMs?: n
   let scheduler: Scheduler;
   scheduler = createScheduler({
     pageDue: store.pageDue,
+    pageOrgDue: store.pageOrgDue,
+    orgNextDue: store.orgNextDue,
+    pendingOrgs: store.pendingOrgs,
     onDue: (due) => {
       batches.push(due);
       for (const d of due) handed.set(d.id, (handed.get(d.id) ?? 0) + 1), queued.set(d.id, d);
@@ -326,5 +353,120 @@ describe("scheduler", () => {
     // The flood's rows that gave their room back were handed over again, once more each.
     expect([...h.handed.values()].filter((n) => n === 2)).toHaveLength(cap / 2);
     expect([...h.handed.values()].every((n) => n <= 2)).toBe(true);
+  });
+
+  describe("rows left in the store behind one org's backlog", () => {
+    const cap = 100;
+    const flood = (n: number) => Array.from({ length: n }, (_, i) => row(i, T0 - 2_000 + i, "org_flood"));
+    /** What a dispatcher does until the store is empty: finishes what it holds, as time goes on. */
+    async function drain(h: ReturnType<typeof harness>): Promise<void> {
+      const deadline = Date.now() + 10_000;
+      while (h.store.rows.some((r) => !h.store.finished.has(r.id))) {
+        if (Date.now() > deadline) throw new Error(`${h.store.rows.filter((r) => !h.store.finished.has(r.id)).length} rows never handed over`);
+        for (const id of [...h.queued.keys()]) h.complete(id);
+        expect(h.scheduler.inMemory).toBeLessThanOrEqual(cap);
+        h.clock.advance(5);
+        await Bun.sleep(1);
+      }
+    }
+
+    test("another org's retry due beyond the window is handed over when it falls due, while the backlog still fills memory", async () => {
+      const h = harness(flood(1_000), { maxInMemory: cap, windowMs: 1_000 });
+      h.scheduler.start();
+      expect(h.scheduler.inMemory).toBe(cap);
+      // The victim's delivery failed; its retry is due beyond the window, so it stays in the store.
+      const retry = row(10_000, T0 + 5_000, "org_victim");
+      h.store.put(retry);
+      h.scheduler.offer([retry]);
+      expect(h.scheduler.inMemory).toBe(cap);
+      expect(h.handed.has(retry.id)).toBe(false);
+
+      // The flood is never answered, so the in-order loader stays where it is.
+      h.clock.advance(4_100); // the retry enters the window: paged into the wheel, not yet handed over
+      await until(() => h.scheduler.scheduled === 1);
+      expect(h.handed.has(retry.id)).toBe(false);
+      h.clock.advance(900);
+      await until(() => h.handed.has(retry.id));
+      expect(h.scheduler.inMemory).toBeLessThanOrEqual(cap);
+      // Found by the victim's own rows only: the flood's were never paged to reach it.
+      expect(h.store.orgsPaged).not.toContain("org_flood");
+
+      await drain(h);
+      expect(h.handed.get(retry.id)).toBe(1);
+    });
+
+    test("rows found in the store at start, due after the backlog, are handed over when due, each once", async () => {
+      const victim = [
+        ...Array.from({ length: 5 }, (_, i) => row(20_000 + i, T0 - 10, "org_victim")),
+        row(20_010, T0 + 500, "org_victim"),
+        row(20_011, T0 + 5_000, "org_victim"),
+      ];
+      const h = harness([...flood(1_000), ...victim], { maxInMemory: cap, windowMs: 1_000 });
+      h.scheduler.start();
+      // Due already: handed over at start, ahead of 900 of the flood's rows due before them.
+      for (const d of victim.slice(0, 5)) expect(h.handed.get(d.id)).toBe(1);
+      expect(h.scheduler.inMemory).toBe(cap);
+      h.clock.advance(500);
+      await until(() => h.handed.has(victim[5]!.id));
+      h.clock.advance(3_600); // T0 + 4100: within the window of the last one
+      await until(() => h.scheduler.scheduled === 1);
+      h.clock.advance(900);
+      await until(() => h.handed.has(victim[6]!.id));
+      expect(h.store.orgsPaged).not.toContain("org_flood");
+
+      await drain(h);
+      // The in-order loader passed over the victim's rows later: none of them was handed over twice.
+      for (const d of victim) expect(h.handed.get(d.id)).toBe(1);
+      // The flood's rows that gave their room back were handed over once more each, at most.
+      expect(h.handed.size).toBe(1_000 + victim.length);
+      expect([...h.handed.values()].every((n) => n <= 2)).toBe(true);
+    });
+
+    test.each([1, 2, 3, 4, 5, 6, 7, 8])(
+      "seed %i: three orgs, random publishes, retries, completions and time: a row is handed over only when the dispatcher does not hold it, and none is lost",
+      async (seed) => {
+        let state = seed;
+        const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+        const pick = <T,>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+        const orgs = ["org_a", "org_b", "org_c"];
+        let n = 0;
+        const fresh = (due: number) => row(n++, due, pick(orgs));
+        // org_a's backlog is most of the store at start; the others have a few rows, some due later.
+        const initial = Array.from({ length: 120 }, () => fresh(T0 - 2_000 + Math.floor(random() * 7_000)));
+        for (const d of initial.slice(0, 80)) d.orgId = d.endpointId = "org_a";
+        const h = harness(initial, { maxInMemory: 20, windowMs: 1_000, pageSize: 7 });
+        const onDue = h.batches.push.bind(h.batches);
+        h.batches.push = (...batches: DueDelivery[][]) => {
+          // Handed over again only after the dispatcher gave it back (finished, retried or evicted).
+          for (const d of batches.flat()) expect(h.queued.has(d.id)).toBe(false);
+          return onDue(...batches);
+        };
+        h.scheduler.start();
+        for (let step = 0; step < 150; step++) {
+          const action = random();
+          const queued = [...h.queued.values()];
+          if (action < 0.35 && queued.length) {
+            const d = pick(queued);
+            if (random() < 0.3) {
+              // A failed attempt: the row moves to its retry's due time, then the dispatcher offers it.
+              h.queued.delete(d.id);
+              const retry = { ...d, nextAttemptAt: h.clock() + Math.floor(random() * 3_000) };
+              h.store.put(retry);
+              h.scheduler.offer([retry]);
+            } else h.complete(d.id);
+          } else if (action < 0.5) {
+            const d = fresh(h.clock());
+            h.store.put(d);
+            h.scheduler.offer([d]);
+          } else {
+            h.clock.advance(Math.floor(random() * 300));
+            await Bun.sleep(3);
+          }
+          expect(h.scheduler.inMemory).toBeLessThanOrEqual(20);
+        }
+        expect(h.store.orgsPaged.length).toBeGreaterThan(0);
+        await drain(h);
+      },
+    );
   });
 });
