@@ -95,6 +95,9 @@ export const deliveries = pgTable(
     index("deliveries_due")
       .on(t.nextAttemptAt)
       .where(sql`status = 'pending'`),
+    index("deliveries_org_due")
+      .on(t.orgId, t.nextAttemptAt, t.id)
+      .where(sql`status = 'pending'`),
     index("deliveries_endpoint_status").on(t.endpointId, t.status, t.id),
     index("deliveries_endpoint_event").on(t.endpointId, t.eventType, t.status, t.id),
     index("deliveries_event").on(t.eventId),

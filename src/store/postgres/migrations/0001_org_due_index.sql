@@ -1,0 +1,1 @@
+CREATE INDEX "deliveries_org_due" ON "deliveries" USING btree ("org_id","next_attempt_at","id") WHERE status = 'pending';
