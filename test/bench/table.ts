@@ -10,6 +10,8 @@ export interface Row {
   target?: string;
   /** undefined: informational, no target. */
   pass?: boolean;
+  /** The receiver's CPU per request during the runs behind `value`: what it took of the shared cores. */
+  receiver?: string;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -39,7 +41,7 @@ export function machine(): string {
 }
 
 export function renderTable(rows: Row[]): string {
-  const header = ["figure", "value", "ceiling/baseline", "ratio", "target", "pass?"];
+  const header = ["figure", "value", "ceiling/baseline", "ratio", "target", "pass?", "receiver CPU/req"];
   const cells = rows.map((r) => [
     r.figure,
     r.value,
@@ -47,6 +49,7 @@ export function renderTable(rows: Row[]): string {
     r.ratio === undefined ? "" : r.ratio.toFixed(2),
     r.target ?? "",
     r.pass === undefined ? "" : r.pass ? "PASS" : "FAIL",
+    r.receiver ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => "| " + c.map((v, i) => v.padEnd(widths[i]!)).join(" | ") + " |";
