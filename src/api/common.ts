@@ -64,26 +64,66 @@ export function ok<T>(data: T): { success: true; data: T } {
   return { success: true, data };
 }
 
-/** Every error code the API answers with: its status, when (as the README's table says) and a typical message. */
-const ERROR_CODES = {
+/**
+ * Every error code the API answers with: its status, when, and a typical message. /docs lists
+ * them per route, and the README's error table is written from here (scripts/readme-tables.ts).
+ */
+export const ERROR_CODES = {
   VALIDATION_ERROR: { status: 400, when: "a field is wrong (the message and `path` name it), malformed JSON, invalid UTF-8", message: "The request body is not valid JSON." },
-  URL_NOT_ALLOWED: { status: 400, when: "the URL is, or resolves to, a non-public address, or names a port that is not allowed", message: "url is not allowed: 10.0.0.1 is a private address." },
-  URL_PROBE_FAILED: { status: 400, when: "the probe POST to the URL got no 2xx within 10 s", message: "The probe could not reach the URL: connection refused." },
+  URL_NOT_ALLOWED: {
+    status: 400,
+    when: "the endpoint URL is, or resolves to, a non-public address, or names a port outside `WEBHOOKD_ALLOWED_PORTS`",
+    message: "url is not allowed: 10.0.0.1 is a private address.",
+  },
+  URL_PROBE_FAILED: { status: 400, when: "the probe POST got no 2xx within 10 s (the message says what happened)", message: "The probe could not reach the URL: connection refused." },
   UNAUTHORIZED: { status: 401, when: "no key, an unknown key, a revoked key", message: "A valid API key is required (X-API-Key or Authorization: Bearer)." },
-  FORBIDDEN: { status: 403, when: "the key lacks the route's scope, or the route needs the admin key (or the admin key names no org with X-Org-Id)", message: 'This API key lacks the required scope "webhooks:write".' },
-  NOT_FOUND: { status: 404, when: "no such resource in your org (or no such org in X-Org-Id)", message: "Webhook endpoint not found." },
+  FORBIDDEN: {
+    status: 403,
+    when: "the key lacks the route's scope (the message names it), or the route needs the admin key (or the admin key names no org with X-Org-Id)",
+    message: 'This API key lacks the required scope "webhooks:write".',
+  },
+  NOT_FOUND: { status: 404, when: "no such resource in your org (or no such org in X-Org-Id), or no such route", message: "Webhook endpoint not found." },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    when: "the path exists but not with this method; `Allow` lists the ones it takes",
+    message: "/api/v1/webhooks does not take PUT; it takes GET, POST.",
+  },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, when: "the same Idempotency-Key is still being processed", message: "A request with this Idempotency-Key is still being processed; retry shortly." },
-  ADMIN_KEY_CONFIGURED: { status: 409, when: "WEBHOOKD_ADMIN_KEY sets the admin key, so it cannot be rotated here", message: "The admin key is set by WEBHOOKD_ADMIN_KEY: change the variable and restart to rotate it." },
+  ADMIN_KEY_CONFIGURED: {
+    status: 409,
+    when: "an admin key rotation while `WEBHOOKD_ADMIN_KEY` sets the admin key",
+    message: "The admin key is set by WEBHOOKD_ADMIN_KEY: change the variable and restart to rotate it.",
+  },
+  RECOVER_IN_PROGRESS: {
+    status: 409,
+    when: "a recover of this endpoint is still running; call again once it has finished",
+    message: "A recover of this endpoint is still running; try again once it has finished.",
+  },
   PAYLOAD_TOO_LARGE: { status: 413, when: "the body or an event's `data` is over the limit", message: "The request body is larger than 327680 bytes." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, when: "a body that is not `application/json`", message: "Send the request body as JSON with Content-Type: application/json." },
   MAX_ENDPOINTS: { status: 422, when: "the org already has the maximum number of endpoints", message: "Maximum 5 webhook endpoints per organization." },
   IDEMPOTENCY_KEY_REUSED: { status: 422, when: "an Idempotency-Key reused with a different request", message: "This Idempotency-Key was already used with a different request." },
-  RECOVER_IN_PROGRESS: { status: 409, when: "a recover of this endpoint is still running; call again once it has finished", message: "A recover of this endpoint is still running; try again once it has finished." },
-  ENDPOINT_DELETED: { status: 422, when: "a replay, recover or test send on a deleted endpoint (its log stays readable until retention)", message: "The endpoint was deleted: nothing more is sent to it. Its delivery log stays readable until retention removes it." },
-  ENDPOINT_DISABLED: { status: 422, when: "a replay, recover or test send to a disabled endpoint, or one it was disabled before sending", message: "The endpoint is disabled; enable it (isActive: true) to send it a test." },
-  RATE_LIMITED: { status: 429, when: "over the key's rate (`Retry-After`, `RateLimit-*` headers) or the org's publish rate", message: "Rate limit exceeded; retry after 1s." },
-  NOT_READY: { status: 503, when: "the database does not take writes (readiness)", message: "The database is not writable: disk I/O error" },
-  STORAGE_UNAVAILABLE: { status: 503, when: "the database cannot take writes (disk full, locked); nothing was stored", message: "The database cannot take writes right now (SQLITE_FULL); nothing was stored. Retry shortly." },
+  ENDPOINT_DELETED: {
+    status: 422,
+    when: "a replay, recover or test send on a deleted endpoint (its log stays readable until retention)",
+    message: "The endpoint was deleted: nothing more is sent to it. Its delivery log stays readable until retention removes it.",
+  },
+  ENDPOINT_DISABLED: {
+    status: 422,
+    when: "a replay, recover or test send to a disabled endpoint, or one it was disabled before sending",
+    message: "The endpoint is disabled; enable it (isActive: true) to send it a test.",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    when: "over the per-key rate (`Retry-After`, `RateLimit-*` headers), or over the org's publish rate (`Retry-After`)",
+    message: "Rate limit exceeded; retry after 1s.",
+  },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    when: "the database cannot take writes (disk full, locked); nothing was stored",
+    message: "The database cannot take writes right now (SQLITE_FULL); nothing was stored. Retry shortly.",
+  },
+  NOT_READY: { status: 503, when: "`GET /readyz`: the database does not take writes", message: "The database is not writable: disk I/O error" },
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { configTableMarkdown, withConfigTable } from "../../scripts/config-table.ts";
+import { configTableMarkdown, errorTableMarkdown, withCodeTables } from "../../scripts/readme-tables.ts";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
@@ -9,10 +9,16 @@ describe("README", () => {
     expect(readme).toContain(configTableMarkdown());
   });
 
-  test("scripts/config-table.ts writes that table in place of an outdated one, leaving the rest as it was", () => {
-    const stale = readme.replace("| `WEBHOOKD_PORT` |", "| `WEBHOOKD_OLD_PORT` |\n| `WEBHOOKD_PORT` |");
+  test("its error-code table is the one the API answers from (ERROR_CODES, also behind /docs)", () => {
+    expect(readme).toContain(errorTableMarkdown());
+  });
+
+  test("scripts/readme-tables.ts writes both tables in place of outdated ones, leaving the rest as it was", () => {
+    const stale = readme
+      .replace("| `WEBHOOKD_PORT` |", "| `WEBHOOKD_OLD_PORT` |\n| `WEBHOOKD_PORT` |")
+      .replace("| 401 | `UNAUTHORIZED` |", "| 418 | `TEAPOT` | old |\n| 401 | `UNAUTHORIZED` |");
     expect(stale).not.toBe(readme);
-    expect(withConfigTable(stale)).toBe(readme);
+    expect(withCodeTables(stale)).toBe(readme);
   });
 
   test("its test command is the one CI runs", () => {
