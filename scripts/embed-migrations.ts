@@ -1,7 +1,7 @@
 /**
  * Writes <dir>/index.ts from drizzle-kit's journal in <dir>/meta, importing each SQL file as text
  * so `bun build --compile` embeds the migrations in the binary. Run by `bun run db:generate` for
- * both dialects: src/store/migrations (SQLite) and src/store/postgres/migrations.
+ * both dialects: src/store/sqlite/migrations and src/store/postgres/migrations.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";

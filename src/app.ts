@@ -1,6 +1,6 @@
 /**
- * Composition root: opens the store, builds the services, and starts and stops the HTTP server,
- * the scheduler, the dispatcher and the sweeper. The only module that knows them all.
+ * Composition root: opens the store, builds the services and the delivery engine, and starts and
+ * stops the HTTP server, the engine and the sweeper. The only module that knows them all.
  */
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,10 +9,10 @@ import { systemClock, type Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
-import { openStore, type Store } from "./store/store.ts";
-import { BUSY_TIMEOUT_MS } from "./store/database.ts";
-import { startCheckpointer } from "./store/checkpointer.ts";
+import { openSqliteStore } from "./store/sqlite/store.ts";
+import { BUSY_TIMEOUT_MS } from "./store/sqlite/database.ts";
 import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./security/secret-box.ts";
+import { createSigningSecrets } from "./security/signing-secrets.ts";
 import { hashApiKey } from "./security/tokens.ts";
 import { systemResolver, type Resolver } from "./security/resolver.ts";
 import { vetTarget } from "./security/target-guard.ts";
@@ -26,11 +26,9 @@ import { createEventsService } from "./api/events/service.ts";
 import { createDeliveriesService } from "./api/deliveries/service.ts";
 import { createHttpClient } from "./delivery/http-client.ts";
 import { createRetryPolicy } from "./delivery/retry-policy.ts";
-import { createDispatcher } from "./delivery/dispatcher.ts";
+import { createDeliveryEngine } from "./delivery/engine.ts";
 import { createProber, PROBE_TIMEOUT_MS } from "./delivery/prober.ts";
-import { createScheduler } from "./scheduler/scheduler.ts";
 import { createSweeper } from "./scheduler/sweeper.ts";
-import { createPendingCanceller } from "./store/pending-canceller.ts";
 import { createHttpApp } from "./http/app.ts";
 import { VERSION } from "./version.ts";
 
@@ -123,21 +121,22 @@ function assertMasterKeyOpens(box: SecretBox, sealed: string | undefined): void 
 }
 
 /** Everything but the listeners and timers: used by `serve`, by CLI commands and by tests. */
-export function buildServices(config: Config, options: AppOptions = {}) {
+export async function buildServices(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
   const resolver = options.resolver ?? systemResolver;
   const userAgent = `webhookd/${VERSION}`;
   const metrics = createWebhookdMetrics();
   assertDataDirWritable(config.dataDir);
-  const store: Store = openStore(databaseFile(config), { observer: metrics.storage });
+  const store = openSqliteStore(databaseFile(config), { observer: metrics.storage });
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
   try {
-    assertMasterKeyOpens(secretBox, store.endpoints.sampleSealedSecret());
+    assertMasterKeyOpens(secretBox, await store.endpoints.sampleSealedSecret());
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
+  const secrets = createSigningSecrets(secretBox, clock);
   const checkTarget = (url: URL) => vetPort(url, config.allowedPorts) ?? vetTarget(url, { resolver, allowPrivate: config.allowPrivateTargets });
   const client = createHttpClient({ pickTarget: checkTarget, caCerts: config.caFile, userAgent });
 
@@ -146,50 +145,15 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     orgs: store.orgs,
     configuredAdminKeyHash: config.adminKey ? hashApiKey(config.adminKey) : null,
   });
-  const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, write: store.write, onKeyRevoked: auth.forgetKeyHash });
-  const adminKeys = createAdminKeysService({
-    apiKeys: store.apiKeys,
-    clock,
-    write: store.write,
-    configured: config.adminKey !== undefined,
-    onKeyRevoked: auth.forgetKeyHash,
-  });
+  store.changes.onKeyRevoked(auth.forgetKeyHash);
+  const orgs = createOrgsService({ orgs: store.orgs, apiKeys: store.apiKeys, clock, write: store.write });
+  const adminKeys = createAdminKeysService({ apiKeys: store.apiKeys, clock, write: store.write, configured: config.adminKey !== undefined });
 
-  const canceller = createPendingCanceller({
-    deliveries: store.deliveries,
-    write: store.write,
-    clock,
-    logger,
-    onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
-  });
-
-  // Late-bound: the scheduler needs the dispatcher and the dispatcher reports to the scheduler.
-  let scheduler: ReturnType<typeof createScheduler> | null = null;
-
-  const webhooks = createWebhooksService({
-    endpoints: store.endpoints,
-    write: store.write,
-    secretBox,
-    clock,
-    catalog: config.eventTypes,
-    checkTarget,
-    probe: config.probe ? createProber(client, { clock, userAgent }) : null,
-    allowHttp: config.allowHttp,
-    maxEndpointsPerOrg: config.maxEndpointsPerOrg,
-    onChanged: (orgId, endpointId) => store.endpointCache.invalidate(orgId, endpointId),
-    cancellation: canceller,
-    onStopped: (endpointId) => dispatcher.dropEndpoint(endpointId),
-  });
-
-  const dispatcher = createDispatcher({
-    deliveries: store.deliveries,
-    attempts: store.attempts,
-    endpoints: store.endpoints,
-    endpointCache: store.endpointCache,
-    batcher: store.batcher,
+  const engine = createDeliveryEngine({
+    store,
     client,
     policy: createRetryPolicy({ schedule: config.retrySchedule, jitter: 0.1, retryAfterMaxMs: RETRY_AFTER_MAX_MS }),
-    signingSecrets: (endpoint) => webhooks.signingSecrets(endpoint),
+    signingSecrets: (endpoint) => secrets.signing(endpoint),
     clock,
     logger,
     metrics,
@@ -199,32 +163,31 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     endpointConcurrency: config.endpointConcurrency,
     attemptTimeoutMs: config.attemptTimeoutMs,
     disableAfter: config.disableAfter,
-    cancellation: canceller,
-    onSettled: (id, retry) => (retry ? scheduler?.offer([retry]) : scheduler?.done(id)),
-  });
-
-  scheduler = createScheduler({
-    pageDue: store.deliveries.pageDue,
-    pageOrgDue: store.deliveries.pageOrgDue,
-    orgNextDue: store.deliveries.orgNextDue,
-    pendingOrgs: store.deliveries.pendingOrgs,
-    onDue: (due) => dispatcher.enqueue(due),
-    evict: (orgId) => dispatcher.evictQueued(orgId),
-    clock,
     maxInMemory: config.maxInMemory,
   });
-  const schedulerRef = scheduler;
 
+  const webhooks = createWebhooksService({
+    endpoints: store.endpoints,
+    write: store.write,
+    secrets,
+    clock,
+    catalog: config.eventTypes,
+    checkTarget,
+    probe: config.probe ? createProber(client, { clock, userAgent }) : null,
+    allowHttp: config.allowHttp,
+    maxEndpointsPerOrg: config.maxEndpointsPerOrg,
+    stop: engine.endpointStop,
+  });
   const events = createEventsService({
     events: store.events,
     deliveries: store.deliveries,
     endpointCache: store.endpointCache,
-    batcher: store.batcher,
+    write: store.write,
     catalog: config.eventTypes,
     clock,
     maxPayloadBytes: config.maxPayloadBytes,
     orgPublishRate: config.orgPublishRate > 0 ? createRateLimiter(config.orgPublishRate, config.orgPublishRate * 2, clock) : null,
-    onScheduled: (due) => schedulerRef.offer(due),
+    onScheduled: engine.offer,
     onPublished: (count) => metrics.eventsPublished.inc({}, count),
   });
   const deliveries = createDeliveriesService({
@@ -235,28 +198,23 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     eventsService: events,
     catalog: config.eventTypes,
     clock,
-    sendNow: dispatcher.sendNow,
+    sendNow: engine.sendNow,
     sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
-  const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
+  const idempotency = createIdempotencyService(clock, store.write);
   const sweeper = createSweeper({
-    retention: store.retention,
     write: store.write,
     sweepIdempotency: idempotency.sweep,
-    resumeCancellations: canceller.resume,
+    resumeCancellations: engine.resumeCancellations,
     clock,
     logger,
     retentionDays: config.retentionDays,
     cron: config.retentionCron,
   });
 
-  metrics.registry.gauge("webhookd_due_queue_depth", "Deliveries due and waiting for a dispatch slot or in flight", () => dispatcher.backlog);
-  metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
-  metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
-
-  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper, canceller };
+  return { config, logger, clock, metrics, store, secrets, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, engine, sweeper };
 }
-export type Services = ReturnType<typeof buildServices>;
+export type Services = Awaited<ReturnType<typeof buildServices>>;
 
 export interface RunningApp {
   url: string;
@@ -268,9 +226,9 @@ export interface RunningApp {
 }
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
-  const services = buildServices(config, options);
+  const services = await buildServices(config, options);
   const { logger, store } = services;
-  const { generated: generatedAdminKey, revoked } = services.adminKeys.atStart();
+  const { generated: generatedAdminKey, revoked } = await services.adminKeys.atStart();
   if (revoked > 0) logger.warn("WEBHOOKD_ADMIN_KEY is set: revoked the stored admin keys", { revoked });
   const http = createHttpApp({
     version: VERSION,
@@ -288,10 +246,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
   });
-  services.canceller.resume();
-  services.scheduler.start();
+  await services.engine.start();
   services.sweeper.start();
-  const checkpointer = startCheckpointer(databaseFile(config), logger);
+  const checkpointer = store.startCheckpointer(logger);
   services.metrics.registry.gauge(
     "webhookd_wal_frames_checkpointed",
     "WAL frames the background checkpoint thread has copied into the database file since start",
@@ -312,13 +269,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       stopping ??= (async () => {
         await http.stop();
         services.sweeper.stop();
-        services.scheduler.stop();
-        await services.canceller.stop();
-        const drained = await services.dispatcher.drain(SHUTDOWN_GRACE_MS);
+        const drained = await services.engine.stop(SHUTDOWN_GRACE_MS);
         if (!drained) logger.warn("attempts still in flight at shutdown are due again after restart");
-        await store.batcher.flush();
-        await checkpointer.stop();
-        store.close();
+        await store.close();
         logger.info("webhookd stopped");
       })();
       return stopping;

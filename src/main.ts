@@ -57,13 +57,13 @@ async function run(argv: string[]): Promise<number> {
       return 0;
     }
     case "migrate": {
-      buildServices(config, { logger: silentLogger }).store.close();
+      await (await buildServices(config, { logger: silentLogger })).store.close();
       print("migrations applied");
       return 0;
     }
     case "orgs": {
       const [sub, name, extra] = positionals;
-      const services = buildServices(config, { logger: silentLogger });
+      const services = await buildServices(config, { logger: silentLogger });
       try {
         if (sub === "create" && name && !extra) {
           const org = await services.orgs.createOrg(name);
@@ -72,14 +72,14 @@ async function run(argv: string[]): Promise<number> {
         }
         if (sub === "list" && !name) {
           for (let after: string | null = null; ; ) {
-            const { items, pagination } = services.orgs.listOrgs({ after, limit: MAX_LIST_PAGE });
+            const { items, pagination } = await services.orgs.listOrgs({ after, limit: MAX_LIST_PAGE });
             for (const org of items) print(`${org.id}\t${org.name}`);
             if ((after = pagination.nextAfter) === null) break;
           }
           return 0;
         }
       } finally {
-        services.store.close();
+        await services.store.close();
       }
       throw new UsageError("expected 'orgs create <name>' or 'orgs list'");
     }
@@ -92,19 +92,19 @@ async function run(argv: string[]): Promise<number> {
         throw new UsageError("expected 'keys create --org <id> --scopes <a,b> [--name <n>] [--mode live|test]'");
       }
       if (mode !== "live" && mode !== "test") throw new UsageError("--mode is live or test");
-      const services = buildServices(config, { logger: silentLogger });
+      const services = await buildServices(config, { logger: silentLogger });
       try {
         const { row, key } = await services.orgs.createKey(org, { scopes, name: flags["--name"] ?? null, mode });
         print(JSON.stringify({ id: row.id, orgId: row.orgId, scopes: row.scopes, key }));
         return 0;
       } finally {
-        services.store.close();
+        await services.store.close();
       }
     }
     case "admin-key": {
       const [sub, extra] = positionals;
       if ((sub !== "rotate" && sub !== "revoke") || extra) throw new UsageError("expected 'admin-key rotate' or 'admin-key revoke'");
-      const services = buildServices(config, { logger: silentLogger });
+      const services = await buildServices(config, { logger: silentLogger });
       try {
         if (sub === "rotate") {
           const { row, key } = await services.adminKeys.rotate();
@@ -114,7 +114,7 @@ async function run(argv: string[]): Promise<number> {
         }
         return 0;
       } finally {
-        services.store.close();
+        await services.store.close();
       }
     }
     default:

@@ -1,6 +1,6 @@
 /** What the API shows of an API key, org or admin: never the key, only what tells keys apart. */
 import { t } from "elysia";
-import type { ApiKeyRow } from "../store/repositories/api-keys.ts";
+import type { ApiKeyRow } from "../store/port.ts";
 import { Id, iso, IsoDate, NullableIsoDate } from "./common.ts";
 
 export const KeyFields = {

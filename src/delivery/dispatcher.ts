@@ -1,32 +1,24 @@
 /**
  * The dispatcher: takes due deliveries, runs each attempt (load → sign → send → record →
  * reschedule) under a global, a per-org and a per-endpoint concurrency limit, in the fair
- * queue's order, and records outcomes through the group-commit batcher. Scheduled attempts,
+ * queue's order, and hands each outcome to the outcome recorder. Scheduled attempts,
  * replays, recovers and test sends all wait in that one queue for those same slots.
  */
 import type { Clock } from "../lib/clock.ts";
-import { newId } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { SendNowResult, SendUrgency } from "../lib/send-now.ts";
 import type { WebhookdMetrics } from "../lib/metrics.ts";
-import type { AttemptTrigger } from "../store/schema.ts";
-import type { EndpointCache } from "../store/endpoint-cache.ts";
-import type { WriteBatcher } from "../store/write-batcher.ts";
-import type { AttemptsRepo } from "../store/repositories/attempts.ts";
-import type { DeliveriesRepo, DeliveryForAttempt, DueDelivery } from "../store/repositories/deliveries.ts";
-import type { EndpointRow, EndpointsRepo } from "../store/repositories/endpoints.ts";
+import type { DeliveriesReads, DeliveryForAttempt, DueDelivery, EndpointCache, EndpointRow } from "../store/port.ts";
 import { FairQueue } from "./fair-queue.ts";
 import type { AttemptResult, HttpClient } from "./http-client.ts";
 import type { RetryDecision, RetryPolicy } from "./retry-policy.ts";
-import type { PendingCancellation } from "../store/pending-canceller.ts";
+import type { OutcomeRecorder } from "./outcome-recorder.ts";
 import { webhookHeaders } from "./webhook-request.ts";
 
 export interface DispatcherDeps {
-  deliveries: DeliveriesRepo;
-  attempts: AttemptsRepo;
-  endpoints: EndpointsRepo;
+  deliveries: Pick<DeliveriesReads, "forAttempt">;
   endpointCache: EndpointCache;
-  batcher: WriteBatcher;
+  recorder: OutcomeRecorder;
   client: HttpClient;
   policy: RetryPolicy;
   /** Plaintext secrets that sign for this endpoint now (current first). */
@@ -39,9 +31,6 @@ export interface DispatcherDeps {
   orgConcurrency: number;
   endpointConcurrency: number;
   attemptTimeoutMs: number;
-  disableAfter: number;
-  /** Cancels the pending deliveries of an endpoint this disables. */
-  cancellation: PendingCancellation;
   /**
    * Called once for every delivery handed to `enqueue`, when the dispatcher is done with it:
    * with its retry when one is due later, else with null (finished, skipped or gone).
@@ -56,8 +45,6 @@ type Job =
 const jobOrg = (job: Job) => (job.kind === "scheduled" ? job.due.orgId : job.d.orgId);
 const jobEndpoint = (job: Job) => (job.kind === "scheduled" ? job.due.endpointId : job.d.endpointId);
 const STOPPED: SendNowResult = { refused: "endpoint_stopped" };
-
-const endpointKey = (endpointId: string) => `endpoint-counters:${endpointId}`;
 
 /** If recording an outcome fails (disk full, locked), try the delivery again this much later. */
 const RECORD_FAILURE_RETRY_MS = 5_000;
@@ -75,8 +62,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** The endpoint, if deliveries may still be sent to it (enabled, not deleted). */
-  function liveEndpoint(endpointId: string): EndpointRow | undefined {
-    const endpoint = deps.endpointCache.get(endpointId);
+  async function liveEndpoint(endpointId: string): Promise<EndpointRow | undefined> {
+    const endpoint = await deps.endpointCache.get(endpointId);
     return endpoint && endpoint.enabled && endpoint.deletedAt === null ? endpoint : undefined;
   }
 
@@ -91,89 +78,19 @@ export function createDispatcher(deps: DispatcherDeps) {
       userAgent: deps.userAgent,
     });
     // Disabled or deleted while its address was looked up: nothing is sent ("cancelled").
-    const stillWanted = () => liveEndpoint(endpoint.id) !== undefined;
+    const stillWanted = async () => (await liveEndpoint(endpoint.id)) !== undefined;
     const result = await deps.client.send({ url: endpoint.url, headers, body: d.body, timeoutMs: deps.attemptTimeoutMs, stillWanted });
     deps.metrics.attemptDuration.observe(result.durationMs / 1000);
     return { result, at };
   }
 
-  function attemptRow(d: DeliveryForAttempt, endpoint: EndpointRow, trigger: AttemptTrigger, number: number, r: AttemptResult, at: number) {
-    deps.attempts.insert({
-      id: newId("att", at),
-      deliveryId: d.id,
-      endpointId: endpoint.id,
-      trigger,
-      attemptNumber: number,
-      url: endpoint.url,
-      statusCode: r.statusCode,
-      durationMs: Math.round(r.durationMs),
-      errorCode: r.error?.code ?? null,
-      errorMessage: r.error?.message ?? null,
-      responseHeaders: r.responseHeaders,
-      responseBody: r.responseBody,
-      createdAt: at,
-    });
-  }
-
-  /**
-   * An attempt's mark on its endpoint (last triggered; a success also ends the run of failures),
-   * in a batch's ops. One endpoint gets many per commit, so they are merged into one UPDATE.
-   */
-  function touchEndpoint(endpointId: string, at: number, success: boolean): void {
-    deps.batcher.coalesce<{ reset: boolean; at: number }>(
-      endpointKey(endpointId),
-      (previous) => ({ reset: success || (previous?.reset ?? false), at }),
-      (s) => (s.reset ? deps.endpoints.recordSuccess(endpointId, s.at) : deps.endpoints.recordTriggered(endpointId, s.at)),
-    );
-  }
-
-  function outcomeFields(r: AttemptResult, at: number) {
-    return {
-      lastAttemptAt: at,
-      lastStatusCode: r.statusCode,
-      lastDurationMs: Math.round(r.durationMs),
-      lastErrorCode: r.error?.code ?? null,
-      lastErrorMessage: r.error?.message ?? null,
-    };
-  }
-
-  /**
-   * A scheduled attempt's bookkeeping, in one savepoint of the group commit. `nextAttemptAt` is
-   * the retry's due time (null when there is none).
-   */
-  function recordScheduled(d: DeliveryForAttempt, endpoint: EndpointRow, r: AttemptResult, at: number, decision: RetryDecision, nextAttemptAt: number | null) {
-    const number = d.attempts + 1;
-    const status = decision.kind === "succeeded" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed";
-    return () => {
-      attemptRow(d, endpoint, "scheduled", number, r, at);
-      const applied = deps.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
-      if (!applied || d.isTest) return { applied, disabled: null, cancelled: 0 };
-      if (decision.kind === "succeeded") touchEndpoint(endpoint.id, at, true);
-      else if (decision.kind === "retry") touchEndpoint(endpoint.id, at, false);
-      else {
-        // The run of failures counts from the successes recorded before this one.
-        deps.batcher.flushCoalesced(endpointKey(endpoint.id));
-        const run = deps.endpoints.recordExhausted(endpoint.id, at);
-        const reason = decision.kind === "gone" ? "gone" : deps.disableAfter > 0 && run && run.consecutiveFailures >= deps.disableAfter ? "too_many_failures" : null;
-        if (run && run.enabled && reason) {
-          deps.endpoints.autoDisable(endpoint.id, at, reason);
-          // Inside the write: a publish later in this transaction must not fan out to it.
-          deps.endpointCache.invalidate(endpoint.orgId, endpoint.id);
-          const cancelled = deps.cancellation.firstBatch(endpoint.id, at);
-          return { applied, disabled: reason, cancelled };
-        }
-      }
-      return { applied, disabled: null, cancelled: 0 };
-    };
-  }
-
-  /** `sent` frees the endpoint's slot as soon as the response is in; recording runs after. */
+/** `sent` frees the endpoint's slot as soon as the response is in; recording runs after. */
   async function runScheduled(due: DueDelivery, sent: () => void): Promise<DueDelivery | null> {
     // A first attempt straight from publish carries its row; an endpoint stopped since is caught
     // just below, and a row changed since (a replay) by recordOutcome's status guard.
-    const d = due.preloaded ?? deps.deliveries.forAttempt(due.id);
+    const d = due.preloaded ?? (await deps.deliveries.forAttempt(due.id));
     if (!d || d.status !== "pending") return null;
-    const endpoint = liveEndpoint(d.endpointId);
+    const endpoint = await liveEndpoint(d.endpointId);
     if (!endpoint) return null;
     const { result, at } = await send(d, endpoint);
     sent();
@@ -190,13 +107,10 @@ export function createDispatcher(deps: DispatcherDeps) {
     const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {
-      // "relaxed": an outcome lost to a power cut only means the delivery is sent again.
-      const { applied, disabled, cancelled } = await deps.batcher.submit(recordScheduled(d, endpoint, result, at, decision, nextAttemptAt), "relaxed");
+      const { applied, disabled } = await deps.recorder.scheduled(d, endpoint, result, at, decision, nextAttemptAt);
       if (disabled) {
         const why = disabled === "gone" ? "its receiver answered 410 Gone" : "consecutive failed deliveries";
         deps.logger.warn(`endpoint disabled: ${why}`, { endpointId: endpoint.id, orgId: endpoint.orgId, reason: disabled });
-        deps.cancellation.committed(endpoint.id, at, cancelled);
-        dropEndpoint(endpoint.id);
       }
       if (!applied) return null;
       if (nextAttemptAt !== null) {
@@ -214,27 +128,13 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   /** One attempt outside the schedule (replay, test), recorded; refused when the endpoint stopped meanwhile. */
   async function runManual(d: DeliveryForAttempt, trigger: "replay" | "test", sent: () => void): Promise<SendNowResult> {
-    const endpoint = liveEndpoint(d.endpointId);
+    const endpoint = await liveEndpoint(d.endpointId);
     if (!endpoint) return STOPPED;
     const { result, at } = await send(d, endpoint);
     sent();
     if (result.error?.code === "cancelled") return STOPPED;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger });
-    await deps.batcher.submit(() => {
-      // Replays never touch the retry counters; a success still ends a failed delivery.
-      attemptRow(d, endpoint, trigger, trigger === "test" ? 1 : d.attempts, result, at);
-      const fields = { id: d.id, attempts: trigger === "test" ? 1 : d.attempts, nextAttemptAt: null, ...outcomeFields(result, at) };
-      if (trigger === "test") {
-        deps.deliveries.recordOutcome({ ...fields, status: result.ok ? "succeeded" : "failed" }, at, d.status);
-      } else if (result.ok) {
-        deps.deliveries.recordOutcome({ ...fields, status: "succeeded" }, at, d.status);
-        touchEndpoint(endpoint.id, at, true);
-      } else {
-        // Status, attempts and any retry stay as they were; the log shows this latest answer.
-        deps.deliveries.recordLastAttempt({ id: d.id, ...outcomeFields(result, at) }, at);
-        touchEndpoint(endpoint.id, at, false);
-      }
-    });
+    await deps.recorder.manual(d, endpoint, trigger, result, at);
     return { sent: { deliveryId: d.id, success: result.ok, statusCode: result.statusCode, durationMs: Math.round(result.durationMs), error: result.error } };
   }
 
@@ -300,18 +200,20 @@ export function createDispatcher(deps: DispatcherDeps) {
      * Sends one delivery outside the schedule (replay, test) through the same queue and slots as
      * every other attempt, and resolves once it is recorded.
      */
-    sendNow(deliveryId: string, trigger: "replay" | "test", urgency: SendUrgency = "interactive"): Promise<SendNowResult> {
-      const d = deps.deliveries.forAttempt(deliveryId);
-      if (!d) return Promise.resolve({ refused: "delivery_gone" });
-      if (!liveEndpoint(d.endpointId)) return Promise.resolve(STOPPED);
+    async sendNow(deliveryId: string, trigger: "replay" | "test", urgency: SendUrgency = "interactive"): Promise<SendNowResult> {
+      const d = await deps.deliveries.forAttempt(deliveryId);
+      if (!d) return { refused: "delivery_gone" };
+      if (!(await liveEndpoint(d.endpointId))) return STOPPED;
       return new Promise<SendNowResult>((settle, fail) => {
         queue.push({ kind: "manual", d, trigger, settle, fail }, urgency === "interactive");
         pump();
       });
     },
 
-    /** An endpoint was disabled or deleted: nothing queued for it is sent. */
-    dropEndpoint,
+    /** An endpoint changed (on any node): if it is stopped now, nothing queued for it is sent. */
+    async endpointChanged(endpointId: string): Promise<void> {
+      if (!(await liveEndpoint(endpointId))) dropEndpoint(endpointId);
+    },
 
     /**
      * Gives back the newest scheduled delivery an org has waiting (never one in flight, nor a

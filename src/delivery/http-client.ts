@@ -37,7 +37,7 @@ export interface AttemptRequest {
   body: string;
   timeoutMs: number;
   /** Asked after the address lookup, right before connecting: false sends nothing ("cancelled"). */
-  stillWanted?: () => boolean;
+  stillWanted?: () => boolean | Promise<boolean>;
 }
 
 export interface AttemptResult {
@@ -143,7 +143,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const verdict = picked instanceof Promise ? await untilAborted(picked, controller.signal) : picked;
       if (!verdict.ok) return finish({ code: verdict.code, message: verdict.message });
       // The lookup took time: an endpoint deleted or disabled meanwhile gets no request.
-      if (req.stillWanted && !req.stillWanted()) {
+      if (req.stillWanted && !(await req.stillWanted())) {
         return finish({ code: "cancelled", message: "the endpoint was disabled or deleted before the request was sent" });
       }
       const pinned = pinnedUrl(target, verdict.address);

@@ -45,7 +45,7 @@ export interface HttpDeps {
   metrics: WebhookdMetrics;
   catalog: EventTypeCatalog;
   maxPayloadBytes: number;
-  checkWritable: () => void;
+  checkWritable: () => Promise<void>;
 }
 
 /** Body caps: a batch may carry many events; everything else one payload and some room. */

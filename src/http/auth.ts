@@ -37,16 +37,23 @@ interface RequestContext {
 
 export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
   // One answer per request: the body parser's hook and the derive both ask for it.
-  const admitted = new WeakMap<Request, Caller | null>();
+  const admitted = new WeakMap<Request, Promise<Caller | null>>();
 
   /** Admits a request: checks it was routed on its own path, authenticates, counts it against the key's rate limit, resolves the org. */
-  function admit({ request, headers, set, path }: RequestContext): Caller | null {
-    const known = admitted.get(request);
-    if (known !== undefined) return known;
+  function admit(context: RequestContext): Promise<Caller | null> {
+    let known = admitted.get(context.request);
+    if (known === undefined) {
+      known = authenticate(context);
+      admitted.set(context.request, known);
+    }
+    return known;
+  }
+
+  async function authenticate({ request, headers, set, path }: RequestContext): Promise<Caller | null> {
     if (!routedOnRealPath(request.url, path)) throw new NoRouteError(request.method, requestPath(request.url));
     let caller: Caller | null = null;
     if (needsKey(path)) {
-      const principal = auth.authenticate(presentedKey(headers));
+      const principal = await auth.authenticate(presentedKey(headers));
       if (principal) {
         if (limiter) {
           const r = limiter.take(principal.keyId);
@@ -55,24 +62,23 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
           set.headers["ratelimit-reset"] = String(r.resetSeconds);
           if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
         }
-        caller = { principal, orgId: auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
+        caller = { principal, orgId: await auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
       }
     }
-    admitted.set(request, caller);
     return caller;
   }
 
   return new Elysia({ name: "webhookd.auth" })
     // Registered before the JSON parser: a request with a body is authenticated before a byte
     // of it is read, so an unauthenticated one costs a header lookup whatever it sends.
-    .onParse({ as: "global" }, (context) => {
+    .onParse({ as: "global" }, async (context) => {
       // Kept only when this hook refuses: the rest of the body is then never read, so the
       // connection cannot carry another request.
       context.set.headers["connection"] = "close";
-      if (!admit(context as unknown as RequestContext) && needsKey(context.path)) throw new UnauthorizedError();
+      if (!(await admit(context as unknown as RequestContext)) && needsKey(context.path)) throw new UnauthorizedError();
       delete context.set.headers["connection"];
     })
-    .derive({ as: "global" }, (context): { caller: Caller | null } => ({ caller: admit(context) }))
+    .derive({ as: "global" }, async (context): Promise<{ caller: Caller | null }> => ({ caller: await admit(context) }))
     .macro({
       /** The route acts inside one org and needs this scope; resolves `orgId`. */
       scope: (scope: Scope) => ({

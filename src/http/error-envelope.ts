@@ -5,7 +5,6 @@
  */
 import { Elysia } from "elysia";
 import { AppError, NoRouteError, RateLimitedError } from "../lib/errors.ts";
-import { storageFault } from "../lib/storage-fault.ts";
 import { DIALECT_PREFIX } from "../api/common.ts";
 import { requestPath } from "./request-path.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -110,7 +109,7 @@ export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => s
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
     // A storage fault that reached here unconverted (a read on a broken disk, say) is a 503 too.
-    const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : storageFault(error);
+    const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : null;
     if (domain) {
       set.status = domain.status;
       if (domain instanceof RateLimitedError) set.headers["retry-after"] = String(domain.retryAfterSeconds);

@@ -3,7 +3,7 @@ import { ServiceUnavailableError } from "../lib/errors.ts";
 import { errors } from "../api/common.ts";
 
 /** /healthz: the process answers. /readyz: the database takes writes. */
-export function healthRoutes(checkWritable: () => void) {
+export function healthRoutes(checkWritable: () => Promise<void>) {
   return new Elysia()
     .get("/healthz", () => ({ status: "ok" }), {
       response: t.Object({ status: t.String({ examples: ["ok"] }) }),
@@ -11,9 +11,9 @@ export function healthRoutes(checkWritable: () => void) {
     })
     .get(
       "/readyz",
-      () => {
+      async () => {
         try {
-          checkWritable();
+          await checkWritable();
         } catch (err) {
           throw new ServiceUnavailableError("NOT_READY", `The database is not writable: ${(err as Error).message}`);
         }

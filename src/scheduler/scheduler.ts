@@ -17,20 +17,22 @@
  * cursor, so the backlog's rows are never read to reach them.
  */
 import type { Clock } from "../lib/clock.ts";
-import type { DueDelivery } from "../store/repositories/deliveries.ts";
+import type { DueDelivery } from "../store/port.ts";
 import { at, covers, dueParam, justBefore, later, START, through, type DueCursor } from "./due-cursor.ts";
 import { createOrgsInStore } from "./orgs-in-store.ts";
 import { TimerWheel } from "./timer-wheel.ts";
 
 export interface SchedulerDeps {
-  pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
+  pageDue(afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]>;
   /** The same, for one org's rows only. */
-  pageOrgDue(orgId: string, afterDue: number, afterId: string, until: number, limit: number): DueDelivery[];
+  pageOrgDue(orgId: string, afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]>;
   /** When the org's first pending row due after `after` is due; null when it has none. */
-  orgNextDue(orgId: string, after: number): number | null;
+  orgNextDue(orgId: string, after: number): Promise<number | null>;
   /** Every org with pending rows in the store, read once at start. */
-  pendingOrgs(): Array<{ orgId: string; nextDue: number }>;
+  pendingOrgs(): Promise<Array<{ orgId: string; nextDue: number }>>;
   onDue(due: DueDelivery[]): void;
+  /** A loader run failed (the store is unavailable); the next tick tries again. */
+  onLoadFailed?(error: unknown): void;
   /** Takes back a queued, not yet started delivery of this org from the dispatcher, if it has one. */
   evict(orgId: string): DueDelivery | undefined;
   clock: Clock;
@@ -61,6 +63,13 @@ export function createScheduler(deps: SchedulerDeps) {
   let timer: ReturnType<typeof setTimeout> | null = null;
   let timerAt = Infinity;
   let running = false;
+  /** The loader run in progress: one at a time. */
+  let loading: Promise<void> | null = null;
+  /**
+   * Rows left to the store while a loader run waits for a page: the page's cursor must not move
+   * past them, so every cursor the run sets steps back before these again.
+   */
+  let leftWhileLoading: DueDelivery[] | null = null;
 
   function hold(d: DueDelivery): void {
     known.set(d.id, d.orgId);
@@ -81,6 +90,19 @@ export function createScheduler(deps: SchedulerDeps) {
     forget(d.id);
     if (covers(cursor, d)) cursor = justBefore(d);
     orgsInStore.leftInStore(d);
+    leftWhileLoading?.push(d);
+  }
+
+  /** Moves the global cursor, never past a row left to the store meanwhile. */
+  function moveCursor(to: DueCursor): void {
+    cursor = to;
+    for (const d of leftWhileLoading ?? []) if (covers(cursor, d)) cursor = justBefore(d);
+  }
+
+  /** Moves an org's cursor, never past a row of its left to the store meanwhile. */
+  function advanceOrg(orgId: string, to: DueCursor, nextDue: number | null): void {
+    orgsInStore.advance(orgId, to, nextDue);
+    for (const d of leftWhileLoading ?? []) if (d.orgId === orgId) orgsInStore.leftInStore(d);
   }
 
   /** How many more rows `orgId` may hold within an even share of memory among the orgs holding some. */
@@ -110,26 +132,40 @@ export function createScheduler(deps: SchedulerDeps) {
     else wheel.add(d.id, d.nextAttemptAt, d);
   }
 
-  function load(now: number): void {
+  /** Runs the loader unless a run is in progress (which then covers this call's purpose). */
+  function load(now: number): Promise<void> {
+    loading ??= (async () => {
+      leftWhileLoading = [];
+      try {
+        await loadWindow(now);
+      } finally {
+        leftWhileLoading = null;
+        loading = null;
+      }
+    })();
+    return loading;
+  }
+
+  async function loadWindow(now: number): Promise<void> {
     const until = now + windowMs;
-    while (known.size < maxInMemory && !(cursor.due >= until)) {
+    while (running && known.size < maxInMemory && !(cursor.due >= until)) {
       const limit = Math.min(pageSize, maxInMemory - known.size);
-      const page = deps.pageDue(dueParam(cursor), cursor.id, until, limit);
+      const page = await deps.pageDue(dueParam(cursor), cursor.id, until, limit);
       const fresh: DueDelivery[] = [];
       for (const d of page) if (!known.has(d.id)) take(d, now, fresh);
       const last = page.at(-1);
-      if (last) cursor = at(last);
+      if (last) moveCursor(at(last));
       if (fresh.length) deps.onDue(fresh);
       if (page.length < limit) {
         // Everything due by `until` is in memory now.
-        cursor = through(until);
+        moveCursor(through(until));
         return;
       }
     }
     // Held at the cap before `until`: other orgs' rows may wait behind the rows ahead of the cursor.
-    if (now >= searchedOrgsAt + idleMs) {
+    if (running && now >= searchedOrgsAt + idleMs) {
       searchedOrgsAt = now;
-      loadOtherOrgs(now, until);
+      await loadOtherOrgs(now, until);
     }
   }
 
@@ -139,7 +175,7 @@ export function createScheduler(deps: SchedulerDeps) {
    * memory), taking the room of the richest org's queued rows. An org above its share reads
    * nothing, so a backlog's own rows are never read here.
    */
-  function loadOtherOrgs(now: number, until: number): void {
+  async function loadOtherOrgs(now: number, until: number): Promise<void> {
     const fresh: DueDelivery[] = [];
     for (const [orgId, entry] of orgsInStore.dueBy(until)) {
       let want = roomInShare(orgId);
@@ -147,7 +183,7 @@ export function createScheduler(deps: SchedulerDeps) {
       let from = later(cursor, entry.cursor);
       for (;;) {
         const limit = Math.min(pageSize, want);
-        const page = deps.pageOrgDue(orgId, dueParam(from), from.id, until, limit);
+        const page = await deps.pageOrgDue(orgId, dueParam(from), from.id, until, limit);
         let full = false;
         for (const d of page) {
           if (!known.has(d.id)) {
@@ -162,11 +198,11 @@ export function createScheduler(deps: SchedulerDeps) {
         }
         if (full || want < 1) {
           // More of its rows may be due by `until`: it is looked at again next time.
-          orgsInStore.advance(orgId, from, from.due);
+          advanceOrg(orgId, from, from.due);
           break;
         }
         if (page.length < limit) {
-          orgsInStore.advance(orgId, through(until), deps.orgNextDue(orgId, until));
+          advanceOrg(orgId, through(until), await deps.orgNextDue(orgId, until));
           break;
         }
       }
@@ -181,8 +217,9 @@ export function createScheduler(deps: SchedulerDeps) {
     const now = clock();
     const fired = wheel.advance(now);
     if (fired.length) deps.onDue(fired.map((e) => e.value));
-    load(now);
-    arm(now);
+    void load(now)
+      .catch((error) => deps.onLoadFailed?.(error))
+      .finally(() => arm(clock()));
   }
 
   function arm(now: number): void {
@@ -196,12 +233,12 @@ export function createScheduler(deps: SchedulerDeps) {
   }
 
   return {
-    start(): void {
+    async start(): Promise<void> {
       running = true;
-      for (const { orgId, nextDue } of deps.pendingOrgs()) orgsInStore.found(orgId, nextDue);
+      for (const { orgId, nextDue } of await deps.pendingOrgs()) orgsInStore.found(orgId, nextDue);
       const now = clock();
-      load(now);
-      arm(now);
+      await load(now);
+      arm(clock());
     },
 
     /**

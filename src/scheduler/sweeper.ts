@@ -6,15 +6,13 @@
 import { Cron } from "croner";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { RetentionRepo } from "../store/repositories/retention.ts";
-import type { StoreWrite } from "../store/write-batcher.ts";
+import { retentionTables, type StoreWrite } from "../store/port.ts";
 
 export interface SweeperDeps {
-  retention: RetentionRepo;
   write: StoreWrite;
   sweepIdempotency: (now: number) => Promise<number>;
   /** Finishes cancelling the pending deliveries of stopped endpoints, should one have been cut short. */
-  resumeCancellations: () => void;
+  resumeCancellations: () => Promise<void>;
   clock: Clock;
   logger: Logger;
   retentionDays: number;
@@ -27,15 +25,15 @@ export function createSweeper(deps: SweeperDeps) {
   let job: Cron | null = null;
 
   async function runOnce(): Promise<Record<string, number>> {
-    deps.resumeCancellations();
+    await deps.resumeCancellations();
     const now = deps.clock();
     const cutoff = now - deps.retentionDays * 86_400_000;
     const deleted: Record<string, number> = {};
-    for (const table of deps.retention.tables) {
+    for (const table of retentionTables) {
       deleted[table] = 0;
       for (;;) {
         // Relaxed: a delete lost to a power cut is simply done again by the next sweep.
-        const n = await deps.write(() => deps.retention.deleteBatch(table, cutoff, batchSize), "relaxed");
+        const n = await deps.write((tx) => tx.retention.deleteBatch(table, cutoff, batchSize), "relaxed");
         deleted[table] += n;
         if (n < batchSize) break;
       }

@@ -1,29 +1,28 @@
 /**
- * Cached reads of endpoints for the hot paths: fan-out (an org's live endpoints) and dispatch
- * (one endpoint by id). Every change to an endpoint invalidates it inside the write that makes
- * it, so a publish later in the same transaction already reads the change; and the store clears
- * the cache whenever a write rolls back, so nothing read inside an undone change survives.
+ * The endpoint cache both adapters serve `EndpointCache` from: an org's live endpoints (fan-out)
+ * and one endpoint by id (dispatch). The adapter invalidates an entry in the write that changes
+ * it, and clears everything whenever a write rolls back, so nothing read inside an undone change
+ * survives.
  */
 import { LRUCache } from "lru-cache";
-import type { EndpointRow, EndpointsRepo } from "./repositories/endpoints.ts";
+import type { EndpointRow, EndpointsReads } from "./port.ts";
 
-export function createEndpointCache(repo: EndpointsRepo, maxOrgs = 10_000) {
+export function createEndpointCache(repo: Pick<EndpointsReads, "list" | "getById">, maxOrgs = 10_000) {
   const byOrg = new LRUCache<string, EndpointRow[]>({ max: maxOrgs });
   const byId = new LRUCache<string, EndpointRow>({ max: maxOrgs * 5 });
   return {
-    liveForOrg(orgId: string): EndpointRow[] {
+    async liveForOrg(orgId: string): Promise<EndpointRow[]> {
       let rows = byOrg.get(orgId);
       if (!rows) {
-        rows = repo.list(orgId);
+        rows = await repo.list(orgId);
         byOrg.set(orgId, rows);
       }
       return rows;
     },
-    /** Deleted endpoints included (their deliveries must see they are gone). */
-    get(id: string): EndpointRow | undefined {
+    async get(id: string): Promise<EndpointRow | undefined> {
       let row = byId.get(id);
       if (!row) {
-        row = repo.getById(id);
+        row = await repo.getById(id);
         if (row) byId.set(id, row);
       }
       return row;
@@ -39,4 +38,4 @@ export function createEndpointCache(repo: EndpointsRepo, maxOrgs = 10_000) {
     },
   };
 }
-export type EndpointCache = ReturnType<typeof createEndpointCache>;
+export type LocalEndpointCache = ReturnType<typeof createEndpointCache>;

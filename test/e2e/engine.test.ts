@@ -478,13 +478,17 @@ describe("delete", () => {
     const s = await startTestServer();
     try {
       const { orgId, key } = await s.newTenant();
-      const { webhooks, events } = s.app.services;
+      const { store, events } = s.app.services;
       const gone = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/gone" } }), 201).id;
       const off = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/off" } }), 201).id;
       const kept = expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/kept" } }), 201).id;
       // Warm the fan-out cache, then queue the changes and a publish in one tick: one transaction, in this order.
       expect((await events.publish(orgId, { event: "call.ended", data: {} })).deliveries).toBe(3);
-      const changes = [webhooks.delete(orgId, gone), webhooks.update(orgId, off, { isActive: false })];
+      const now = Date.now();
+      const changes = [
+        store.write((tx) => tx.endpoints.update(orgId, gone, { deletedAt: now, updatedAt: now, enabled: false })),
+        store.write((tx) => tx.endpoints.update(orgId, off, { enabled: false, disabledReason: "manual", disabledAt: now })),
+      ];
       const published = events.publish(orgId, { event: "call.ended", data: {} });
       await Promise.all(changes);
       const after = await published;

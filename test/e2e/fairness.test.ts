@@ -9,7 +9,7 @@ import { databaseFile, startApp } from "../../src/app.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { webhookBody } from "../../src/lib/webhook-body.ts";
-import { openStore } from "../../src/store/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { startTestServer, testConfig, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectError, expectOk, expectPage } from "../helpers/assert.ts";
@@ -115,20 +115,20 @@ describe("rows in the store behind another org's backlog", () => {
     await first.app.stop();
 
     // What a stop leaves behind: A's 100 rows due over the last minute, then B's 5 due since.
-    const store = openStore(databaseFile({ dataDir: first.dataDir }));
+    const store = openSqliteStore(databaseFile({ dataDir: first.dataDir }));
     const now = Date.now();
     const rows = [
       ...Array.from({ length: 100 }, (_, i) => ({ orgId: a.orgId, endpointId: floodEndpoint, dueAt: now - 60_000 + i * 500 })),
       ...Array.from({ length: 5 }, (_, i) => ({ orgId: b.orgId, endpointId: victimEndpoint, dueAt: now - 5 + i })),
     ];
-    await store.batcher.submit(() => {
+    await store.write(async (tx) => {
       for (const [i, r] of rows.entries()) {
         const eventId = newId("evt", now - 120_000 + i);
-        store.events.insertIfNew({ id: eventId, orgId: r.orgId, type: "call.ended", body: webhookBody("call.ended", new Date(now).toISOString(), { i }), dedupeKey: null, isTest: false, createdAt: now });
-        store.deliveries.insert({ id: newId("dlv", now - 120_000 + i), orgId: r.orgId, eventId, endpointId: r.endpointId, eventType: "call.ended", dueAt: r.dueAt, createdAt: now });
+        await tx.events.insertIfNew({ id: eventId, orgId: r.orgId, type: "call.ended", body: webhookBody("call.ended", new Date(now).toISOString(), { i }), dedupeKey: null, isTest: false, createdAt: now });
+        await tx.deliveries.insertMany([{ id: newId("dlv", now - 120_000 + i), orgId: r.orgId, eventId, endpointId: r.endpointId, eventType: "call.ended", dueAt: r.dueAt, createdAt: now }]);
       }
     });
-    store.close();
+    await store.close();
 
     const started = Date.now();
     const second = await startApp(testConfig(first.dataDir, env), { logger: silentLogger });

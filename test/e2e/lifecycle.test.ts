@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { databaseFile, startApp, type RunningApp } from "../../src/app.ts";
-import { openStore } from "../../src/store/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { webhookBody } from "../../src/lib/webhook-body.ts";
@@ -103,17 +103,17 @@ describe("crash recovery", () => {
 
     // What a crash mid-attempt leaves behind: the rows of an accepted event, still pending, already
     // due (its attempt never recorded). Written while no server runs, as the dead process left them.
-    const store = openStore(databaseFile({ dataDir: first.dataDir }));
+    const store = openSqliteStore(databaseFile({ dataDir: first.dataDir }));
     const now = Date.now();
     const created = now - 120_000;
     const eventId = newId("evt", created);
     const body = webhookBody("call.ended", new Date(created).toISOString(), { recovered: true });
     const deliveryId = newId("dlv", created);
-    await store.batcher.submit(() => {
-      store.events.insertIfNew({ id: eventId, orgId, type: "call.ended", body, dedupeKey: null, isTest: false, createdAt: created });
-      store.deliveries.insert({ id: deliveryId, orgId, eventId, endpointId: ep.id, eventType: "call.ended", dueAt: now - 60_000, createdAt: created });
+    await store.write(async (tx) => {
+      await tx.events.insertIfNew({ id: eventId, orgId, type: "call.ended", body, dedupeKey: null, isTest: false, createdAt: created });
+      await tx.deliveries.insertMany([{ id: deliveryId, orgId, eventId, endpointId: ep.id, eventType: "call.ended", dueAt: now - 60_000, createdAt: created }]);
     });
-    store.close();
+    await store.close();
     expect(recv.received).toHaveLength(0);
 
     const second = await startOn(first.dataDir);

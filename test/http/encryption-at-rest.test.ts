@@ -147,10 +147,10 @@ describe("after a restart on the same data dir", () => {
     }
   });
 
-  test("the secret still in its grace period still signs", () => {
+  test("the secret still in its grace period still signs", async () => {
     const [graced] = [...current.keys()];
-    const row = s.app.services.store.endpoints.getById(graced!)!;
-    expect(s.app.services.webhooks.signingSecrets(row)).toEqual([current.get(graced!)!, secrets[0]!]);
+    const row = (await s.app.services.store.endpoints.getById(graced!))!;
+    expect(s.app.services.secrets.signing(row)).toEqual([current.get(graced!)!, secrets[0]!]);
   });
 
   test("a sealed idempotent replay opens again for the key that made it", async () => {

@@ -217,8 +217,8 @@ describe("PATCH /api/v1/webhooks/{id}", () => {
     const k = await freshKey();
     const created = await createEndpoint(s.api, k);
     // What the delivery engine does after 10 exhausted deliveries.
-    const row = s.app.services.store.endpoints.getById(created.id)!;
-    s.app.services.store.endpoints.update(row.orgId, row.id, { enabled: false, disabledReason: "too_many_failures", disabledAt: T0, consecutiveFailures: 10, failureCount: 12 });
+    const row = (await s.app.services.store.endpoints.getById(created.id))!;
+    await s.app.services.store.write((tx) => tx.endpoints.update(row.orgId, row.id, { enabled: false, disabledReason: "too_many_failures", disabledAt: T0, consecutiveFailures: 10, failureCount: 12 }));
     const disabled = expectOk(await s.api("GET", `/api/v1/webhooks/${created.id}`, { key: k }));
     expect(disabled).toMatchObject({ isActive: false, status: "disabled", disabledReason: "too_many_failures", consecutiveFailures: 10 });
 
@@ -278,17 +278,17 @@ describe("rotate-secret and GET /secret", () => {
     expect(expectOk(await s.api("GET", `/api/v1/webhooks/${created.id}/secret`, { key: k }))).toEqual({ secret: rotated.secret });
     expect(expectOk(await s.api("GET", `/api/v1/webhooks/${created.id}`, { key: k })).secret).toBe(`whsec_••••••••${rotated.secret.slice(-4)}`);
     // Without a grace period only the new secret signs.
-    const row = s.app.services.store.endpoints.getById(created.id)!;
-    expect(s.app.services.webhooks.signingSecrets(row)).toEqual([rotated.secret]);
+    const row = (await s.app.services.store.endpoints.getById(created.id))!;
+    expect(s.app.services.secrets.signing(row)).toEqual([rotated.secret]);
   });
 
   test.each([0, 1, 3600, 604800])("gracePeriodSeconds %d is accepted", async (grace) => {
     const k = await freshKey();
     const created = await createEndpoint(s.api, k);
     const rotated = expectOk(await s.api("POST", `/api/v1/webhooks/${created.id}/rotate-secret`, { key: k, body: { gracePeriodSeconds: grace } }));
-    const row = s.app.services.store.endpoints.getById(created.id)!;
+    const row = (await s.app.services.store.endpoints.getById(created.id))!;
     // With a grace period the old secret keeps signing beside the new one.
-    expect(s.app.services.webhooks.signingSecrets(row)).toEqual(grace > 0 ? [rotated.secret, created.secret] : [rotated.secret]);
+    expect(s.app.services.secrets.signing(row)).toEqual(grace > 0 ? [rotated.secret, created.secret] : [rotated.secret]);
   });
 
   test.each([604801, -1, 1.5, "soon", null])("gracePeriodSeconds %p is 400 and nothing rotates", async (grace) => {
@@ -303,8 +303,8 @@ describe("rotate-secret and GET /secret", () => {
     const k = await freshKey();
     const created = await createEndpoint(s.api, k);
     const rotated = expectOk(await s.api("POST", `/api/v1/webhooks/${created.id}/rotate-secret`, { key: k, body: { grace_period_seconds: 60 } }));
-    const row = s.app.services.store.endpoints.getById(created.id)!;
-    expect(s.app.services.webhooks.signingSecrets(row)).toEqual([rotated.secret, created.secret]);
+    const row = (await s.app.services.store.endpoints.getById(created.id))!;
+    expect(s.app.services.secrets.signing(row)).toEqual([rotated.secret, created.secret]);
   });
 
   test("an unknown field in the rotate body is 400", async () => {

@@ -83,7 +83,7 @@ test(`publishing ${RATE * 2} deliveries/s for ${PUBLISH_MS / 1000} s into ~${(CO
       latencies.push(performance.now() - t0);
       expect(res.status).toBe(200);
       rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-      backlogPeak = Math.max(backlogPeak, s!.app.services.dispatcher.backlog);
+      backlogPeak = Math.max(backlogPeak, s!.app.services.engine.backlog);
       await Bun.sleep(Math.max(0, 100 - (performance.now() - t0)));
     }
   })();

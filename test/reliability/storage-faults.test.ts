@@ -144,7 +144,7 @@ describe("group commit on a full disk", () => {
         for (const size of [10, 10, 300_000, 10, 10, 50_000, 10]) {
           const id = newId("org");
           ids.push(id);
-          ops.push(store.batcher.submit(() => store.orgs.insert({ id, name: "n".repeat(size), createdAt: Date.now() })));
+          ops.push(store.write((tx) => tx.orgs.insert({ id, name: "n".repeat(size), createdAt: Date.now() })));
         }
         const results = await Promise.allSettled(ops);
         const db = new Database(file, { readonly: true });
@@ -164,7 +164,7 @@ describe("group commit on a full disk", () => {
         sqlite.run("PRAGMA max_page_count = 1073741823");
       }
       // Writes work again at once.
-      await store.batcher.submit(() => store.orgs.insert({ id: newId("org"), name: "after", createdAt: Date.now() }));
+      await store.write((tx) => tx.orgs.insert({ id: newId("org"), name: "after", createdAt: Date.now() }));
     }
   });
 });
@@ -244,7 +244,7 @@ async function holdLock(file: string): Promise<{ release(): Promise<number>; hel
 
 /** Waits until every delivery of the org is recorded, so no background write runs into the lock. */
 async function idle(s: TestServer): Promise<void> {
-  await eventually(() => s.app.services.dispatcher.backlog === 0 && s.app.services.scheduler.inMemory === 0, 10_000);
+  await eventually(() => s.app.services.engine.backlog === 0 && s.app.services.engine.inMemory === 0, 10_000);
 }
 
 describe("another process holds the write lock past busy_timeout (5 s)", () => {

@@ -3,7 +3,7 @@ import { afterEach, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startCheckpointer } from "../../src/store/checkpointer.ts";
+import { startCheckpointer } from "../../src/store/sqlite/checkpointer.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 
 const dirs: string[] = [];

@@ -8,12 +8,12 @@ import { ServiceUnavailableError } from "../../src/lib/errors.ts";
 function service(failedIds: string[], sendNow: SendNow) {
   return createDeliveriesService({
     deliveries: {
-      countFailedSince: () => failedIds.length,
-      failedIdsSince: (_e: string, _s: number, afterId: string, limit: number) => failedIds.filter((id) => id > afterId).slice(0, limit),
+      countFailedSince: async () => failedIds.length,
+      failedIdsSince: async (_e: string, _s: number, afterId: string, limit: number) => failedIds.filter((id) => id > afterId).slice(0, limit),
     } as any,
     attempts: {} as any,
     events: {} as any,
-    endpoints: { getWithDeleted: () => ({ id: "wh_1", enabled: true, deletedAt: null }) } as any,
+    endpoints: { getWithDeleted: async () => ({ id: "wh_1", enabled: true, deletedAt: null }) } as any,
     eventsService: {} as any,
     catalog: [],
     clock: manualClock(0),
@@ -36,7 +36,7 @@ describe("recover", () => {
         if (id === "dlv_2") throw new ServiceUnavailableError("STORAGE_UNAVAILABLE", "disk full");
         return { sent: { deliveryId: id, success: true, statusCode: 200, durationMs: 1, error: null } };
       });
-      expect(svc.recover("org_1", "wh_1", 0)).toEqual({ deliveries: 6 });
+      expect(await svc.recover("org_1", "wh_1", 0)).toEqual({ deliveries: 6 });
       await Bun.sleep(50);
       expect(tried.sort()).toEqual(ids);
       expect(unhandled).toBeNull();
@@ -45,8 +45,8 @@ describe("recover", () => {
     }
   });
 
-  test("an invalid since is a validation error", () => {
+  test("an invalid since is a validation error", async () => {
     const svc = service([], async () => ({ refused: "delivery_gone" }));
-    expect(() => svc.recover("org_1", "wh_1", Number.NaN)).toThrow("since must be an ISO-8601 date-time.");
+    await expect(svc.recover("org_1", "wh_1", Number.NaN)).rejects.toThrow("since must be an ISO-8601 date-time.");
   });
 });

@@ -7,10 +7,10 @@ import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { newId } from "../../src/lib/ids.ts";
-import { migrate } from "../../src/store/migrate.ts";
-import { createDeliveriesRepo, type DeliveryFilter } from "../../src/store/repositories/deliveries.ts";
-import * as schema from "../../src/store/schema.ts";
-import { deliveryStatuses } from "../../src/store/schema.ts";
+import { migrate } from "../../src/store/sqlite/migrate.ts";
+import { createDeliveriesRepo } from "../../src/store/sqlite/repositories/deliveries.ts";
+import { deliveryStatuses, type DeliveryFilter } from "../../src/store/port.ts";
+import * as schema from "../../src/store/sqlite/schema.ts";
 
 const ENDPOINT = "wh_big";
 const ROWS = 12_000;
@@ -25,7 +25,7 @@ const repo = createDeliveriesRepo(db);
 const ids = sqlite.transaction(() =>
   Array.from({ length: ROWS }, (_, i) => {
     const id = newId("dlv", 1_700_000_000_000 + i);
-    repo.insert({ id, orgId: "org_1", eventId: `evt_${i}`, endpointId: ENDPOINT, eventType: EVENTS[i % 3]!, dueAt: 0, createdAt: i });
+    void repo.insertMany([{ id, orgId: "org_1", eventId: `evt_${i}`, endpointId: ENDPOINT, eventType: EVENTS[i % 3]!, dueAt: 0, createdAt: i }]);
     sqlite.run("UPDATE deliveries SET status = ? WHERE id = ?", [deliveryStatuses[i % 4]!, id]);
     return id;
   }),
@@ -66,7 +66,7 @@ describe("delivery log queries", () => {
     }
   });
 
-  test("the rows are the filter's matches, newest first, and counting stops at the cap", () => {
+  test("the rows are the filter's matches, newest first, and counting stops at the cap", async () => {
     const matches = (f: DeliveryFilter) =>
       sqlite
         .query<{ id: string }, [string]>("SELECT id, status, event_type FROM deliveries WHERE endpoint_id = ? ORDER BY id DESC")
@@ -74,10 +74,10 @@ describe("delivery log queries", () => {
         .filter((r: any) => repoFilterAdmits(f, r));
     for (const f of filters()) {
       const expected = matches(f).map((r) => r.id);
-      expect(repo.page(ENDPOINT, f, 5, 30).map((r) => r.id)).toEqual(expected.slice(5, 35));
-      expect(repo.countUpTo(ENDPOINT, f, 10_001)).toBe(Math.min(expected.length, 10_001));
+      expect((await repo.page(ENDPOINT, f, 5, 30)).map((r) => r.id)).toEqual(expected.slice(5, 35));
+      expect(await repo.countUpTo(ENDPOINT, f, 10_001)).toBe(Math.min(expected.length, 10_001));
     }
-    expect(repo.countUpTo(ENDPOINT, {}, 10_001)).toBe(10_001);
+    expect(await repo.countUpTo(ENDPOINT, {}, 10_001)).toBe(10_001);
   });
 });
 

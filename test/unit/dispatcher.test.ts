@@ -1,5 +1,5 @@
 /**
- * The dispatcher with in-memory repositories, an immediate batcher and an HTTP client whose
+ * The dispatcher with in-memory repositories, a write on the next turn of the event loop and an HTTP client whose
  * answers the test releases by hand, so concurrency and shutdown can be watched exactly.
  */
 import { describe, expect, test } from "bun:test";
@@ -10,9 +10,9 @@ import { createWebhookdMetrics } from "../../src/lib/metrics.ts";
 import { createDispatcher } from "../../src/delivery/dispatcher.ts";
 import { createRetryPolicy } from "../../src/delivery/retry-policy.ts";
 import type { AttemptRequest, AttemptResult, HttpClient } from "../../src/delivery/http-client.ts";
-import type { DeliveryForAttempt, DueDelivery } from "../../src/store/repositories/deliveries.ts";
-import type { EndpointRow } from "../../src/store/repositories/endpoints.ts";
-import type { AttemptRow } from "../../src/store/repositories/attempts.ts";
+import { createOutcomeRecorder } from "../../src/delivery/outcome-recorder.ts";
+import type { EndpointStop } from "../../src/delivery/endpoint-stop.ts";
+import type { AttemptRow, DeliveryForAttempt, DueDelivery, EndpointRow, StoreTx, StoreWrite } from "../../src/store/port.ts";
 
 const T0 = 1_700_000_000_000;
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
@@ -89,33 +89,44 @@ function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointCo
     },
   };
 
-  const dispatcher = createDispatcher({
+  // In-memory repositories behind a write that, like the real group commit, runs on a later turn of the event loop.
+  const tx = {
     deliveries: {
-      forAttempt: (id: string) => {
-        const d = rows.get(id);
-        return d ? { ...d } : null;
-      },
-      recordOutcome: (o: { id: string; status: DeliveryForAttempt["status"]; attempts: number }, _now: number, expect: string) => {
+      recordOutcome: async (o: { id: string; status: DeliveryForAttempt["status"]; attempts: number }, _now: number, expect: string) => {
         const d = rows.get(o.id);
         if (!d || d.status !== expect) return false;
         d.status = o.status;
         d.attempts = o.attempts;
         return true;
       },
-      recordLastAttempt: (o: { id: string; lastStatusCode: number | null }) => {
+      recordLastAttempt: async (o: { id: string; lastStatusCode: number | null }) => {
         lastStatus.set(o.id, o.lastStatusCode);
       },
-    } as any,
-    attempts: { insert: (a: AttemptRow) => attempts.push(a) } as any,
+      cancelPendingBatch: async (endpointId: string) => {
+        let n = 0;
+        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
+        return n;
+      },
+    },
+    attempts: { insert: async (a: AttemptRow) => void attempts.push(a) },
     endpoints: {
-      recordSuccess: () => {},
-      recordTriggered: () => {},
-      recordExhausted: () => ({ consecutiveFailures: 1, enabled: true }),
-      autoDisable: () => true,
-    } as any,
-    endpointCache: { get: (id: string) => endpoints.get(id), invalidate: () => {} } as any,
-    // Like the real group commit: the operation runs on a later turn of the event loop.
-    batcher: { submit: <T>(op: () => T) => new Promise<T>((resolve) => setImmediate(() => resolve(op()))), flush: async () => {}, queued: 0, close() {}, coalesce: (_key, merge, write) => write(merge(undefined)), flushCoalesced() {} },
+      recordAttempt: async () => {},
+      recordExhausted: async () => ({ consecutiveFailures: 1, enabled: true }),
+      autoDisable: async () => true,
+    },
+  } as unknown as StoreTx;
+  const write = (<T>(op: (tx: StoreTx) => Promise<T>) => new Promise<T>((resolve, reject) => setImmediate(() => op(tx).then(resolve, reject)))) as StoreWrite;
+  const stop: EndpointStop = { inWrite: (t, endpointId) => t.deliveries.cancelPendingBatch(endpointId, "", T0, 1000), committed: () => {} };
+
+  const dispatcher = createDispatcher({
+    deliveries: {
+      forAttempt: async (id: string) => {
+        const d = rows.get(id);
+        return d ? { ...d } : null;
+      },
+    },
+    endpointCache: { get: async (id: string) => endpoints.get(id), liveForOrg: async () => [] },
+    recorder: createOutcomeRecorder({ write, disableAfter: 0, stop }),
     client,
     policy: createRetryPolicy({ schedule: opts.schedule ?? [100], jitter: 0, retryAfterMaxMs: 3_600_000 }),
     signingSecrets: () => [SECRET],
@@ -127,15 +138,6 @@ function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointCo
     orgConcurrency: opts.orgConcurrency ?? 256,
     endpointConcurrency: opts.endpointConcurrency ?? 32,
     attemptTimeoutMs: 1_000,
-    disableAfter: 0,
-    cancellation: {
-      firstBatch: (endpointId: string) => {
-        let n = 0;
-        for (const d of rows.values()) if (d.endpointId === endpointId && d.status === "pending") (d.status = "cancelled"), n++;
-        return n;
-      },
-      committed: () => {},
-    },
     onSettled: (id, retry) => settled.push({ id, retry }),
   });
 
@@ -177,6 +179,7 @@ describe("dispatcher", () => {
     const h = setup({ concurrency: 2 });
     const due = ["wh_a", "wh_b", "wh_c", "wh_a", "wh_b", "wh_c"].map((e) => h.add(e));
     h.dispatcher.enqueue(due);
+    await h.flush();
     expect(h.calls).toHaveLength(2);
     expect(h.dispatcher.backlog).toBe(6);
     for (let answered = 0; answered < 6; answered++) {
@@ -195,7 +198,9 @@ describe("dispatcher", () => {
     const h = setup({ concurrency: 2, endpointConcurrency: 1 });
     const slow = [1, 2, 3, 4].map(() => h.add("wh_slow"));
     h.dispatcher.enqueue(slow);
+    await h.flush();
     h.dispatcher.enqueue([h.add("wh_fast")]);
+    await h.flush();
     // One slot for the slow endpoint, the other free for the fast one although slow work is queued first.
     expect(h.calls.map((c) => new URL(c.req.url).hostname)).toEqual(["wh_slow.example", "wh_fast.example"]);
     h.calls[1]!.answer(ok());
@@ -217,12 +222,14 @@ describe("dispatcher", () => {
     const h = setup({ endpointConcurrency: 1 });
     const [a1, a2] = [h.add("wh_a"), h.add("wh_a")];
     h.dispatcher.enqueue([a1!, a2!]);
+    await h.flush();
     expect(h.calls).toHaveLength(1);
     const state: { drained: boolean | null } = { drained: null };
     const draining = h.dispatcher.drain(5_000).then((r) => (state.drained = r));
     await h.flush();
     expect(state.drained).toBeNull(); // the attempt in flight is still out
     h.calls[0]!.answer(ok());
+    await h.flush();
     await draining;
     expect(state.drained).toBe(true);
     expect(h.attempts.map((a) => a.deliveryId)).toEqual([a1!.id]); // recorded before the drain ended
@@ -242,6 +249,7 @@ describe("dispatcher", () => {
     await h.flush();
     expect(drained).toBe(false);
     h.calls[0]!.answer(failed());
+    await h.flush();
     await draining;
     expect(h.attempts.map((a) => a.trigger)).toEqual(["replay"]);
     expect(await replay).toMatchObject({ sent: { deliveryId: d.id, success: false, statusCode: 500 } });
@@ -254,6 +262,7 @@ describe("dispatcher", () => {
     const h = setup({ schedule: [100] });
     const d = h.add("wh_a");
     h.dispatcher.enqueue([d]);
+    await h.flush();
     h.clock.advance(700); // a slow attempt (say, one that ran into its timeout)
     h.calls[0]!.answer(failed(503));
     await h.flush();
@@ -292,9 +301,11 @@ describe("dispatcher", () => {
     const h = setup({ concurrency: 4, orgConcurrency: 2 });
     const flood = Array.from({ length: 20 }, (_, i) => h.add(i % 2 ? "wh_flood1" : "wh_flood2", "org_flood"));
     h.dispatcher.enqueue(flood);
+    await h.flush();
     expect(h.calls).toHaveLength(2);
     const victim = h.add("wh_victim", "org_victim");
     h.dispatcher.enqueue([victim]);
+    await h.flush();
     expect(h.calls.map((c) => new URL(c.req.url).hostname)).toContain("wh_victim.example");
     expect(h.dispatcher.backlog).toBe(21);
   });
@@ -304,6 +315,7 @@ describe("dispatcher", () => {
     const scheduled = h.add("wh_a");
     const [replayed, tested] = [h.add("wh_a"), h.add("wh_a")];
     h.dispatcher.enqueue([scheduled]);
+    await h.flush();
     const replay = h.dispatcher.sendNow(replayed.id, "replay");
     const test = h.dispatcher.sendNow(tested.id, "test");
     await h.flush();
@@ -322,11 +334,12 @@ describe("dispatcher", () => {
     const h = setup({ endpointConcurrency: 1 });
     const due = [h.add("wh_a"), h.add("wh_a"), h.add("wh_a")];
     h.dispatcher.enqueue(due);
+    await h.flush();
     const replay = h.dispatcher.sendNow(h.add("wh_a").id, "replay");
     await h.flush();
     expect(h.calls).toHaveLength(1);
     h.endpoints.get("wh_a")!.enabled = false;
-    h.dispatcher.dropEndpoint("wh_a");
+    await h.dispatcher.endpointChanged("wh_a");
     expect(await replay).toEqual({ refused: "endpoint_stopped" });
     expect(h.settled.map((s) => s.id).sort()).toEqual([due[1]!.id, due[2]!.id]);
     h.calls[0]!.answer(ok());

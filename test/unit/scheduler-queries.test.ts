@@ -7,9 +7,9 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { drizzle } from "drizzle-orm/bun-sqlite";
-import { migrate } from "../../src/store/migrate.ts";
-import { createDeliveriesRepo } from "../../src/store/repositories/deliveries.ts";
-import * as schema from "../../src/store/schema.ts";
+import { migrate } from "../../src/store/sqlite/migrate.ts";
+import { createDeliveriesRepo } from "../../src/store/sqlite/repositories/deliveries.ts";
+import * as schema from "../../src/store/sqlite/schema.ts";
 
 const NOW = 1_700_000_000_000;
 const BACKLOG = 20_000;
@@ -26,7 +26,7 @@ sqlite.query = ((sql: string) => {
 }) as typeof sqlite.query;
 const repo = createDeliveriesRepo(drizzle(sqlite, { schema }) as Parameters<typeof createDeliveriesRepo>[0]);
 const insert = (id: string, orgId: string, dueAt: number, status = "pending") => {
-  repo.insert({ id, orgId, eventId: `evt_${id}`, endpointId: `wh_${orgId}`, eventType: "call.ended", dueAt, createdAt: NOW });
+  void repo.insertMany([{ id, orgId, eventId: `evt_${id}`, endpointId: `wh_${orgId}`, eventType: "call.ended", dueAt, createdAt: NOW }]);
   if (status !== "pending") sqlite.run("UPDATE deliveries SET status = ?, next_attempt_at = NULL WHERE id = ?", [status, id]);
 };
 sqlite.transaction(() => {
@@ -57,16 +57,16 @@ function plan(call: () => unknown): string[] {
 }
 
 describe("the scheduler's per-org queries", () => {
-  test("an org's due rows: a range of deliveries_org_due in due order, no sort", () => {
+  test("an org's due rows: a range of deliveries_org_due in due order, no sort", async () => {
     const lines = plan(() => repo.pageOrgDue("org_b03", NOW - 60_000, "", NOW + 30_000, 100));
     expect(lines).toEqual(["SEARCH deliveries USING INDEX deliveries_org_due (org_id=? AND next_attempt_at>? AND next_attempt_at<?)"]);
   });
 
-  test("an org's next due time: one seek into deliveries_org_due", () => {
+  test("an org's next due time: one seek into deliveries_org_due", async () => {
     expect(plan(() => repo.orgNextDue("org_a", NOW))).toEqual(["SEARCH deliveries USING COVERING INDEX deliveries_org_due (org_id=? AND next_attempt_at>?)"]);
   });
 
-  test("the orgs with pending rows: a skip-scan, one seek per org, never a scan", () => {
+  test("the orgs with pending rows: a skip-scan, one seek per org, never a scan", async () => {
     const lines = plan(() => repo.pendingOrgs());
     const reads = lines.filter((l) => / (deliveries|d) /.test(l));
     expect(reads).toHaveLength(3);
@@ -74,18 +74,18 @@ describe("the scheduler's per-org queries", () => {
     expect(lines.join("\n")).not.toContain("TEMP B-TREE");
   });
 
-  test("their answers are the pending rows', org by org", () => {
+  test("their answers are the pending rows', org by org", async () => {
     const orgs = [...new Set(pending.map((r) => r.orgId))].sort();
-    expect(repo.pendingOrgs()).toEqual(orgs.map((orgId) => ({ orgId, nextDue: pending.find((r) => r.orgId === orgId)!.nextAttemptAt })));
+    expect(await repo.pendingOrgs()).toEqual(orgs.map((orgId) => ({ orgId, nextDue: pending.find((r) => r.orgId === orgId)!.nextAttemptAt })));
     for (const orgId of orgs) {
       const own = pending.filter((r) => r.orgId === orgId);
       const after = own[1]!;
       const until = NOW + 10_000;
       const expected = own.filter((r) => (r.nextAttemptAt > after.nextAttemptAt || (r.nextAttemptAt === after.nextAttemptAt && r.id > after.id)) && r.nextAttemptAt <= until);
-      expect(repo.pageOrgDue(orgId, after.nextAttemptAt, after.id, until, 1_000).map((r) => r.id)).toEqual(expected.slice(0, 1_000).map((r) => r.id));
-      expect(repo.pageOrgDue(orgId, after.nextAttemptAt, after.id, until, 2).map((r) => r.id)).toEqual(expected.slice(0, 2).map((r) => r.id));
-      expect(repo.orgNextDue(orgId, until)).toBe(own.find((r) => r.nextAttemptAt > until)?.nextAttemptAt ?? null);
+      expect((await repo.pageOrgDue(orgId, after.nextAttemptAt, after.id, until, 1_000)).map((r) => r.id)).toEqual(expected.slice(0, 1_000).map((r) => r.id));
+      expect((await repo.pageOrgDue(orgId, after.nextAttemptAt, after.id, until, 2)).map((r) => r.id)).toEqual(expected.slice(0, 2).map((r) => r.id));
+      expect(await repo.orgNextDue(orgId, until)).toBe(own.find((r) => r.nextAttemptAt > until)?.nextAttemptAt ?? null);
     }
-    expect(repo.orgNextDue("org_c", 0)).toBeNull();
+    expect(await repo.orgNextDue("org_c", 0)).toBeNull();
   });
 });

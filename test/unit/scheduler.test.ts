@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock } from "../../src/lib/clock.ts";
 import { createScheduler, type Scheduler } from "../../src/scheduler/scheduler.ts";
-import type { DueDelivery } from "../../src/store/repositories/deliveries.ts";
+import type { DueDelivery } from "../../src/store/port.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -46,7 +46,7 @@ class FakeStore {
     return lo;
   }
 
-  pageDue = (afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] => {
+  pageDue = async (afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]> => {
     this.pageCalls++;
     return this.range(afterDue, afterId, until, limit);
   };
@@ -64,7 +64,7 @@ class FakeStore {
   /** The orgs whose own rows were paged (the real query reads only that org's index range). */
   orgsPaged: string[] = [];
 
-  pageOrgDue = (orgId: string, afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] => {
+  pageOrgDue = async (orgId: string, afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]> => {
     this.orgsPaged.push(orgId);
     return this.range(afterDue, afterId, until, limit, orgId);
   };
@@ -73,9 +73,9 @@ class FakeStore {
     return this.rows.filter((r) => r.orgId === orgId && !this.finished.has(r.id));
   }
 
-  orgNextDue = (orgId: string, after: number): number | null => this.pending(orgId).find((r) => r.nextAttemptAt > after)?.nextAttemptAt ?? null;
+  orgNextDue = async (orgId: string, after: number): Promise<number | null> => this.pending(orgId).find((r) => r.nextAttemptAt > after)?.nextAttemptAt ?? null;
 
-  pendingOrgs = (): Array<{ orgId: string; nextDue: number }> =>
+  pendingOrgs = async (): Promise<Array<{ orgId: string; nextDue: number }>> =>
     [...new Set(this.rows.map((r) => r.orgId))].flatMap((orgId) => {
       const first = this.pending(orgId)[0];
       return first ? [{ orgId, nextDue: first.nextAttemptAt }] : [];
@@ -149,9 +149,9 @@ async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
 }
 
 describe("scheduler", () => {
-  test("rows due now are handed over at start; rows due later are not", () => {
+  test("rows due now are handed over at start; rows due later are not", async () => {
     const h = harness([row(1, T0 - 5_000), row(2, T0), row(3, T0 + 1)]);
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.batches.flat().map((d) => d.id)).toEqual(["dlv_0000001", "dlv_0000002"]);
     expect(h.scheduler.inMemory).toBe(3);
     expect(h.scheduler.scheduled).toBe(1);
@@ -159,7 +159,7 @@ describe("scheduler", () => {
 
   test("rows due later fire when time reaches them, never earlier", async () => {
     const h = harness([row(1, T0 + 100), row(2, T0 + 250)]);
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.handed.size).toBe(0);
     h.clock.advance(99);
     await ticks();
@@ -181,7 +181,7 @@ describe("scheduler", () => {
 
   test("rows beyond the paging window stay in the store until the window reaches them", async () => {
     const h = harness([row(1, T0 + 5_000)], { windowMs: 1_000 });
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.scheduler.inMemory).toBe(0);
     h.clock.advance(3_900);
     await ticks();
@@ -198,7 +198,7 @@ describe("scheduler", () => {
     const cap = 1_000;
     const rows = Array.from({ length: N }, (_, i) => row(i, T0 - (i % 7)));
     const h = harness(rows, { maxInMemory: cap });
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.handed.size).toBe(cap);
     expect(h.scheduler.inMemory).toBe(cap);
     let taken = 0;
@@ -221,7 +221,7 @@ describe("scheduler", () => {
 
   test("a retry within the loaded range goes to the wheel; one beyond it is left for the loader and found later", async () => {
     const h = harness([row(1, T0), row(2, T0)], { windowMs: 1_000 });
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.handed.size).toBe(2);
     // The dispatcher records each retry (the store row moves), then offers it.
     const near = row(1, T0 + 100);
@@ -249,7 +249,7 @@ describe("scheduler", () => {
 
   test("a row offered past the cap stays in the store and is loaded once there is room", async () => {
     const h = harness([], { maxInMemory: 1 });
-    h.scheduler.start();
+    await h.scheduler.start();
     const a = row(1, T0);
     const b = row(2, T0);
     h.store.put(a);
@@ -264,7 +264,7 @@ describe("scheduler", () => {
 
   test("rows left out at the cap are all found later, whatever order they were offered in", async () => {
     const h = harness([], { maxInMemory: 1 });
-    h.scheduler.start();
+    await h.scheduler.start();
     const x = row(1, T0);
     h.store.put(x);
     h.scheduler.offer([x]);
@@ -290,7 +290,7 @@ describe("scheduler", () => {
 
   test("no row is handed over twice while known, even when the loader pages its range again", async () => {
     const h = harness([row(1, T0), row(2, T0)], { maxInMemory: 3 });
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.handed.size).toBe(2); // r1, r2 now in flight (known, not done)
     const n1 = row(3, T0);
     h.store.put(n1);
@@ -321,7 +321,7 @@ describe("scheduler", () => {
 
   test("stop() ends the ticks: nothing is handed over afterwards", async () => {
     const h = harness([row(1, T0 + 10)]);
-    h.scheduler.start();
+    await h.scheduler.start();
     h.scheduler.stop();
     h.clock.advance(20);
     await ticks();
@@ -333,7 +333,7 @@ describe("scheduler", () => {
   test("one org's backlog filling memory does not keep another org's fresh deliveries out: they take its room, up to an even share", async () => {
     const cap = 100;
     const h = harness(Array.from({ length: 1_000 }, (_, i) => row(i, T0 - 1_000 + i, "org_flood")), { maxInMemory: cap });
-    h.scheduler.start();
+    await h.scheduler.start();
     expect(h.handed.size).toBe(cap);
     const fresh = Array.from({ length: 60 }, (_, i) => row(10_000 + i, T0, "org_victim"));
     for (const d of fresh) h.store.put(d);
@@ -372,7 +372,7 @@ describe("scheduler", () => {
 
     test("another org's retry due beyond the window is handed over when it falls due, while the backlog still fills memory", async () => {
       const h = harness(flood(1_000), { maxInMemory: cap, windowMs: 1_000 });
-      h.scheduler.start();
+      await h.scheduler.start();
       expect(h.scheduler.inMemory).toBe(cap);
       // The victim's delivery failed; its retry is due beyond the window, so it stays in the store.
       const retry = row(10_000, T0 + 5_000, "org_victim");
@@ -402,7 +402,7 @@ describe("scheduler", () => {
         row(20_011, T0 + 5_000, "org_victim"),
       ];
       const h = harness([...flood(1_000), ...victim], { maxInMemory: cap, windowMs: 1_000 });
-      h.scheduler.start();
+      await h.scheduler.start();
       // Due already: handed over at start, ahead of 900 of the flood's rows due before them.
       for (const d of victim.slice(0, 5)) expect(h.handed.get(d.id)).toBe(1);
       expect(h.scheduler.inMemory).toBe(cap);
@@ -441,7 +441,7 @@ describe("scheduler", () => {
           for (const d of batches.flat()) expect(h.queued.has(d.id)).toBe(false);
           return onDue(...batches);
         };
-        h.scheduler.start();
+        await h.scheduler.start();
         for (let step = 0; step < 150; step++) {
           const action = random();
           const queued = [...h.queued.values()];

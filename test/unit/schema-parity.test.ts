@@ -6,8 +6,23 @@
 import { describe, expect, test } from "bun:test";
 import { getTableConfig as sqliteConfig, type SQLiteTable } from "drizzle-orm/sqlite-core";
 import { getTableConfig as pgConfig, type PgTable } from "drizzle-orm/pg-core";
-import * as sqlite from "../../src/store/schema.ts";
+import * as sqlite from "../../src/store/sqlite/schema.ts";
 import * as postgres from "../../src/store/postgres/schema.ts";
+import type { ApiKeyRow, AttemptRow, DeliveryRow, EndpointRow, EventRow, IdempotencyRow, OrgRow } from "../../src/store/port.ts";
+
+/** Both schemas store the port's domain rows, field for field: a drift fails `bun run typecheck`. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type RowsOf<S extends typeof sqlite | typeof postgres> = [
+  Same<S["orgs"]["$inferSelect"], OrgRow>,
+  Same<S["apiKeys"]["$inferSelect"], ApiKeyRow>,
+  Same<S["endpoints"]["$inferSelect"], EndpointRow>,
+  Same<S["events"]["$inferSelect"], EventRow>,
+  Same<S["deliveries"]["$inferSelect"], DeliveryRow>,
+  Same<S["attempts"]["$inferSelect"], AttemptRow>,
+  Same<S["idempotencyRecords"]["$inferSelect"], IdempotencyRow>,
+];
+const sqliteRowsAreDomainRows: RowsOf<typeof sqlite> = [true, true, true, true, true, true, true];
+const postgresRowsAreDomainRows: RowsOf<typeof postgres> = [true, true, true, true, true, true, true];
 
 interface Shape {
   columns: string[];
@@ -38,6 +53,10 @@ const sqliteTables = Object.fromEntries(Object.entries(sqlite).filter(([, v]) =>
 const pgTables = Object.fromEntries(Object.entries(postgres).filter(([, v]) => isTable(v)));
 
 describe("the SQLite and PostgreSQL schemas", () => {
+  test("store the port's domain rows (checked by the type checker)", () => {
+    expect([...sqliteRowsAreDomainRows, ...postgresRowsAreDomainRows].every(Boolean)).toBe(true);
+  });
+
   test("have the same tables", () => {
     expect(Object.keys(pgTables).sort()).toEqual(Object.keys(sqliteTables).sort());
     expect(Object.keys(sqliteTables).length).toBeGreaterThan(5);

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { manualClock } from "../../src/lib/clock.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { createSweeper } from "../../src/scheduler/sweeper.ts";
-import type { RetentionRepo } from "../../src/store/repositories/retention.ts";
+import type { RetentionRepo, StoreTx, StoreWrite } from "../../src/store/port.ts";
 
 const DAY = 86_400_000;
 const T0 = 1_700_000_000_000;
@@ -12,15 +12,15 @@ const T0 = 1_700_000_000_000;
 function fakeRetention(rows: Record<string, number[]>) {
   const calls: Array<{ table: string; cutoff: number; limit: number }> = [];
   const repo = {
-    tables: ["attempts", "deliveries", "events", "endpoints"] as const,
-    deleteBatch(table: string, cutoff: number, limit: number): number {
+    async deleteBatch(table: string, cutoff: number, limit: number): Promise<number> {
       calls.push({ table, cutoff, limit });
       let n = 0;
       rows[table] = (rows[table] ?? []).filter((createdAt) => !(createdAt < cutoff && n < limit && ++n));
       return n;
     },
-  } as unknown as RetentionRepo;
-  return { repo, calls, rows };
+  } as RetentionRepo;
+  const tx = { retention: repo } as StoreTx;
+  return { tx, calls, rows };
 }
 
 describe("sweeper", () => {
@@ -28,15 +28,14 @@ describe("sweeper", () => {
     const clock = manualClock(T0 + 40 * DAY);
     const old = (n: number) => Array.from({ length: n }, (_, i) => T0 + i);
     const fresh = (n: number) => Array.from({ length: n }, (_, i) => T0 + 39 * DAY + i);
-    const { repo, calls, rows } = fakeRetention({ attempts: [...old(23), ...fresh(4)], deliveries: old(10), events: [...old(5), ...fresh(1)], endpoints: [] });
+    const { tx, calls, rows } = fakeRetention({ attempts: [...old(23), ...fresh(4)], deliveries: old(10), events: [...old(5), ...fresh(1)], endpoints: [] });
     let idempotencyNow: number | null = null;
     const writes: string[] = [];
     let resumed = 0;
     const sweeper = createSweeper({
-      retention: repo,
-      write: async (op, durability) => (writes.push(durability ?? "durable"), op()),
+      write: (async (op, durability) => (writes.push(durability ?? "durable"), op(tx))) as StoreWrite,
       sweepIdempotency: async (now) => ((idempotencyNow = now), 3),
-      resumeCancellations: () => resumed++,
+      resumeCancellations: async () => void resumed++,
       clock,
       logger: silentLogger,
       retentionDays: 30,
@@ -60,8 +59,8 @@ describe("sweeper", () => {
 
   test("the window follows retentionDays and the injected clock", async () => {
     const clock = manualClock(T0);
-    const { repo, rows } = fakeRetention({ attempts: [T0 - 2 * DAY - 1, T0 - 2 * DAY + 1], deliveries: [], events: [], endpoints: [] });
-    const sweeper = createSweeper({ retention: repo, write: async (op) => op(), sweepIdempotency: async () => 0, resumeCancellations: () => {}, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
+    const { tx, rows } = fakeRetention({ attempts: [T0 - 2 * DAY - 1, T0 - 2 * DAY + 1], deliveries: [], events: [], endpoints: [] });
+    const sweeper = createSweeper({ write: (async (op) => op(tx)) as StoreWrite, sweepIdempotency: async () => 0, resumeCancellations: async () => {}, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
     expect((await sweeper.runOnce()).attempts).toBe(1);
     expect(rows.attempts).toEqual([T0 - 2 * DAY + 1]);
     clock.advance(2);

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createWriteBatcher, lockRetryDelayMs, type StorageObserver } from "../../src/store/write-batcher.ts";
-import { walSync } from "../../src/store/wal-sync.ts";
+import { createWriteBatcher, lockRetryDelayMs, type StorageObserver } from "../../src/store/sqlite/write-batcher.ts";
+import { walSync } from "../../src/store/sqlite/wal-sync.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -80,6 +80,23 @@ describe("group commit", () => {
     const outcomes = await Promise.allSettled([batcher.submit(insert("x", 1)), batcher.submit(insert("x", 2)), batcher.submit(insert("y", 3))]);
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(rows()).toEqual([{ k: "x", v: 1 }, { k: "y", v: 3 }]);
+  });
+
+  test("a loop of writes, each queued when the one before resolves, lets the event loop turn between them", async () => {
+    const { batcher, insert, rows } = open();
+    let turns = 0;
+    let looping = true;
+    const counter = () => {
+      if (!looping) return;
+      turns++;
+      setImmediate(counter);
+    };
+    setImmediate(counter);
+    for (let i = 0; i < 20; i++) await batcher.submit(insert(`k${String(i).padStart(2, "0")}`, i), "relaxed");
+    looping = false;
+    expect(rows()).toHaveLength(20);
+    // Each write is a batch of its own on a turn of its own: other work ran between them.
+    expect(turns).toBeGreaterThanOrEqual(19);
   });
 
   test("every batch commits with synchronous=NORMAL and puts FULL back for the connection's other writes", async () => {

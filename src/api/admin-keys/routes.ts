@@ -15,7 +15,7 @@ const detail = (summary: string, description: string) => ({ tags: ["admin"], sum
 export function adminKeysRoutes(auth: AuthPlugin, service: AdminKeysService) {
   return new Elysia({ prefix: "/api/v1/admin/keys" })
     .use(auth)
-    .get("", () => ok(service.list().map(keyFieldsView)), {
+    .get("", async () => ok((await service.list()).map(keyFieldsView)), {
       admin: true,
       response: { 200: envelope(t.Array(AdminKey)), ...errors(...AUTH_ERRORS) },
       detail: detail("List the stored admin keys", "Revoked ones included; WEBHOOKD_ADMIN_KEY is not stored and not listed."),

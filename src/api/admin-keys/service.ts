@@ -6,19 +6,16 @@
 import type { Clock } from "../../lib/clock.ts";
 import { ConflictError, NotFoundError } from "../../lib/errors.ts";
 import { isId } from "../../lib/ids.ts";
-import type { ApiKeyRow, ApiKeysRepo } from "../../store/repositories/api-keys.ts";
-import type { StoreWrite } from "../../store/write-batcher.ts";
+import type { ApiKeyRow, ApiKeysReads, StoreWrite } from "../../store/port.ts";
 import { ADMIN_SCOPE } from "../auth/scopes.ts";
 import { issueApiKey } from "../auth/issue-key.ts";
 
 export interface AdminKeysServiceDeps {
-  apiKeys: ApiKeysRepo;
+  apiKeys: ApiKeysReads;
   clock: Clock;
   write: StoreWrite;
   /** Whether WEBHOOKD_ADMIN_KEY is set. */
   configured: boolean;
-  /** Called with the hash of each revoked key so auth caches drop it at once. */
-  onKeyRevoked: (keyHash: string) => void;
 }
 
 export interface StartOutcome {
@@ -28,20 +25,24 @@ export interface StartOutcome {
   revoked: number;
 }
 
-export function createAdminKeysService({ apiKeys, clock, write, configured, onKeyRevoked }: AdminKeysServiceDeps) {
+export function createAdminKeysService({ apiKeys, clock, write, configured }: AdminKeysServiceDeps) {
   const issueAdminKey = () => issueApiKey("admin", { orgId: null, name: "admin", scopes: [ADMIN_SCOPE] }, clock());
 
   return {
-    /** Before serving (outside the group commit, which is not running yet). */
-    atStart(): StartOutcome {
-      if (configured) return { generated: null, revoked: apiKeys.revokeAdminKeys(clock()).length };
-      if (apiKeys.hasAdminKey()) return { generated: null, revoked: 0 };
-      const { row, key } = issueAdminKey();
-      apiKeys.insert(row);
-      return { generated: key, revoked: 0 };
+    /** Before serving. */
+    async atStart(): Promise<StartOutcome> {
+      if (configured) return { generated: null, revoked: (await write((tx) => tx.apiKeys.revokeAdminKeys(clock()))).length };
+      // Checked inside the write: nodes of a cluster starting at once make one admin key, not one each.
+      const generated = await write(async (tx) => {
+        if (await tx.apiKeys.hasAdminKey()) return null;
+        const { row, key } = issueAdminKey();
+        await tx.apiKeys.insert(row);
+        return key;
+      });
+      return { generated, revoked: 0 };
     },
 
-    list: (): ApiKeyRow[] => apiKeys.listAdmin(),
+    list: (): Promise<ApiKeyRow[]> => apiKeys.listAdmin(),
 
     /** A new admin key; every other stored admin key is revoked in the same write. */
     async rotate(): Promise<{ row: ApiKeyRow; key: string }> {
@@ -49,25 +50,22 @@ export function createAdminKeysService({ apiKeys, clock, write, configured, onKe
         throw new ConflictError("ADMIN_KEY_CONFIGURED", "The admin key is set by WEBHOOKD_ADMIN_KEY: change the variable and restart to rotate it.");
       }
       const issued = issueAdminKey();
-      const revoked = await write(() => {
-        apiKeys.insert(issued.row);
-        return apiKeys.revokeAdminKeys(issued.row.createdAt, issued.row.id);
+      await write(async (tx) => {
+        await tx.apiKeys.insert(issued.row);
+        await tx.apiKeys.revokeAdminKeys(issued.row.createdAt, issued.row.id);
       });
-      revoked.forEach(onKeyRevoked);
       return issued;
     },
 
     async revoke(keyId: string): Promise<void> {
-      const row = isId("key", keyId) ? apiKeys.getAdmin(keyId) : undefined;
+      const row = isId("key", keyId) ? await apiKeys.getAdmin(keyId) : undefined;
       if (!row) throw new NotFoundError("Admin key");
-      if (row.revokedAt === null) await write(() => apiKeys.revoke(keyId, clock()));
-      onKeyRevoked(row.keyHash);
+      if (row.revokedAt === null) await write((tx) => tx.apiKeys.revoke(keyId, clock()));
     },
 
     /** Every stored admin key; the next start without WEBHOOKD_ADMIN_KEY generates a new one. */
     async revokeAll(): Promise<number> {
-      const revoked = await write(() => apiKeys.revokeAdminKeys(clock()));
-      revoked.forEach(onKeyRevoked);
+      const revoked = await write((tx) => tx.apiKeys.revokeAdminKeys(clock()));
       return revoked.length;
     },
   };

@@ -1,6 +1,6 @@
 /** Making an API key: the plaintext for the caller (shown once) and the row that stores its hash. */
 import { newId } from "../../lib/ids.ts";
-import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
+import type { ApiKeyRow } from "../../store/port.ts";
 import { apiKeyPrefix, generateApiKey, hashApiKey, type KeyKind } from "../../security/tokens.ts";
 
 export interface KeyOwner {

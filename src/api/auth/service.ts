@@ -5,8 +5,7 @@
 import { LRUCache } from "lru-cache";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../../lib/errors.ts";
 import { isId } from "../../lib/ids.ts";
-import type { ApiKeysRepo } from "../../store/repositories/api-keys.ts";
-import type { OrgsRepo } from "../../store/repositories/orgs.ts";
+import type { ApiKeysReads, OrgsReads } from "../../store/port.ts";
 import { API_KEY_SHAPE, constantTimeEqual, hashApiKey } from "../../security/tokens.ts";
 import type { Scope } from "./scopes.ts";
 
@@ -21,8 +20,8 @@ export interface Caller {
 }
 
 export interface AuthServiceDeps {
-  apiKeys: ApiKeysRepo;
-  orgs: OrgsRepo;
+  apiKeys: ApiKeysReads;
+  orgs: OrgsReads;
   /** Hash of WEBHOOKD_ADMIN_KEY, when set. */
   configuredAdminKeyHash: string | null;
 }
@@ -31,11 +30,11 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
   // Negative answers are cached too, so a flood of bad keys does not become a flood of queries.
   const cache = new LRUCache<string, Principal | "invalid">({ max: 10_000, ttl: 60_000 });
 
-  function lookup(hash: string): Principal | "invalid" {
+  async function lookup(hash: string): Promise<Principal | "invalid"> {
     if (configuredAdminKeyHash && constantTimeEqual(hash, configuredAdminKeyHash)) {
       return { kind: "admin", keyId: "env" };
     }
-    const row = apiKeys.findByHash(hash);
+    const row = await apiKeys.findByHash(hash);
     if (!row || row.revokedAt !== null || !constantTimeEqual(row.keyHash, hash)) return "invalid";
     if (row.orgId === null) {
       // With WEBHOOKD_ADMIN_KEY set, it is the only admin key, even beside one a CLI just stored.
@@ -46,13 +45,13 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
 
   return {
     /** null when no key was presented at all; throws on a wrong one. */
-    authenticate(presented: string | null): Principal | null {
+    async authenticate(presented: string | null): Promise<Principal | null> {
       if (presented === null) return null;
       if (!API_KEY_SHAPE.test(presented)) throw new UnauthorizedError("The API key is not valid.");
       const hash = hashApiKey(presented);
       let found = cache.get(hash);
       if (found === undefined) {
-        found = lookup(hash);
+        found = await lookup(hash);
         // Stored admin keys are looked up every time: the CLI rotates and revokes them from
         // another process, which cannot evict this cache. They are few and rarely used.
         if (found === "invalid" || found.kind === "org") cache.set(hash, found);
@@ -62,10 +61,10 @@ export function createAuthService({ apiKeys, orgs, configuredAdminKeyHash }: Aut
     },
 
     /** The org a request acts in: the key's own, or for the admin key the one named by X-Org-Id. */
-    resolveOrg(principal: Principal, orgHeader: string | null): string | null {
+    async resolveOrg(principal: Principal, orgHeader: string | null): Promise<string | null> {
       if (principal.kind === "org") return principal.orgId;
       if (!orgHeader) return null;
-      if (!isId("org", orgHeader) || !orgs.get(orgHeader)) throw new NotFoundError("Organization");
+      if (!isId("org", orgHeader) || !(await orgs.get(orgHeader))) throw new NotFoundError("Organization");
       return orgHeader;
     },
 

@@ -11,7 +11,7 @@ import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
 import type { DeliveriesService } from "../deliveries/service.ts";
 import { TEST_EVENT } from "../deliveries/service.ts";
-import type { EndpointRow } from "../../store/repositories/endpoints.ts";
+import type { EndpointRow } from "../../store/port.ts";
 
 const EventTypes = t.Array(Events.items, {
   ...Events,
@@ -50,7 +50,7 @@ const detail = (summary: string, description?: string) => ({ tags: [DIALECT_TAGS
 export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksService, deliveries: DeliveriesService) {
   return new Elysia({ prefix: "/v1/backend/webhooks" })
     .use(auth)
-    .get("", ({ orgId }) => ({ data: webhooks.list(orgId).map(webhookObject) }), {
+    .get("", async ({ orgId }) => ({ data: (await webhooks.list(orgId)).map(webhookObject) }), {
       scope: "webhooks:read",
       response: { 200: t.Object({ data: t.Array(Webhook) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
@@ -84,7 +84,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
         detail: detail("Send a test event to every enabled endpoint", `Event type "${TEST_EVENT}" unless one is named.`),
       },
     )
-    .get("/:id", ({ orgId, params }) => ({ data: webhookObject(webhooks.get(orgId, params.id)) }), {
+    .get("/:id", async ({ orgId, params }) => ({ data: webhookObject(await webhooks.get(orgId, params.id)) }), {
       scope: "webhooks:read",
       params: EndpointIdParams,
       response: { 200: t.Object({ data: Webhook }), ...dialectErrors(...ORG_READ_ERRORS) },
@@ -95,7 +95,7 @@ export function backendWebhooksRoutes(auth: AuthPlugin, webhooks: WebhooksServic
       deleteEndpointHandler(webhooks),
       { scope: "webhooks:write", params: EndpointIdParams, response: { 204: t.Null(), ...dialectErrors(...ORG_WRITE_ERRORS) }, detail: detail("Delete a webhook endpoint") },
     )
-    .get("/:id/secret", ({ orgId, params }) => ({ data: { secret: webhooks.revealSecret(orgId, params.id) } }), {
+    .get("/:id/secret", async ({ orgId, params }) => ({ data: { secret: await webhooks.revealSecret(orgId, params.id) } }), {
       scope: "webhooks:write",
       params: EndpointIdParams,
       response: { 200: t.Object({ data: SecretResponse }), ...dialectErrors(...ORG_READ_ERRORS) },

@@ -72,11 +72,11 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
     .use(auth)
     .get(
       "/:id/deliveries",
-      ({ orgId, params, query }) => {
+      async ({ orgId, params, query }) => {
         const page = Math.floor(query.page ?? 1);
         const limit = Math.floor(query.limit ?? 20);
         const success = query.success === undefined ? undefined : query.success === "true";
-        const { items, pagination } = service.list(orgId, params.id, page, limit, {
+        const { items, pagination } = await service.list(orgId, params.id, page, limit, {
           success,
           status: query.status,
           eventType: query.event,
@@ -109,7 +109,7 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
         ),
       },
     )
-    .get("/:id/deliveries/:deliveryId", ({ orgId, params }) => ok(service.get(orgId, params.id, params.deliveryId)), {
+    .get("/:id/deliveries/:deliveryId", async ({ orgId, params }) => ok(await service.get(orgId, params.id, params.deliveryId)), {
       scope: "webhooks:read",
       params: DeliveryParams,
       response: { 200: envelope(t.Composite([DeliveryLog, t.Object({ attemptLog: t.Array(Attempt) })])), ...errors(...ORG_READ_ERRORS, "VALIDATION_ERROR") },
@@ -126,9 +126,9 @@ export function deliveriesRoutes(auth: AuthPlugin, service: DeliveriesService) {
     })
     .post(
       "/:id/recover",
-      ({ orgId, params, body, set }) => {
+      async ({ orgId, params, body, set }) => {
         set.status = 202;
-        return ok(service.recover(orgId, params.id, Date.parse(body.since)));
+        return ok(await service.recover(orgId, params.id, Date.parse(body.since)));
       },
       {
         scope: "webhooks:write",

@@ -7,19 +7,16 @@ import type { Clock } from "../../lib/clock.ts";
 import { ConflictError, EndpointDeletedError, EndpointDisabledError, NotFoundError, ValidationError } from "../../lib/errors.ts";
 import type { AttemptSummary, SendNow, SendNowResult } from "../../lib/send-now.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
-import type { AttemptsRepo } from "../../store/repositories/attempts.ts";
-import type { DeliveriesRepo, DeliveryFilter } from "../../store/repositories/deliveries.ts";
-import type { EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
-import type { EventsRepo } from "../../store/repositories/events.ts";
+import type { AttemptsReads, DeliveriesReads, DeliveryFilter, EndpointRow, EndpointsReads, EventsReads } from "../../store/port.ts";
 import type { EventsService } from "../events/service.ts";
 import { attemptView, deliveryLogView } from "./view.ts";
 
 
 export interface DeliveriesServiceDeps {
-  deliveries: DeliveriesRepo;
-  attempts: AttemptsRepo;
-  events: EventsRepo;
-  endpoints: EndpointsRepo;
+  deliveries: DeliveriesReads;
+  attempts: AttemptsReads;
+  events: EventsReads;
+  endpoints: EndpointsReads;
   eventsService: EventsService;
   catalog: EventTypeCatalog;
   clock: Clock;
@@ -57,8 +54,8 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
   const recovering = new Set<string>();
 
   /** The org's endpoint, deleted ones included: seed 002 keeps their logs for the retention window. */
-  function requireEndpoint(orgId: string, endpointId: string) {
-    const endpoint = deps.endpoints.getWithDeleted(orgId, endpointId);
+  async function requireEndpoint(orgId: string, endpointId: string): Promise<EndpointRow> {
+    const endpoint = await deps.endpoints.getWithDeleted(orgId, endpointId);
     if (!endpoint) throw new NotFoundError("Webhook endpoint");
     return endpoint;
   }
@@ -79,7 +76,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
   async function replayFailed(endpointId: string, since: number, total: number): Promise<void> {
     let afterId = "";
     for (let left = total; left > 0; ) {
-      const ids = deps.deliveries.failedIdsSince(endpointId, since, afterId, Math.min(RECOVER_PAGE, left));
+      const ids = await deps.deliveries.failedIdsSince(endpointId, since, afterId, Math.min(RECOVER_PAGE, left));
       if (ids.length === 0) return;
       // One replay that cannot be recorded (storage fault, shutdown) must not stop the others.
       const results = await Promise.all(ids.map((id) => deps.sendNow(id, "replay", "background").catch(() => null)));
@@ -89,15 +86,15 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
     }
   }
 
-  function requireDelivery(orgId: string, endpointId: string, deliveryId: string) {
-    const endpoint = requireEndpoint(orgId, endpointId);
-    const delivery = deps.deliveries.get(endpointId, deliveryId);
+  async function requireDelivery(orgId: string, endpointId: string, deliveryId: string) {
+    const endpoint = await requireEndpoint(orgId, endpointId);
+    const delivery = await deps.deliveries.get(endpointId, deliveryId);
     if (!delivery) throw new NotFoundError("Delivery");
     return { endpoint, delivery };
   }
 
   return {
-    list(orgId: string, endpointId: string, page: number, limit: number, filter: DeliveryFilter) {
+    async list(orgId: string, endpointId: string, page: number, limit: number, filter: DeliveryFilter) {
       const offset = (page - 1) * limit;
       if (offset >= MAX_PAGE_OFFSET) {
         throw new ValidationError(
@@ -105,15 +102,15 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
           "page",
         );
       }
-      requireEndpoint(orgId, endpointId);
+      await requireEndpoint(orgId, endpointId);
       // One row more than asked says whether there is more, whatever the count stopped at.
-      const rows = deps.deliveries.page(endpointId, filter, offset, limit + 1);
+      const rows = await deps.deliveries.page(endpointId, filter, offset, limit + 1);
       const hasMore = rows.length > limit;
       if (hasMore) rows.pop();
-      const counted = deps.deliveries.countUpTo(endpointId, filter, MAX_COUNTED + 1);
+      const counted = await deps.deliveries.countUpTo(endpointId, filter, MAX_COUNTED + 1);
       // A character is at least one byte: this many characters always cover the preview.
-      const bodies = deps.events.bodies(rows.map((r) => r.eventId), LIST_PAYLOAD_BYTES);
-      const latest = deps.attempts.latestFor(rows.map((r) => r.id));
+      const bodies = await deps.events.bodies(rows.map((r) => r.eventId), LIST_PAYLOAD_BYTES);
+      const latest = await deps.attempts.latestFor(rows.map((r) => r.id));
       return {
         items: rows.map((d) => deliveryLogView(d, bodies.get(d.eventId) ?? NO_BODY, latest.get(d.id), LIST_PAYLOAD_BYTES)),
         pagination: {
@@ -127,16 +124,16 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
       };
     },
 
-    get(orgId: string, endpointId: string, deliveryId: string) {
-      const d = requireDelivery(orgId, endpointId, deliveryId).delivery;
-      const attempts = deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
-      const body = deps.events.bodies([d.eventId]).get(d.eventId) ?? NO_BODY;
+    async get(orgId: string, endpointId: string, deliveryId: string) {
+      const d = (await requireDelivery(orgId, endpointId, deliveryId)).delivery;
+      const attempts = await deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
+      const body = (await deps.events.bodies([d.eventId])).get(d.eventId) ?? NO_BODY;
       return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
     },
 
     async replay(orgId: string, endpointId: string, deliveryId: string): Promise<AttemptSummary> {
       // An unknown delivery is a 404 first, whatever the endpoint's state.
-      requireEnabled(requireDelivery(orgId, endpointId, deliveryId).endpoint, "replay its deliveries");
+      requireEnabled((await requireDelivery(orgId, endpointId, deliveryId)).endpoint, "replay its deliveries");
       return summaryOf(await deps.sendNow(deliveryId, "replay"), () => new NotFoundError("Delivery"));
     },
 
@@ -145,15 +142,25 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
      * through the dispatcher's queue and limits; returns how many. One recover per endpoint at a
      * time: a second while one runs is a 409, so a loop of calls cannot multiply the sends.
      */
-    recover(orgId: string, endpointId: string, since: number): { deliveries: number } {
+    async recover(orgId: string, endpointId: string, since: number): Promise<{ deliveries: number }> {
       if (!Number.isFinite(since)) throw new ValidationError("since must be an ISO-8601 date-time.", "since");
-      requireEnabled(requireEndpoint(orgId, endpointId), "recover its deliveries");
+      requireEnabled(await requireEndpoint(orgId, endpointId), "recover its deliveries");
       if (recovering.has(endpointId)) {
         throw new ConflictError("RECOVER_IN_PROGRESS", "A recover of this endpoint is still running; try again once it has finished.");
       }
-      const total = deps.deliveries.countFailedSince(endpointId, since, MAX_RECOVER);
-      if (total === 0) return { deliveries: 0 };
+      // Taken before the count's await: two recovers arriving together cannot both start.
       recovering.add(endpointId);
+      let total: number;
+      try {
+        total = await deps.deliveries.countFailedSince(endpointId, since, MAX_RECOVER);
+      } catch (error) {
+        recovering.delete(endpointId);
+        throw error;
+      }
+      if (total === 0) {
+        recovering.delete(endpointId);
+        return { deliveries: 0 };
+      }
       // Nobody awaits this work; a failed replay stays failed, to recover again.
       void replayFailed(endpointId, since, total)
         .catch(() => {})
@@ -163,7 +170,7 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
 
     /** Seed 002: a synthetic event of this type sent to one endpoint now; the outcome comes back. */
     async testEndpoint(orgId: string, endpointId: string, type: string): Promise<AttemptSummary & { eventId: string }> {
-      requireEnabled(requireEndpoint(orgId, endpointId), "send it a test");
+      requireEnabled(await requireEndpoint(orgId, endpointId), "send it a test");
       if (type !== TEST_EVENT && !deps.catalog.some((e) => e.name === type)) {
         throw new ValidationError(`event: unknown event type "${type}"; see GET /api/v1/event-types.`, "event");
       }

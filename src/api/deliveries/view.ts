@@ -1,6 +1,4 @@
-import type { AttemptRow } from "../../store/repositories/attempts.ts";
-import type { DeliveryRow } from "../../store/repositories/deliveries.ts";
-import type { EventBody } from "../../store/repositories/events.ts";
+import type { AttemptRow, DeliveryRow, EventBody } from "../../store/port.ts";
 import { utf8Prefix } from "../../lib/utf8.ts";
 import { iso } from "../common.ts";
 

@@ -89,8 +89,8 @@ export function eventsRoutes(auth: AuthPlugin, service: EventsService) {
     )
     .get(
       "/:id",
-      ({ orgId, params }) => {
-        const { event, deliveries } = service.get(orgId, params.id);
+      async ({ orgId, params }) => {
+        const { event, deliveries } = await service.get(orgId, params.id);
         return ok({
           id: event.id,
           event: event.type,

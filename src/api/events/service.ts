@@ -9,10 +9,7 @@ import type { RateLimiter } from "../../lib/token-bucket.ts";
 import { newId } from "../../lib/ids.ts";
 import { webhookBodyOf } from "../../lib/webhook-body.ts";
 import { exampleData, type EventTypeCatalog } from "../../event-catalog.ts";
-import type { EndpointCache } from "../../store/endpoint-cache.ts";
-import type { WriteBatcher } from "../../store/write-batcher.ts";
-import type { EventRow, EventsRepo } from "../../store/repositories/events.ts";
-import type { DeliveriesRepo, DeliveryRow, DueDelivery } from "../../store/repositories/deliveries.ts";
+import type { DeliveriesReads, DeliveryRow, DueDelivery, EndpointCache, EventRow, EventsReads, NewDelivery, StoreTx, StoreWrite } from "../../store/port.ts";
 import { filtersMatch } from "../webhooks/endpoint-rules.ts";
 import { idempotencyKeyReused } from "../idempotency/service.ts";
 
@@ -32,10 +29,10 @@ export interface PublishResult {
 }
 
 export interface EventsServiceDeps {
-  events: EventsRepo;
-  deliveries: DeliveriesRepo;
+  events: EventsReads;
+  deliveries: DeliveriesReads;
   endpointCache: EndpointCache;
-  batcher: WriteBatcher;
+  write: StoreWrite;
   catalog: EventTypeCatalog;
   clock: Clock;
   maxPayloadBytes: number;
@@ -104,27 +101,26 @@ export function createEventsService(deps: EventsServiceDeps) {
       isTest,
       createdAt: now,
     };
-    return (): { result: PublishResult; due: DueDelivery[] } => {
-      if (!deps.events.insertIfNew(row)) {
-        const existing = deps.events.findByDedupeKey(orgId, dedupeKey!)!;
+    return async (tx: StoreTx): Promise<{ result: PublishResult; due: DueDelivery[] }> => {
+      if (!(await tx.events.insertIfNew(row))) {
+        const existing = (await tx.events.findByDedupeKey(orgId, dedupeKey!))!;
         const publishedAt = new Date(existing.createdAt).toISOString();
         // The same event and data give the same body with the first publish's timestamp.
         if (mustMatchRequest(dedupeKey!) && existing.body !== webhookBodyOf(input.event, publishedAt, dataJson)) throw idempotencyKeyReused();
-        const count = deps.deliveries.listForEvent(existing.id).length;
+        const count = (await tx.deliveries.listForEvent(existing.id)).length;
         return { result: { id: existing.id, event: existing.type, timestamp: publishedAt, deliveries: count, duplicate: true }, due: [] };
       }
-      const targets = deps.endpointCache
-        .liveForOrg(orgId)
+      const targets = (await deps.endpointCache.liveForOrg(orgId))
         // A test goes to the endpoints named, or to every enabled one (seed 004), whatever their filters.
         .filter((e) => e.enabled && (only ? only.includes(e.id) : isTest || filtersMatch(e.events, input.event)));
       const preload = row.body.length <= PRELOAD_MAX_BODY;
-      const due = targets.map((e): DueDelivery => {
-        const id = newId("dlv", now);
-        deps.deliveries.insert({ id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now + dueInMs, createdAt: now });
+      const rows: NewDelivery[] = targets.map((e) => ({ id: newId("dlv", now), orgId, eventId: row.id, endpointId: e.id, eventType: input.event, dueAt: now + dueInMs, createdAt: now }));
+      await tx.deliveries.insertMany(rows);
+      const due = rows.map(({ id, endpointId }): DueDelivery => {
         const preloaded = preload
-          ? { id, orgId, eventId: row.id, endpointId: e.id, eventType: input.event, status: "pending" as const, attempts: 0, body: row.body, isTest }
+          ? { id, orgId, eventId: row.id, endpointId, eventType: input.event, status: "pending" as const, attempts: 0, body: row.body, isTest }
           : undefined;
-        return { id, orgId, endpointId: e.id, nextAttemptAt: now, preloaded };
+        return { id, orgId, endpointId, nextAttemptAt: now, preloaded };
       });
       return { result: { id: row.id, event: row.type, timestamp, deliveries: due.length, duplicate: false }, due };
     };
@@ -136,8 +132,13 @@ export function createEventsService(deps: EventsServiceDeps) {
     if (r && !r.allowed) throw new RateLimitedError(r.resetSeconds, "This organization's publish rate");
   }
 
-  async function commit(ops: Array<() => { result: PublishResult; due: DueDelivery[] }>): Promise<PublishResult[]> {
-    const done = await deps.batcher.submit(() => ops.map((op) => op()));
+  type PublishOp = (tx: StoreTx) => Promise<{ result: PublishResult; due: DueDelivery[] }>;
+  async function commit(ops: PublishOp[]): Promise<PublishResult[]> {
+    const done = await deps.write(async (tx) => {
+      const results = [];
+      for (const op of ops) results.push(await op(tx));
+      return results;
+    });
     deps.onPublished?.(done.filter((d) => !d.result.duplicate).length);
     deps.onScheduled(done.flatMap((d) => d.due));
     return done.map((d) => d.result);
@@ -169,15 +170,15 @@ export function createEventsService(deps: EventsServiceDeps) {
      */
     async publishTest(orgId: string, type: string, endpointIds?: string[], dueInMs = 0): Promise<{ result: PublishResult; due: DueDelivery[] }> {
       const data = exampleData(deps.catalog, type);
-      return deps.batcher.submit(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds, dueInMs));
+      return deps.write(write(orgId, { event: type, data }, JSON.stringify(data), null, true, endpointIds, dueInMs));
     },
 
     schedule: (due: DueDelivery[]) => deps.onScheduled(due),
 
-    get(orgId: string, id: string): { event: EventRow; deliveries: DeliveryRow[] } {
-      const event = deps.events.get(orgId, id);
+    async get(orgId: string, id: string): Promise<{ event: EventRow; deliveries: DeliveryRow[] }> {
+      const event = await deps.events.get(orgId, id);
       if (!event) throw new NotFoundError("Event");
-      return { event, deliveries: deps.deliveries.listForEvent(id) };
+      return { event, deliveries: await deps.deliveries.listForEvent(id) };
     },
   };
 }

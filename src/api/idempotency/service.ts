@@ -10,8 +10,7 @@ import { createHash, hkdfSync } from "node:crypto";
 import { createSecretBox, type SecretBox } from "../../security/secret-box.ts";
 import type { Clock } from "../../lib/clock.ts";
 import { ConflictError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
-import type { IdempotencyRepo, IdempotencyRow } from "../../store/repositories/idempotency.ts";
-import type { StoreWrite } from "../../store/write-batcher.ts";
+import type { IdempotencyRepo, IdempotencyRow, StoreWrite } from "../../store/port.ts";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /** An Idempotency-Key: 1 to 255 visible ASCII characters (documented in /docs/json from these). */
@@ -29,15 +28,15 @@ function boxFor(credential: string, scope: string, key: string): SecretBox {
 export const idempotencyKeyReused = () =>
   new UnprocessableError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was already used with a different request.");
 
-export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, write: StoreWrite) {
+export function createIdempotencyService(clock: Clock, write: StoreWrite) {
   /** Claims the key in one write, freeing an expired record first; null when claimed, else the record that holds it. */
-  function claim(scope: string, key: string, hash: string, now: number): IdempotencyRow | null {
+  async function claim(repo: IdempotencyRepo, scope: string, key: string, hash: string, now: number): Promise<IdempotencyRow | null> {
     for (;;) {
-      if (repo.claim(scope, key, hash, now)) return null;
-      const existing = repo.get(scope, key);
+      if (await repo.claim(scope, key, hash, now)) return null;
+      const existing = await repo.get(scope, key);
       if (!existing) continue; // released between the two statements: claim again
       if (existing.createdAt >= now - IDEMPOTENCY_TTL_MS) return existing;
-      repo.release(scope, key);
+      await repo.release(scope, key);
     }
   }
 
@@ -51,7 +50,7 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, wr
         .update(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`)
         .digest("hex");
       const now = clock();
-      const existing = await write(() => claim(scope, key, hash, now));
+      const existing = await write((tx) => claim(tx.idempotency, scope, key, hash, now));
       if (!existing) return { kind: "fresh" };
       if (existing.requestHash !== hash) throw idempotencyKeyReused();
       if (existing.state === "in_progress") {
@@ -67,12 +66,12 @@ export function createIdempotencyService(repo: IdempotencyRepo, clock: Clock, wr
     },
     async complete(scope: string, key: string, status: number, body: string, credential: string): Promise<void> {
       const sealed = boxFor(credential, scope, key).seal(body);
-      await write(() => repo.complete(scope, key, status, sealed));
+      await write((tx) => tx.idempotency.complete(scope, key, status, sealed));
     },
     /** A failed request changed nothing, so its key is free to be tried again. */
-    release: (scope: string, key: string): Promise<void> => write(() => repo.release(scope, key)),
+    release: (scope: string, key: string): Promise<void> => write((tx) => tx.idempotency.release(scope, key)),
     /** Expired records; a power cut losing this delete only means the next sweep does it again. */
-    sweep: (now = clock()): Promise<number> => write(() => repo.deleteOlderThan(now - IDEMPOTENCY_TTL_MS), "relaxed"),
+    sweep: (now = clock()): Promise<number> => write((tx) => tx.idempotency.deleteOlderThan(now - IDEMPOTENCY_TTL_MS), "relaxed"),
   };
 }
 export type IdempotencyService = ReturnType<typeof createIdempotencyService>;

@@ -4,8 +4,7 @@ import type { AuthPlugin } from "../../http/auth.ts";
 import { SCOPES } from "../auth/scopes.ts";
 import { AUTH_ERRORS, BODY_ERRORS, envelope, errors, Id, iso, IsoDate, ok, POST_ERRORS } from "../common.ts";
 import { KeyFields, keyFieldsView, ShownOnce } from "../key-view.ts";
-import type { ApiKeyRow } from "../../store/repositories/api-keys.ts";
-import type { OrgRow } from "../../store/repositories/orgs.ts";
+import type { ApiKeyRow, OrgRow } from "../../store/port.ts";
 import type { OrgsService } from "./service.ts";
 import { KeysetPagination, KeysetQuery, keysetRequest } from "../paging.ts";
 
@@ -44,8 +43,8 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
     )
     .get(
       "",
-      ({ query }) => {
-        const { items, pagination } = service.listOrgs(keysetRequest(query));
+      async ({ query }) => {
+        const { items, pagination } = await service.listOrgs(keysetRequest(query));
         return { success: true as const, data: items.map(orgView), pagination };
       },
       {
@@ -66,8 +65,8 @@ export function orgsRoutes(auth: AuthPlugin, service: OrgsService) {
     )
     .get(
       "/:orgId/keys",
-      ({ params, query }) => {
-        const { items, pagination } = service.listKeys(params.orgId, keysetRequest(query));
+      async ({ params, query }) => {
+        const { items, pagination } = await service.listKeys(params.orgId, keysetRequest(query));
         return { success: true as const, data: items.map(keyView), pagination };
       },
       {

@@ -25,7 +25,7 @@ import {
 } from "../webhooks/schemas.ts";
 import type { WebhooksService } from "../webhooks/service.ts";
 import { deleteEndpointHandler } from "../webhooks/delete-handler.ts";
-import type { EndpointRow } from "../../store/repositories/endpoints.ts";
+import type { EndpointRow } from "../../store/port.ts";
 
 const EnabledEvents = t.Array(Events.items, {
   ...Events,
@@ -102,12 +102,12 @@ export function webhookEndpointsRoutes(auth: AuthPlugin, service: WebhooksServic
         detail: detail("Create a webhook endpoint", `\`signing_secret\` is returned here and on rotate only. ${PROBE_NOTE}`),
       },
     )
-    .get("", ({ orgId }) => ({ data: service.list(orgId).map(endpointObject) }), {
+    .get("", async ({ orgId }) => ({ data: (await service.list(orgId)).map(endpointObject) }), {
       scope: "webhooks:read",
       response: { 200: t.Object({ data: t.Array(WebhookEndpoint) }), ...dialectErrors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints"),
     })
-    .get("/:id", ({ orgId, params }) => endpointObject(service.get(orgId, params.id)), {
+    .get("/:id", async ({ orgId, params }) => endpointObject(await service.get(orgId, params.id)), {
       scope: "webhooks:read",
       params: EndpointIdParams,
       response: { 200: WebhookEndpoint, ...dialectErrors(...ORG_READ_ERRORS) },

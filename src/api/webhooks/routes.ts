@@ -16,7 +16,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
   return new Elysia({ prefix: "/api/v1/webhooks" })
     .use(auth)
     // "" rather than "/": the documented path is /api/v1/webhooks (both are served).
-    .get("", ({ orgId }) => ok(service.list(orgId).map(masked)), {
+    .get("", async ({ orgId }) => ok((await service.list(orgId)).map(masked)), {
       scope: "webhooks:read",
       response: { 200: envelope(t.Array(Endpoint)), ...errors(...ORG_READ_ERRORS) },
       detail: detail("List webhook endpoints", "Secrets are masked."),
@@ -44,7 +44,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         ),
       },
     )
-    .get("/:id", ({ orgId, params }) => ok(masked(service.get(orgId, params.id))), {
+    .get("/:id", async ({ orgId, params }) => ok(masked(await service.get(orgId, params.id))), {
       scope: "webhooks:read",
       params: EndpointIdParams,
       response: { 200: envelope(Endpoint), ...errors(...ORG_READ_ERRORS) },
@@ -95,7 +95,7 @@ export function webhooksRoutes(auth: AuthPlugin, service: WebhooksService) {
         ),
       },
     )
-    .get("/:id/secret", ({ orgId, params }) => ok({ secret: service.revealSecret(orgId, params.id) }), {
+    .get("/:id/secret", async ({ orgId, params }) => ok({ secret: await service.revealSecret(orgId, params.id) }), {
       scope: "webhooks:write",
       params: EndpointIdParams,
       response: { 200: envelope(SecretResponse), ...errors(...ORG_READ_ERRORS) },

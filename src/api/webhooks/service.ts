@@ -2,17 +2,15 @@
  * Webhook endpoints: the rules of seeds 000-004 (limits, filters, HTTPS, SSRF, probe, secrets
  * shown once, rotation with an optional grace period). No HTTP framework in here.
  */
-import { LRUCache } from "lru-cache";
 import type { Clock } from "../../lib/clock.ts";
 import { BadRequestError, NotFoundError, UnprocessableError, ValidationError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
-import type { SecretBox } from "../../security/secret-box.ts";
+import type { SigningSecrets } from "../../security/signing-secrets.ts";
 import type { TargetVerdict } from "../../security/target-guard.ts";
-import { generateSigningSecret, isSigningSecret, maskSecret, SIGNING_SECRET_BYTES } from "../../security/tokens.ts";
-import type { EndpointPatch, EndpointRow, EndpointsRepo } from "../../store/repositories/endpoints.ts";
-import type { StoreWrite } from "../../store/write-batcher.ts";
-import type { PendingCancellation } from "../../store/pending-canceller.ts";
+import { generateSigningSecret, isSigningSecret, SIGNING_SECRET_BYTES } from "../../security/tokens.ts";
+import type { EndpointPatch, EndpointRow, EndpointsReads, StoreWrite } from "../../store/port.ts";
+import type { EndpointStop } from "../../delivery/endpoint-stop.ts";
 import { checkDescription, normalizeEventFilters, parseEndpointUrl } from "./endpoint-rules.ts";
 
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
@@ -21,21 +19,17 @@ export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 export type Prober = (url: string, secret: string) => Promise<void>;
 
 export interface WebhooksServiceDeps {
-  endpoints: EndpointsRepo;
+  endpoints: EndpointsReads;
   write: StoreWrite;
-  secretBox: SecretBox;
+  secrets: SigningSecrets;
   clock: Clock;
   catalog: EventTypeCatalog;
   checkTarget: (url: URL) => TargetVerdict | Promise<TargetVerdict>;
   probe: Prober | null;
   allowHttp: boolean;
   maxEndpointsPerOrg: number;
-  /** An org's endpoint changed, inside the write that changes it: caches drop it. */
-  onChanged: (orgId: string, endpointId: string) => void;
-  /** An endpoint is gone or disabled: its pending deliveries are cancelled, the first batch in the same write. */
-  cancellation: PendingCancellation;
-  /** An endpoint was disabled or deleted, once committed: nothing queued for it may be sent. */
-  onStopped: (endpointId: string) => void;
+  /** Disabling and deleting stop the endpoint: nothing more is sent to it. */
+  stop: EndpointStop;
 }
 
 export interface CreateEndpointInput {
@@ -56,22 +50,12 @@ export interface UpdateEndpointInput {
 }
 
 export function createWebhooksService(deps: WebhooksServiceDeps) {
-  const { endpoints, write, secretBox, clock, catalog } = deps;
+  const { endpoints, write, secrets, clock, catalog } = deps;
   const tooMany = () => new UnprocessableError("MAX_ENDPOINTS", `Maximum ${deps.maxEndpointsPerOrg} webhook endpoints per organization.`);
-  // Sealed value -> plaintext: a sealed string never changes meaning, so nothing to invalidate.
-  const opened = new LRUCache<string, string>({ max: 50_000 });
-  const open = (sealed: string): string => {
-    let plain = opened.get(sealed);
-    if (plain === undefined) {
-      plain = secretBox.open(sealed);
-      opened.set(sealed, plain);
-    }
-    return plain;
-  };
 
-  function require(orgId: string, id: string): EndpointRow {
+  async function require(orgId: string, id: string): Promise<EndpointRow> {
     // A path id of the wrong shape (junk, traversal, huge) is simply not found, without a query.
-    const row = isId("wh", id) ? endpoints.get(orgId, id) : undefined;
+    const row = isId("wh", id) ? await endpoints.get(orgId, id) : undefined;
     if (!row) throw new NotFoundError("Webhook endpoint");
     return row;
   }
@@ -94,7 +78,7 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
     get: require,
 
     async create(orgId: string, input: CreateEndpointInput): Promise<{ row: EndpointRow; secret: string }> {
-      if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
+      if ((await endpoints.list(orgId)).length >= deps.maxEndpointsPerOrg) throw tooMany();
       const events = normalizeEventFilters(input.events ?? ["*"], catalog);
       checkDescription(input.description);
       if (input.secret !== undefined && !isSigningSecret(input.secret)) {
@@ -119,31 +103,27 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         consecutiveFailures: 0,
         failureCount: 0,
         lastTriggeredAt: null,
-        secretEnc: secretBox.seal(secret),
+        secretEnc: secrets.seal(secret),
         previousSecretEnc: null,
         previousSecretExpiresAt: null,
         createdAt: now,
         updatedAt: now,
         deletedAt: null,
       };
-      await write(() => {
-        // Counted again in the write itself, after the (slow) probe: concurrent creates cannot both slip under.
-        if (endpoints.countLive(orgId) >= deps.maxEndpointsPerOrg) throw tooMany();
-        endpoints.insert(row);
-        deps.onChanged(orgId, row.id);
-      });
+      // Counted again by the store in the write itself, after the (slow) probe: concurrent creates cannot both slip under.
+      if (!(await write((tx) => tx.endpoints.insertWithinLimit(row, deps.maxEndpointsPerOrg)))) throw tooMany();
       return { row, secret };
     },
 
     async update(orgId: string, id: string, input: UpdateEndpointInput): Promise<EndpointRow> {
-      const current = require(orgId, id);
+      const current = await require(orgId, id);
       const now = clock();
       const patch: EndpointPatch = { updatedAt: now };
       if (input.events !== undefined) patch.events = normalizeEventFilters(input.events, catalog);
       checkDescription(input.description);
       if (input.description !== undefined) patch.description = input.description;
       if (input.url !== undefined && input.url !== current.url) {
-        patch.url = await admitUrl(input.url, secretBox.open(current.secretEnc));
+        patch.url = await admitUrl(input.url, secrets.current(current));
       }
       if (input.isActive === false && current.enabled) {
         Object.assign(patch, { enabled: false, disabledReason: "manual", disabledAt: now });
@@ -152,69 +132,45 @@ export function createWebhooksService(deps: WebhooksServiceDeps) {
         Object.assign(patch, { enabled: true, disabledReason: null, disabledAt: null, consecutiveFailures: 0 });
       }
       const stops = patch.enabled === false;
-      const { row, cancelled } = await write(() => {
-        const row = endpoints.update(orgId, id, patch);
-        deps.onChanged(orgId, id);
-        return { row, cancelled: row && stops ? deps.cancellation.firstBatch(id, now) : null };
+      const { row, cancelled } = await write(async (tx) => {
+        const row = await tx.endpoints.update(orgId, id, patch);
+        return { row, cancelled: row && stops ? await deps.stop.inWrite(tx, id, now) : null };
       });
       if (!row) throw new NotFoundError("Webhook endpoint");
-      if (cancelled !== null) deps.cancellation.committed(id, now, cancelled);
-      if (stops) deps.onStopped(id);
+      if (cancelled !== null) deps.stop.committed(id, now, cancelled);
       return row;
     },
 
     async delete(orgId: string, id: string): Promise<void> {
-      require(orgId, id);
+      await require(orgId, id);
       const now = clock();
-      const cancelled = await write(() => {
-        endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
-        deps.onChanged(orgId, id);
-        return deps.cancellation.firstBatch(id, now);
+      const cancelled = await write(async (tx) => {
+        await tx.endpoints.update(orgId, id, { deletedAt: now, updatedAt: now, enabled: false });
+        return deps.stop.inWrite(tx, id, now);
       });
-      deps.cancellation.committed(id, now, cancelled);
-      deps.onStopped(id);
+      deps.stop.committed(id, now, cancelled);
     },
 
     async rotateSecret(orgId: string, id: string, gracePeriodSeconds = 0): Promise<{ row: EndpointRow; secret: string }> {
       if (!Number.isInteger(gracePeriodSeconds) || gracePeriodSeconds < 0 || gracePeriodSeconds > MAX_GRACE_SECONDS) {
         throw new BadRequestError("VALIDATION_ERROR", `gracePeriodSeconds must be a whole number from 0 to ${MAX_GRACE_SECONDS}.`);
       }
-      require(orgId, id);
+      await require(orgId, id);
       const secret = generateSigningSecret();
-      const secretEnc = secretBox.seal(secret);
+      const secretEnc = secrets.seal(secret);
       const now = clock();
-      const row = await write(() => {
-        // The secret kept in grace is read inside the write: a concurrent rotation committed
-        // just before this one must become the previous secret, not be overwritten unseen.
-        const current = endpoints.get(orgId, id);
-        if (!current) return undefined;
-        const row = endpoints.update(orgId, id, {
-          secretEnc,
-          previousSecretEnc: gracePeriodSeconds > 0 ? current.secretEnc : null,
-          previousSecretExpiresAt: gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null,
-          updatedAt: now,
-        });
-        deps.onChanged(orgId, id);
-        return row;
-      });
+      // The store keeps in grace whatever secret is current when the write runs: a concurrent
+      // rotation committed just before this one becomes the previous secret, not lost unseen.
+      const row = await write((tx) => tx.endpoints.rotateSecret(orgId, id, secretEnc, gracePeriodSeconds > 0 ? now + gracePeriodSeconds * 1000 : null, now));
       if (!row) throw new NotFoundError("Webhook endpoint");
       return { row, secret };
     },
 
-    revealSecret(orgId: string, id: string): string {
-      return secretBox.open(require(orgId, id).secretEnc);
+    async revealSecret(orgId: string, id: string): Promise<string> {
+      return secrets.current(await require(orgId, id));
     },
 
-    /** The secrets that sign a delivery now: the current one, then a previous one still in grace. */
-    signingSecrets(row: EndpointRow, now = clock()): string[] {
-      const secrets = [open(row.secretEnc)];
-      if (row.previousSecretEnc && (row.previousSecretExpiresAt ?? 0) > now) secrets.push(open(row.previousSecretEnc));
-      return secrets;
-    },
-
-    maskedSecret(row: EndpointRow): string {
-      return maskSecret(open(row.secretEnc));
-    },
+    maskedSecret: (row: EndpointRow): string => secrets.masked(row),
   };
 }
 export type WebhooksService = ReturnType<typeof createWebhooksService>;

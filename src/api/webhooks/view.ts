@@ -1,4 +1,4 @@
-import type { EndpointRow } from "../../store/repositories/endpoints.ts";
+import type { EndpointRow } from "../../store/port.ts";
 import { iso } from "../common.ts";
 import type { Endpoint } from "./schemas.ts";
 

@@ -5,7 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
-import type { AttemptTrigger, DeliveryStatus } from "../schema.ts";
+import type { AttemptTrigger, DeliveryStatus, DisabledReason } from "../port.ts";
 
 const ms = (name: string) => bigint(name, { mode: "number" });
 
@@ -41,7 +41,7 @@ export const endpoints = pgTable(
     description: text("description"),
     events: jsonb("events").$type<string[]>().notNull(),
     enabled: boolean("enabled").notNull(),
-    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures" | "gone">(),
+    disabledReason: text("disabled_reason").$type<DisabledReason>(),
     disabledAt: ms("disabled_at"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     failureCount: integer("failure_count").notNull().default(0),

@@ -1,5 +1,7 @@
 /**
- * Cancels the pending deliveries of an endpoint that was deleted or disabled, in bounded batches,
+ * Stopping an endpoint, the one operation behind a manual disable, an auto-disable and a delete:
+ * the change to the endpoint row is the caller's, in its write; this cancels the endpoint's
+ * pending deliveries in bounded batches,
  * so that stopping an endpoint with 300k pending never holds the event loop or the write lock
  * for long. The first batch is cancelled inside the write that stops the endpoint; when it was
  * full, the rest follow in writes of their own. Nothing is sent meanwhile: the dispatcher skips
@@ -13,14 +15,13 @@
 import type { Clock } from "../lib/clock.ts";
 import { idBound } from "../lib/ids.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { DeliveriesRepo } from "./repositories/deliveries.ts";
-import type { StoreWrite } from "./write-batcher.ts";
+import type { DeliveriesReads, StoreTx, StoreWrite } from "../store/port.ts";
 
 /** Rows per write: a few milliseconds of the event loop (measured: ~4 ms for 1,000). */
 export const CANCEL_BATCH_SIZE = 1_000;
 
-export interface PendingCancellerDeps {
-  deliveries: Pick<DeliveriesRepo, "cancelPendingBatch" | "stoppedWithPending">;
+export interface EndpointStopperDeps {
+  deliveries: Pick<DeliveriesReads, "stoppedWithPending">;
   write: StoreWrite;
   clock: Clock;
   logger: Logger;
@@ -30,22 +31,22 @@ export interface PendingCancellerDeps {
 }
 
 /** What the code that stops an endpoint calls: once inside its write, once after the commit. */
-export interface PendingCancellation {
+export interface EndpointStop {
   /** Inside the write that stops the endpoint: cancels the first batch; returns how many. */
-  firstBatch(endpointId: string, stoppedAt: number): number;
+  inWrite(tx: StoreTx, endpointId: string, stoppedAt: number): Promise<number>;
   /** After that write committed: counts them, and cancels the rest in writes of their own if there may be more. */
   committed(endpointId: string, stoppedAt: number, cancelled: number): void;
 }
 
-export function createPendingCanceller(deps: PendingCancellerDeps) {
+export function createEndpointStopper(deps: EndpointStopperDeps) {
   const batchSize = deps.batchSize ?? CANCEL_BATCH_SIZE;
   /** Endpoint id -> the id bound of what was pending when it stopped. One loop works through them. */
   const queued = new Map<string, string>();
   let working: Promise<void> | null = null;
   let stopping = false;
 
-  const batch = (endpointId: string, before: string) =>
-    deps.deliveries.cancelPendingBatch(endpointId, before, deps.clock(), batchSize);
+  const batch = (tx: StoreTx, endpointId: string, before: string) =>
+    tx.deliveries.cancelPendingBatch(endpointId, before, deps.clock(), batchSize);
 
   async function work(): Promise<void> {
     while (queued.size > 0 && !stopping) {
@@ -53,7 +54,7 @@ export function createPendingCanceller(deps: PendingCancellerDeps) {
       try {
         for (let n = batchSize; n === batchSize && !stopping; ) {
           // Relaxed: a batch lost to a power cut is done again by resume().
-          n = await deps.write(() => batch(endpointId, before), "relaxed");
+          n = await deps.write((tx) => batch(tx, endpointId, before), "relaxed");
           deps.onCancelled(n);
         }
       } catch (error) {
@@ -72,8 +73,8 @@ export function createPendingCanceller(deps: PendingCancellerDeps) {
     working ??= work();
   }
 
-  const cancellation: PendingCancellation = {
-    firstBatch: (endpointId, stoppedAt) => batch(endpointId, idBound("dlv", stoppedAt)),
+  const stop: EndpointStop = {
+    inWrite: (tx, endpointId, stoppedAt) => batch(tx, endpointId, idBound("dlv", stoppedAt)),
     committed(endpointId, stoppedAt, cancelled) {
       deps.onCancelled(cancelled);
       if (cancelled === batchSize) enqueue(endpointId, idBound("dlv", stoppedAt));
@@ -81,11 +82,11 @@ export function createPendingCanceller(deps: PendingCancellerDeps) {
   };
 
   return {
-    ...cancellation,
+    ...stop,
     /** Finishes cancellations cut short (a crash, a storage fault). */
-    resume(): void {
+    async resume(): Promise<void> {
       const before = idBound("dlv", deps.clock());
-      for (const endpointId of deps.deliveries.stoppedWithPending()) enqueue(endpointId, before);
+      for (const endpointId of await deps.deliveries.stoppedWithPending()) enqueue(endpointId, before);
     },
     /** Finishes the batch in progress and starts no other; what is left is resumed at the next start. */
     async stop(): Promise<void> {
@@ -94,4 +95,4 @@ export function createPendingCanceller(deps: PendingCancellerDeps) {
     },
   };
 }
-export type PendingCanceller = ReturnType<typeof createPendingCanceller>;
+export type EndpointStopper = ReturnType<typeof createEndpointStopper>;

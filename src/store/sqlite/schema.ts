@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { AttemptTrigger, DeliveryStatus, DisabledReason } from "../port.ts";
 
 export const orgs = sqliteTable("orgs", {
   id: text("id").primaryKey(),
@@ -39,7 +40,7 @@ export const endpoints = sqliteTable(
     description: text("description"),
     events: text("events", { mode: "json" }).$type<string[]>().notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull(),
-    disabledReason: text("disabled_reason").$type<"manual" | "too_many_failures" | "gone">(),
+    disabledReason: text("disabled_reason").$type<DisabledReason>(),
     disabledAt: integer("disabled_at"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     failureCount: integer("failure_count").notNull().default(0),
@@ -77,9 +78,6 @@ export const events = sqliteTable(
     index("events_created").on(t.createdAt),
   ],
 );
-
-export const deliveryStatuses = ["pending", "succeeded", "failed", "cancelled"] as const;
-export type DeliveryStatus = (typeof deliveryStatuses)[number];
 
 /**
  * One event for one endpoint. The truth the scheduler works from: a `pending` row with
@@ -122,9 +120,6 @@ export const deliveries = sqliteTable(
     index("deliveries_created").on(t.createdAt),
   ],
 );
-
-export const attemptTriggers = ["scheduled", "replay", "test"] as const;
-export type AttemptTrigger = (typeof attemptTriggers)[number];
 
 /** The delivery log: one row per HTTP attempt. */
 export const attempts = sqliteTable(

@@ -1,7 +1,9 @@
 /**
- * Group commit. Writers submit small synchronous operations; everything submitted in the same
- * tick runs in one SQLite transaction (one log flush), and one failing operation rejects only
- * its own promise. A submit resolves only after its commit: a 2xx that waited on it means the
+ * Group commit. Writers submit small operations on the port's `tx`; everything submitted in the
+ * same tick runs in one SQLite transaction (one log flush), and one failing operation rejects only
+ * its own promise. The repositories run their statements synchronously, so a batch runs from
+ * BEGIN to COMMIT in one macrotask (its awaits are microtasks of already settled promises):
+ * nothing else on the event loop reads or writes in between. A submit resolves only after its commit: a 2xx that waited on it means the
  * rows are on disk.
  *
  * Durability is per op. Every batch commits with synchronous=NORMAL, which in WAL mode survives
@@ -11,8 +13,9 @@
  * (a delivery outcome) resolves at commit: one lost to a power cut means a resend.
  */
 import type { Database } from "bun:sqlite";
-import { ServiceUnavailableError } from "../lib/errors.ts";
-import { storageFault } from "../lib/storage-fault.ts";
+import { ServiceUnavailableError } from "../../lib/errors.ts";
+import type { Durability, StoreTx } from "../port.ts";
+import { storageFault } from "./storage-fault.ts";
 import { BUSY_TIMEOUT_MS } from "./database.ts";
 import { walSync, type LogSync } from "./wal-sync.ts";
 
@@ -31,23 +34,20 @@ export function asStorageFault(error: unknown): unknown {
   return storageFault(error) ?? error;
 }
 
-export type Durability = "durable" | "relaxed";
+/** An op may also answer synchronously: bun:sqlite statements do. */
+type Op<T> = (tx: StoreTx) => T | Promise<T>;
 
 interface Pending<T> {
-  op: () => T;
+  op: Op<T>;
   durability: Durability;
   resolve: (value: T) => void;
   reject: (err: unknown) => void;
 }
 
-/**
- * A write for services: `op` runs in the next group commit and the promise resolves once it is
- * committed (and, when durable, flushed). Waiting for a lock never blocks the event loop.
- */
-export type StoreWrite = <T>(op: () => T, durability?: Durability) => Promise<T>;
-
 export interface WriteBatcher {
-  submit: StoreWrite;
+  /** Ops see `tx` (set once the repositories exist: they need the batcher to coalesce). */
+  bind(tx: StoreTx): void;
+  submit<T>(op: Op<T>, durability?: Durability): Promise<T>;
   /**
    * For ops: a write that many ops of one batch repeat (an endpoint's delivery counters). The
    * states under one key are merged and written once, at the end of the batch; outside the
@@ -77,6 +77,8 @@ export interface WriteBatcherOptions {
   observer?: StorageObserver;
   /** Called whenever ops are rolled back: caches filled inside the transaction must forget. */
   onRollback?: () => void;
+  /** Called after every commit attempt: change notices go out. */
+  afterCommit?: () => void;
 }
 
 /** Durations in seconds. What a publish's 202 waits on is `committed` plus `flushed`. */
@@ -94,52 +96,67 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   const lockWaitMs = options.lockWaitMs ?? BUSY_TIMEOUT_MS;
   const observer = options.observer;
   const onRollback = options.onRollback ?? (() => {});
+  const afterCommit = options.afterCommit ?? (() => {});
   const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
+  let tx: StoreTx | null = null;
   /** Wall-clock time the write lock was first found taken, while the queue waits for it. */
   let lockedSince: number | null = null;
   let lockRetries = 0;
-  /** Set when the batch's transaction body starts: a SQLITE_BUSY before it came from BEGIN. */
-  let began = false;
   const syncing = new Set<Promise<void>>();
   /** Merged writes of the optimistic pass in progress; null outside it. */
   let coalesced: Map<string, { state: any; write: (state: any) => void }> | null = null;
   type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
-  // Built once: bun:sqlite's transaction() wrapper is not free to make on every flush and op.
-  // A nested transaction is a savepoint, so a failing op rolls back alone.
-  const runOp = sqlite.transaction((op: () => unknown) => op());
-  // Optimistic: all ops under one savepoint (two statements per batch, not two per op). Ops
-  // almost never fail; when one does, the savepoint is rolled back and each op runs again in
-  // its own, so the failure stays with its op. Ops are plain writes, safe to run again.
-  const runAll = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
-    coalesced = new Map();
-    for (const p of batch) results.push({ ok: true, value: p.op() });
-    for (const c of coalesced.values()) c.write(c.state);
-  });
-  const runBatch = sqlite.transaction((batch: Pending<any>[], results: Result[]) => {
-    began = true;
+
+  /** Runs `body` under a savepoint: released when it returns, rolled back to (and rethrown) when it throws. */
+  async function savepoint<T>(name: string, body: () => T | Promise<T>): Promise<T> {
+    sqlite.run(`SAVEPOINT ${name}`);
     try {
-      runAll(batch, results);
-      return;
+      const value = await body();
+      sqlite.run(`RELEASE ${name}`);
+      return value;
     } catch (error) {
+      if (error instanceof BatchAborted) throw error;
       onRollback();
       abortIfRolledBack(error);
-      results.length = 0;
+      sqlite.run(`ROLLBACK TO ${name}`);
+      sqlite.run(`RELEASE ${name}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Optimistic: all ops under one savepoint (two statements per batch, not two per op). Ops
+   * almost never fail; when one does, the savepoint is rolled back and each op runs again in its
+   * own, so the failure stays with its op. Ops may run more than once (the port's contract).
+   */
+  async function runBatch(batch: Pending<any>[]): Promise<Result[]> {
+    try {
+      return await savepoint("batch", async () => {
+        const results: Result[] = [];
+        coalesced = new Map();
+        for (const p of batch) results.push({ ok: true, value: await p.op(tx!) });
+        for (const c of coalesced.values()) c.write(c.state);
+        return results;
+      });
+    } catch (error) {
+      if (error instanceof BatchAborted) throw error;
     } finally {
       // Rolled back with the savepoint, or written: either way nothing is left to write.
       coalesced = null;
     }
+    const results: Result[] = [];
     for (const p of batch) {
       try {
-        results.push({ ok: true, value: runOp(p.op) });
+        results.push({ ok: true, value: await savepoint("op", () => p.op(tx!)) });
       } catch (error) {
-        onRollback();
-        abortIfRolledBack(error);
+        if (error instanceof BatchAborted) throw error;
         results.push({ ok: false, error: asStorageFault(error) });
       }
     }
-  });
+    return results;
+  }
 
   /**
    * SQLite may roll the whole transaction back on SQLITE_FULL, IOERR, BUSY or NOMEM: the ops
@@ -151,26 +168,37 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   }
 
   /** Commits the batch, or answers "locked" (nothing ran) when another connection holds the write lock. */
-  function commit(batch: Pending<any>[]): "done" | "locked" {
-    const results: Result[] = [];
+  async function commit(batch: Pending<any>[]): Promise<"done" | "locked"> {
     const started = performance.now();
-    began = false;
     sqlite.run("PRAGMA synchronous = NORMAL");
     // Not SQLite's busy handler: it sleeps on this thread, freezing every request meanwhile.
     sqlite.run("PRAGMA busy_timeout = 0");
+    let results: Result[];
     try {
-      runBatch.immediate(batch, results);
+      try {
+        sqlite.run("BEGIN IMMEDIATE");
+      } catch (error) {
+        if (isBusy(error)) return "locked";
+        throw error;
+      }
+      try {
+        results = await runBatch(batch);
+        sqlite.run("COMMIT");
+      } catch (error) {
+        if (sqlite.inTransaction) sqlite.run("ROLLBACK");
+        throw error;
+      }
     } catch (error) {
-      if (!began && isBusy(error)) return "locked";
       onRollback();
       // The batch was aborted, or BEGIN/COMMIT failed (disk full, I/O error): nothing of it is stored.
       const fault = asStorageFault(error instanceof BatchAborted ? error.cause : error);
       for (const p of batch) p.reject(fault);
       return "done";
     } finally {
-      // A write outside the group commit (the admin key made at first start) stays fully durable.
+      // A write outside the group commit (a migration, the checkpointer) stays fully durable.
       sqlite.run("PRAGMA synchronous = FULL");
       sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      afterCommit();
     }
     observer?.committed((performance.now() - started) / 1000);
     const durable: number[] = [];
@@ -206,14 +234,44 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     void done.finally(() => syncing.delete(done));
   }
 
-  function commitQueued(): void {
-    scheduled = false;
-    while (queue.length) {
-      const batch = queue.slice(0, maxBatch);
-      if (commit(batch) === "locked") return waitForLock();
-      queue.splice(0, batch.length);
-      lockWaitEnded();
+  /**
+   * One run at a time, and each run commits only what was queued when it began: ops that a
+   * commit's callers queue from its continuations wait for the next turn of the event loop, so a
+   * loop of writes (a cancellation in batches) never holds the event loop for the whole loop.
+   */
+  let running: Promise<void> | null = null;
+  let runAgain = false;
+  function commitQueued(): Promise<void> {
+    if (running) {
+      runAgain = true;
+      return running;
     }
+    running = (async () => {
+      scheduled = false;
+      let budget = queue.length;
+      try {
+        while (budget > 0) {
+          const batch = queue.slice(0, Math.min(maxBatch, budget));
+          if ((await commit(batch)) === "locked") return waitForLock();
+          queue.splice(0, batch.length);
+          budget -= batch.length;
+          lockWaitEnded();
+        }
+      } finally {
+        running = null;
+        if (runAgain) {
+          runAgain = false;
+          schedule();
+        }
+      }
+    })();
+    return running;
+  }
+
+  function schedule(): void {
+    if (scheduled || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => void commitQueued());
   }
 
   function lockWaitEnded(): void {
@@ -237,17 +295,17 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       return;
     }
     scheduled = true;
-    setTimeout(commitQueued, lockRetryDelayMs(lockRetries++));
+    setTimeout(() => void commitQueued(), lockRetryDelayMs(lockRetries++));
   }
 
   return {
-    submit<T>(op: () => T, durability: Durability = "durable"): Promise<T> {
+    bind(repos: StoreTx): void {
+      tx = repos;
+    },
+    submit<T>(op: Op<T>, durability: Durability = "durable"): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ op, durability, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(commitQueued);
-        }
+        schedule();
       });
     },
     coalesce<S>(key: string, merge: (previous: S | undefined) => S, write: (state: S) => void): void {
@@ -263,7 +321,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       entry.write(entry.state);
     },
     async flush() {
-      for (commitQueued(); queue.length > 0; commitQueued()) await Bun.sleep(LOCK_RETRY_MAX_MS);
+      for (await commitQueued(); queue.length > 0; await commitQueued()) await Bun.sleep(LOCK_RETRY_MAX_MS);
       await Promise.all([...syncing]);
     },
     get queued() {

@@ -4,63 +4,12 @@
  */
 import { and, count, desc, eq, lt, type SQL } from "drizzle-orm";
 import { unionAll } from "drizzle-orm/sqlite-core";
-import { idBound } from "../../lib/ids.ts";
+import { idBound } from "../../../lib/ids.ts";
 import type { Db } from "../database.ts";
-import { deliveries, deliveryStatuses, type DeliveryStatus } from "../schema.ts";
+import { statusesOf, type DeliveriesRepo, type DeliveryFilter, type DeliveryForAttempt, type DueDelivery } from "../../port.ts";
+import { deliveries } from "../schema.ts";
 
-export type DeliveryRow = typeof deliveries.$inferSelect;
-
-export interface DueDelivery {
-  id: string;
-  orgId: string;
-  endpointId: string;
-  nextAttemptAt: number;
-  /** What the first attempt needs, handed over by publish so it need not be read back. */
-  preloaded?: DeliveryForAttempt;
-}
-
-export interface DeliveryForAttempt {
-  id: string;
-  orgId: string;
-  eventId: string;
-  endpointId: string;
-  eventType: string;
-  status: DeliveryStatus;
-  attempts: number;
-  body: string;
-  isTest: boolean;
-}
-
-export interface DeliveryOutcome {
-  id: string;
-  status: DeliveryStatus;
-  attempts: number;
-  nextAttemptAt: number | null;
-  lastAttemptAt: number;
-  lastStatusCode: number | null;
-  lastDurationMs: number;
-  lastErrorCode: string | null;
-  lastErrorMessage: string | null;
-}
-
-export interface DeliveryFilter {
-  success?: boolean;
-  status?: DeliveryStatus;
-  eventType?: string;
-  /** Only deliveries older than this id (keyset paging). */
-  before?: string;
-}
-
-/** The statuses a filter admits; `success` and `status` together admit what both do. */
-function statusesOf(f: DeliveryFilter): DeliveryStatus[] {
-  return deliveryStatuses.filter(
-    (s) =>
-      (f.status === undefined || s === f.status) &&
-      (f.success === undefined || (f.success ? s === "succeeded" : s === "failed" || s === "cancelled")),
-  );
-}
-
-export function createDeliveriesRepo(db: Db) {
+export function createDeliveriesRepo(db: Db): DeliveriesRepo {
   const sqlite = db.$client;
   const insertStmt = sqlite.query(
     `INSERT INTO deliveries (id, org_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, created_at, updated_at)
@@ -149,31 +98,31 @@ export function createDeliveriesRepo(db: Db) {
   }
 
   return {
-    insert(d: { id: string; orgId: string; eventId: string; endpointId: string; eventType: string; dueAt: number; createdAt: number }): void {
-      insertStmt.run(d.id, d.orgId, d.eventId, d.endpointId, d.eventType, d.dueAt, d.createdAt, d.createdAt);
+    async insertMany(rows) {
+      for (const d of rows) insertStmt.run(d.id, d.orgId, d.eventId, d.endpointId, d.eventType, d.dueAt, d.createdAt, d.createdAt);
     },
     /** Pending rows after the (due, id) cursor and due by `until`, in due order. */
-    pageDue(afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] {
+    async pageDue(afterDue, afterId, until, limit) {
       return dueStmt.all(afterDue, afterDue, afterId, until, limit);
     },
     /** One org's pending rows after the (due, id) cursor and due by `until`, in due order. */
-    pageOrgDue(orgId: string, afterDue: number, afterId: string, until: number, limit: number): DueDelivery[] {
+    async pageOrgDue(orgId, afterDue, afterId, until, limit) {
       return orgDueStmt.all(orgId, afterDue, afterDue, afterId, until, limit);
     },
     /** When the org's first pending row due after `after` is due; null when it has none. */
-    orgNextDue(orgId: string, after: number): number | null {
+    async orgNextDue(orgId, after) {
       return orgNextDueStmt.get(orgId, after)?.due ?? null;
     },
     /** Every org with pending rows, and when its first one is due. */
-    pendingOrgs(): Array<{ orgId: string; nextDue: number }> {
+    async pendingOrgs() {
       return pendingOrgsStmt.all().filter((o): o is { orgId: string; nextDue: number } => o.nextDue !== null);
     },
-    forAttempt(id: string): DeliveryForAttempt | null {
+    async forAttempt(id) {
       const row = forAttemptStmt.get(id);
       return row && { ...row, isTest: Boolean(row.isTest) };
     },
     /** Applies an attempt's outcome unless the row left `expectStatus` meanwhile (e.g. cancelled). */
-    recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus): boolean {
+    async recordOutcome(o, now, expectStatus) {
       return outcomeStmt.run(
         o.status,
         o.attempts,
@@ -192,18 +141,18 @@ export function createDeliveriesRepo(db: Db) {
      * Records an attempt's outcome as the delivery's latest without touching its status, attempts
      * or due time (a failed replay: the log shows what the receiver answered last).
      */
-    recordLastAttempt(o: Omit<DeliveryOutcome, "status" | "attempts" | "nextAttemptAt">, now: number): void {
+    async recordLastAttempt(o, now) {
       lastStmt.run(o.lastAttemptAt, o.lastStatusCode, o.lastDurationMs, o.lastErrorCode, o.lastErrorMessage, now, o.id);
     },
     /** Cancels up to `limit` of the endpoint's pending deliveries with ids below `beforeId`; returns how many. */
-    cancelPendingBatch(endpointId: string, beforeId: string, now: number, limit: number): number {
+    async cancelPendingBatch(endpointId, beforeId, now, limit) {
       return cancelBatchStmt.run(now, endpointId, beforeId, limit).changes;
     },
     /** Disabled or deleted endpoints that still have pending deliveries: a cancellation cut short. */
-    stoppedWithPending(): string[] {
+    async stoppedWithPending() {
       return stoppedWithPendingStmt.all().map((r) => r.id);
     },
-    get(endpointId: string, id: string): DeliveryRow | undefined {
+    async get(endpointId, id) {
       return db
         .select()
         .from(deliveries)
@@ -211,32 +160,31 @@ export function createDeliveriesRepo(db: Db) {
         .get();
     },
     /** In creation order, so an event reads back the same way every time. */
-    listForEvent(eventId: string): DeliveryRow[] {
+    async listForEvent(eventId) {
       return db.select().from(deliveries).where(eq(deliveries.eventId, eventId)).orderBy(deliveries.id).all();
     },
     /** Newest first. */
-    page(endpointId: string, filter: DeliveryFilter, offset: number, limit: number): DeliveryRow[] {
+    async page(endpointId, filter, offset, limit) {
       const [first, second, ...rest] = ranges(endpointId, filter).map((w) => db.select().from(deliveries).where(w));
       if (!first) return [];
       const newestFirst = second ? unionAll(first, second, ...rest).orderBy(desc(deliveries.id)) : first.orderBy(desc(deliveries.id));
       return newestFirst.limit(limit).offset(offset).all();
     },
     /** How many deliveries match, counting no further than `cap` (an exact count is a scan of them all). */
-    countUpTo(endpointId: string, filter: DeliveryFilter, cap: number): number {
+    async countUpTo(endpointId, filter, cap) {
       const [first, second, ...rest] = ranges(endpointId, filter).map((w) => db.select({ id: deliveries.id }).from(deliveries).where(w));
       if (!first) return 0;
       const matches = (second ? unionAll(first, second, ...rest) : first).limit(cap).as("matches");
       return db.select({ n: count() }).from(matches).get()?.n ?? 0;
     },
     /** How many failed deliveries created since `since` there are, counting up to `limit`. */
-    countFailedSince(endpointId: string, since: number, limit: number): number {
+    async countFailedSince(endpointId, since, limit) {
       return countFailedStmt.get(endpointId, sinceBound(since), since, limit)?.n ?? 0;
     },
     /** Ids of failed deliveries created since `since`, after `afterId` in id order: a page of a recover. */
-    failedIdsSince(endpointId: string, since: number, afterId: string, limit: number): string[] {
+    async failedIdsSince(endpointId, since, afterId, limit) {
       const bound = sinceBound(since);
       return failedIdsStmt.all(endpointId, afterId > bound ? afterId : bound, since, limit).map((r) => r.id);
     },
   };
 }
-export type DeliveriesRepo = ReturnType<typeof createDeliveriesRepo>;

@@ -3,9 +3,10 @@
  * never held for long. Pending deliveries are never deleted, however old.
  */
 import type { Database } from "bun:sqlite";
+import type { RetentionRepo, RetentionTable } from "../../port.ts";
 
-export function createRetentionRepo(sqlite: Database) {
-  const statements = {
+export function createRetentionRepo(sqlite: Database): RetentionRepo {
+  const statements: Record<RetentionTable, ReturnType<Database["query"]>> = {
     attempts: sqlite.query("DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE created_at < ? LIMIT ?)"),
     deliveries: sqlite.query(
       "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE created_at < ? AND status != 'pending' LIMIT ?)",
@@ -20,11 +21,8 @@ export function createRetentionRepo(sqlite: Database) {
     ),
   };
   return {
-    /** In dependency order: attempts, then finished deliveries, then the events and deleted endpoints they held. */
-    tables: ["attempts", "deliveries", "events", "endpoints"] as const,
-    deleteBatch(table: keyof typeof statements, cutoff: number, limit: number): number {
+    async deleteBatch(table, cutoff, limit) {
       return statements[table].run(cutoff, limit).changes;
     },
   };
 }
-export type RetentionRepo = ReturnType<typeof createRetentionRepo>;

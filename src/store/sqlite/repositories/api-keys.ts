@@ -1,26 +1,25 @@
 import { and, asc, eq, gt, isNull, ne } from "drizzle-orm";
+import type { ApiKeysRepo } from "../../port.ts";
 import type { Db } from "../database.ts";
+import type { ChangeNotices } from "../change-notices.ts";
 import { apiKeys } from "../schema.ts";
 
-export type ApiKeyRow = typeof apiKeys.$inferSelect;
-
-export function createApiKeysRepo(db: Db) {
+export function createApiKeysRepo(db: Db, notices: ChangeNotices): ApiKeysRepo {
   return {
-    insert(row: ApiKeyRow): void {
+    async insert(row) {
       db.insert(apiKeys).values(row).run();
     },
-    findByHash(hash: string): ApiKeyRow | undefined {
+    async findByHash(hash) {
       return db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash)).get();
     },
-    get(orgId: string, id: string): ApiKeyRow | undefined {
+    async get(orgId, id) {
       return db
         .select()
         .from(apiKeys)
         .where(and(eq(apiKeys.id, id), eq(apiKeys.orgId, orgId)))
         .get();
     },
-    /** Up to `count` of an org's keys in id order after `after` (from the first when null). */
-    listForOrgAfter(orgId: string, after: string | null, count: number): ApiKeyRow[] {
+    async listForOrgAfter(orgId, after, count) {
       const ofOrg = eq(apiKeys.orgId, orgId);
       return db
         .select()
@@ -30,38 +29,38 @@ export function createApiKeysRepo(db: Db) {
         .limit(count)
         .all();
     },
-    hasAdminKey(): boolean {
+    async hasAdminKey() {
       return !!db
         .select({ id: apiKeys.id })
         .from(apiKeys)
         .where(and(isNull(apiKeys.orgId), isNull(apiKeys.revokedAt)))
         .get();
     },
-    /** Stored admin keys (org null), revoked ones included. */
-    listAdmin(): ApiKeyRow[] {
+    async listAdmin() {
       return db.select().from(apiKeys).where(isNull(apiKeys.orgId)).orderBy(asc(apiKeys.id)).all();
     },
-    getAdmin(id: string): ApiKeyRow | undefined {
+    async getAdmin(id) {
       return db
         .select()
         .from(apiKeys)
         .where(and(eq(apiKeys.id, id), isNull(apiKeys.orgId)))
         .get();
     },
-    /** Revokes every live admin key but `keepId`; returns the hashes revoked. */
-    revokeAdminKeys(at: number, keepId?: string): string[] {
+    async revokeAdminKeys(at, keepId) {
       const live = and(isNull(apiKeys.orgId), isNull(apiKeys.revokedAt));
-      return db
+      const hashes = db
         .update(apiKeys)
         .set({ revokedAt: at })
         .where(keepId === undefined ? live : and(live, ne(apiKeys.id, keepId)))
         .returning({ keyHash: apiKeys.keyHash })
         .all()
         .map((r) => r.keyHash);
+      hashes.forEach(notices.keyRevoked);
+      return hashes;
     },
-    revoke(id: string, at: number): void {
-      db.update(apiKeys).set({ revokedAt: at }).where(eq(apiKeys.id, id)).run();
+    async revoke(id, at) {
+      const row = db.update(apiKeys).set({ revokedAt: at }).where(eq(apiKeys.id, id)).returning({ keyHash: apiKeys.keyHash }).get();
+      if (row) notices.keyRevoked(row.keyHash);
     },
   };
 }
-export type ApiKeysRepo = ReturnType<typeof createApiKeysRepo>;

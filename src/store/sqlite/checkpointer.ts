@@ -4,7 +4,7 @@
  * database file in the middle of serving (measured: about 15% of delivery throughput). The
  * main connection keeps a high autocheckpoint as a safety net should this thread fall behind.
  */
-import type { Logger } from "../lib/logger.ts";
+import type { Logger } from "../../lib/logger.ts";
 import { BUSY_TIMEOUT_MS } from "./database.ts";
 import type { CheckpointerReply, CheckpointerStart } from "./checkpoint-worker.ts";
 
@@ -20,7 +20,7 @@ const STOP_WAIT_MS = 5_000;
 // `bun build --compile` embeds the worker as a second entry point under its path below src/, and
 // there every bundled module's import.meta.url is the executable's own (/$bunfs/root/webhookd).
 const WORKER_URL = import.meta.url.includes("/$bunfs/")
-  ? new URL("./store/checkpoint-worker.ts", import.meta.url).href
+  ? new URL("./store/sqlite/checkpoint-worker.ts", import.meta.url).href
   : new URL("./checkpoint-worker.ts", import.meta.url).href;
 
 export function startCheckpointer(file: string, logger: Logger, intervalMs = 200): Checkpointer {

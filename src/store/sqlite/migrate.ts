@@ -4,7 +4,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { migrations } from "./migrations/index.ts";
-import { statementsOf } from "./migration-statements.ts";
+import { statementsOf } from "../migration-statements.ts";
 
 export function migrate(sqlite: Database, clock: () => number = Date.now): string[] {
   sqlite.run(

@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from "./errors.ts";
+import { ServiceUnavailableError } from "../../lib/errors.ts";
 
 /** SQLite errors that mean "the storage cannot take writes now", not "this write is wrong". */
 const STORAGE_FAULT_CODES = /SQLITE_(FULL|BUSY|LOCKED|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
@@ -14,4 +14,19 @@ export function storageFault(error: unknown): ServiceUnavailableError | null {
     "STORAGE_UNAVAILABLE",
     `The database cannot take writes right now (${code || message}); nothing was stored. Retry shortly.`,
   );
+}
+
+/** The repository with every method's storage faults turned into the 503 (other errors pass). */
+export function faultsAsUnavailable<R extends object>(repo: R): R {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(repo)) {
+    wrapped[name] =
+      typeof method === "function"
+        ? (...args: unknown[]) =>
+            (method as (...a: unknown[]) => Promise<unknown>)(...args).catch((error: unknown) => {
+              throw storageFault(error) ?? error;
+            })
+        : method;
+  }
+  return wrapped as R;
 }

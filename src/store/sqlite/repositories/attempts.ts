@@ -1,16 +1,15 @@
 import { desc, eq, inArray, max } from "drizzle-orm";
+import type { AttemptsRepo } from "../../port.ts";
 import type { Db } from "../database.ts";
 import { attempts } from "../schema.ts";
 
-export type AttemptRow = typeof attempts.$inferSelect;
-
-export function createAttemptsRepo(db: Db) {
+export function createAttemptsRepo(db: Db): AttemptsRepo {
   const insertStmt = db.$client.query(
     `INSERT INTO attempts (id, delivery_id, endpoint_id, trigger, attempt_number, url, status_code, duration_ms,
        error_code, error_message, response_headers, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return {
-    insert(a: AttemptRow): void {
+    async insert(a) {
       insertStmt.run(
         a.id,
         a.deliveryId,
@@ -27,12 +26,10 @@ export function createAttemptsRepo(db: Db) {
         a.createdAt,
       );
     },
-    /** The delivery's latest `limit` attempts, oldest first (replays can add any number). */
-    latestForDelivery(deliveryId: string, limit: number): AttemptRow[] {
+    async latestForDelivery(deliveryId, limit) {
       return db.select().from(attempts).where(eq(attempts.deliveryId, deliveryId)).orderBy(desc(attempts.id)).limit(limit).all().reverse();
     },
-    /** The latest attempt of each delivery, for log listings: one query for a page. */
-    latestFor(deliveryIds: string[]): Map<string, AttemptRow> {
+    async latestFor(deliveryIds) {
       if (deliveryIds.length === 0) return new Map();
       const latest = db
         .select({ id: max(attempts.id) })
@@ -44,4 +41,3 @@ export function createAttemptsRepo(db: Db) {
     },
   };
 }
-export type AttemptsRepo = ReturnType<typeof createAttemptsRepo>;

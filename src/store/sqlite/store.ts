@@ -1,0 +1,88 @@
+/**
+ * The SQLite adapter of the storage port: one file, one writer with group commit ("a 2xx means
+ * on disk"), WAL checkpoints on a thread of their own. The embedded default.
+ */
+import type { Logger } from "../../lib/logger.ts";
+import type { Store, StoreTx } from "../port.ts";
+import { createEndpointCache } from "../endpoint-cache.ts";
+import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
+import { migrate } from "./migrate.ts";
+import { createApiKeysRepo } from "./repositories/api-keys.ts";
+import { createEndpointsRepo } from "./repositories/endpoints.ts";
+import { createIdempotencyRepo } from "./repositories/idempotency.ts";
+import { createOrgsRepo } from "./repositories/orgs.ts";
+import { createEventsRepo } from "./repositories/events.ts";
+import { createDeliveriesRepo } from "./repositories/deliveries.ts";
+import { createAttemptsRepo } from "./repositories/attempts.ts";
+import { createRetentionRepo } from "./repositories/retention.ts";
+import { createChangeNotices } from "./change-notices.ts";
+import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
+import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
+import { faultsAsUnavailable, storageFault } from "./storage-fault.ts";
+
+export interface SqliteStore extends Store {
+  /** Starts the WAL checkpoint thread (serve only; CLI commands do without). */
+  startCheckpointer(logger: Logger): Checkpointer;
+}
+
+/** `observer` hears how long writes waited on storage (for metrics). */
+export function openSqliteStore(file: string, { observer }: { observer?: StorageObserver } = {}): SqliteStore {
+  const { db, sqlite, close } = openDatabase(file);
+  migrate(sqlite);
+  let checkpointer: Checkpointer | null = null;
+  const endpointReads = createEndpointsRepo(db, { endpointChanged() {}, keyRevoked() {} }, { coalesce() {}, flushCoalesced() {} });
+  const cache = createEndpointCache(endpointReads);
+  const { notices, changes, deliver } = createChangeNotices(cache);
+  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.clear(), afterCommit: deliver });
+  const tx: StoreTx = {
+    orgs: createOrgsRepo(db),
+    apiKeys: createApiKeysRepo(db, notices),
+    endpoints: createEndpointsRepo(db, notices, batcher),
+    events: createEventsRepo(db),
+    deliveries: createDeliveriesRepo(db),
+    attempts: createAttemptsRepo(db),
+    idempotency: createIdempotencyRepo(db),
+    retention: createRetentionRepo(sqlite),
+  };
+  batcher.bind(tx);
+  // Reads run on the same connection (the port's types keep writes inside `write`); a storage
+  // fault in one is the same 503 as in a write.
+  const reads = <R extends object>(repo: R): R => faultsAsUnavailable(repo);
+  return {
+    backend: "sqlite",
+    orgs: reads(tx.orgs),
+    apiKeys: reads(tx.apiKeys),
+    endpoints: reads(tx.endpoints),
+    events: reads(tx.events),
+    deliveries: reads(tx.deliveries),
+    attempts: reads(tx.attempts),
+    idempotency: reads(tx.idempotency),
+    endpointCache: cache,
+    changes,
+    write: batcher.submit,
+    async checkWritable() {
+      // Ask without waiting: bun:sqlite waits out busy_timeout synchronously, which would
+      // freeze the whole process on every readiness probe while another process holds a lock.
+      sqlite.run("PRAGMA busy_timeout = 0");
+      try {
+        sqlite.run("BEGIN IMMEDIATE");
+        sqlite.run("ROLLBACK");
+      } catch (error) {
+        throw storageFault(error) ?? error;
+      } finally {
+        sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+    },
+    flush: () => batcher.flush(),
+    startCheckpointer(logger) {
+      checkpointer = startCheckpointer(file, logger);
+      return checkpointer;
+    },
+    async close() {
+      await batcher.flush();
+      await checkpointer?.stop();
+      batcher.close();
+      close();
+    },
+  };
+}
