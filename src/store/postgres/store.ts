@@ -1,0 +1,170 @@
+/**
+ * The PostgreSQL adapter of the storage port (cluster mode): one pool of connections, one
+ * transaction per write, the endpoint cache kept right across nodes by LISTEN/NOTIFY.
+ *
+ * How stale can a node's view be? A change committed by another node is heard when its
+ * notification arrives (a few milliseconds on one network; test/store/postgres.test.ts measures
+ * it). While the LISTEN connection is down nothing is served from the cache, and when it is back
+ * the changes made meanwhile (endpoints by updated_at, keys by revoked_at, looked up from a
+ * little before the loss to cover clocks apart) are told to the listeners as if heard.
+ */
+import { SQL } from "bun";
+import { ServiceUnavailableError } from "../../lib/errors.ts";
+import { silentLogger, type Logger } from "../../lib/logger.ts";
+import type { Store } from "../port.ts";
+import type { Change } from "./changes.ts";
+import { createEndpointCache } from "./endpoint-cache.ts";
+import { asStorageFault } from "./errors.ts";
+import { migratePostgres } from "./migrate.ts";
+import { listenForChanges } from "./notify.ts";
+import { faultMapped } from "./fault-mapped.ts";
+import { pgApiKeysReads } from "./repositories/api-keys.ts";
+import { pgAttemptsReads } from "./repositories/attempts.ts";
+import { pgDeliveriesReads } from "./repositories/deliveries.ts";
+import { pgEndpointsReads } from "./repositories/endpoints.ts";
+import { pgEventsReads } from "./repositories/events.ts";
+import { pgIdempotencyReads } from "./repositories/idempotency.ts";
+import { pgOrgsReads } from "./repositories/orgs.ts";
+import { createTransactions } from "./transactions.ts";
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool: how many writes and reads run at once. */
+  maxConnections?: number;
+  /** How long a new connection may take before the write or read waiting on it gets the 503. */
+  connectTimeoutSeconds?: number;
+  /** How long `checkWritable` waits for an answer. */
+  checkTimeoutMs?: number;
+  /** How far apart the nodes' clocks may be: the catch-up after a lost LISTEN connection looks back this much further. */
+  clockSkewMs?: number;
+  /** This node's name in its notifications (a random one by default). */
+  node?: string;
+  logger?: Logger;
+  clock?: () => number;
+}
+
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? Date.now;
+  const node = options.node ?? crypto.randomUUID();
+  const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
+  const clockSkewMs = options.clockSkewMs ?? 60_000;
+  const sql = new SQL(url, { max: options.maxConnections ?? 20, connectionTimeout: options.connectTimeoutSeconds ?? 5 });
+  try {
+    await migratePostgres(sql, clock);
+  } catch (error) {
+    await sql.close();
+    throw asStorageFault(error);
+  }
+
+  const orgs = faultMapped(pgOrgsReads(sql));
+  const apiKeys = faultMapped(pgApiKeysReads(sql));
+  const endpoints = faultMapped(pgEndpointsReads(sql));
+  const events = faultMapped(pgEventsReads(sql));
+  const deliveries = faultMapped(pgDeliveriesReads(sql));
+  const attempts = faultMapped(pgAttemptsReads(sql));
+  const idempotency = faultMapped(pgIdempotencyReads(sql));
+  const endpointCache = createEndpointCache(endpoints);
+
+  const endpointListeners: Array<(orgId: string, endpointId: string) => void> = [];
+  const keyListeners: Array<(keyHash: string) => void> = [];
+  /** Drops the cached copy and tells the listeners; a throwing listener is logged, never the writer's problem. */
+  function apply(change: Change): void {
+    try {
+      if (change.kind === "endpoint") {
+        endpointCache.invalidate(change.orgId, change.endpointId);
+        for (const l of endpointListeners) l(change.orgId, change.endpointId);
+      } else {
+        for (const l of keyListeners) l(change.keyHash);
+      }
+    } catch (error) {
+      logger.error("a store change listener threw", { error: String(error) });
+    }
+  }
+
+  const transactions = createTransactions({
+    sql,
+    node,
+    changing: (c) => c.kind === "endpoint" && endpointCache.invalidate(c.orgId, c.endpointId),
+    committed: (changes) => changes.forEach(apply),
+  });
+
+  /** When the LISTEN connection was lost; null while it is heard. */
+  let lostAt: number | null = null;
+  let closed = false;
+
+  /** Tells the listeners what changed while the LISTEN connection was down; tries again until it can. */
+  async function catchUp(): Promise<void> {
+    if (closed || lostAt === null) return;
+    const since = lostAt - clockSkewMs;
+    try {
+      const keys = await sql`SELECT key_hash FROM api_keys WHERE revoked_at >= ${since}`;
+      const changed = await sql`SELECT org_id, id FROM endpoints WHERE updated_at >= ${since}`;
+      lostAt = null;
+      endpointCache.reset(true);
+      for (const k of keys) apply({ kind: "key", keyHash: k.key_hash });
+      for (const e of changed) apply({ kind: "endpoint", orgId: e.org_id, endpointId: e.id });
+      logger.info("store: hearing other nodes' changes again", { keysRevoked: keys.length, endpointsChanged: changed.length });
+    } catch (error) {
+      logger.warn("store: could not catch up on missed changes; trying again", { error: String(error) });
+      setTimeout(catchUp, 1_000);
+    }
+  }
+
+  const listener = await listenForChanges(url, node, {
+    changed: apply,
+    deaf() {
+      if (lostAt !== null) return;
+      lostAt = clock();
+      endpointCache.reset(false);
+      logger.warn("store: lost the connection that hears other nodes' changes; the endpoint cache is off until it is back");
+    },
+    hearing() {
+      if (lostAt === null) endpointCache.reset(true);
+      else void catchUp();
+    },
+  });
+
+  async function checkWritable(): Promise<void> {
+    const query = sql`SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only`;
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        query.cancel();
+        reject(new ServiceUnavailableError("STORAGE_UNAVAILABLE", `The database did not answer within ${checkTimeoutMs} ms. Retry shortly.`));
+      }, checkTimeoutMs);
+    });
+    try {
+      const [row] = await Promise.race([query, timeout]);
+      if (row.read_only) throw new ServiceUnavailableError("STORAGE_UNAVAILABLE", "The database is read-only (a standby?). Retry shortly.");
+    } catch (error) {
+      throw asStorageFault(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    backend: "postgres",
+    orgs,
+    apiKeys,
+    endpoints,
+    events,
+    deliveries,
+    attempts,
+    idempotency,
+    endpointCache: { liveForOrg: endpointCache.liveForOrg, get: endpointCache.get },
+    changes: {
+      onEndpointChanged: (l) => void endpointListeners.push(l),
+      onKeyRevoked: (l) => void keyListeners.push(l),
+    },
+    write: transactions.write,
+    checkWritable,
+    flush: transactions.flush,
+    async close() {
+      closed = true;
+      await transactions.close();
+      await listener.close();
+      await sql.close();
+    },
+  };
+}

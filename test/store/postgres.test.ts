@@ -1,0 +1,154 @@
+/**
+ * The PostgreSQL adapter against a real server: the port's contract (test/store/contract.ts),
+ * then what only a cluster has: two stores (two nodes) on one database hearing each other's
+ * changes within the stated bound, invariants held across them, and an outage of the server.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { ServiceUnavailableError } from "../../src/lib/errors.ts";
+import type { Store } from "../../src/store/port.ts";
+import { openPostgresStore } from "../../src/store/postgres/store.ts";
+import { postgresBinDir, startPostgres, type Postgres } from "../helpers/postgres.ts";
+import { describeStoreContract, endpointRow, eventually, orgRow } from "./contract.ts";
+
+const havePostgres = postgresBinDir() !== null;
+if (!havePostgres && process.env.CI === "true") throw new Error("PostgreSQL is missing: .ci/run installs it (apt-get install postgresql)");
+if (!havePostgres) console.warn("SKIPPED test/store/postgres.test.ts: PostgreSQL is not installed (apt-get install postgresql)");
+
+/** The stated bound for another node's change to reach this one while the LISTEN connection is up. */
+const PROPAGATION_BOUND_MS = 100;
+
+let pg: Postgres;
+let databases = 0;
+const freshDatabase = () => pg.createDatabase(`store_${++databases}`);
+
+describe.skipIf(!havePostgres)("PostgreSQL store", () => {
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(() => pg?.stop());
+
+  describeStoreContract("postgres", async () => {
+    const store = await openPostgresStore(await freshDatabase());
+    return {
+      store,
+      close: () => store.close(),
+      fault: async () => {
+        await pg.pause();
+        return () => pg.resume();
+      },
+    };
+  });
+
+  describe("two nodes on one database", () => {
+    let url: string;
+    let a: Store;
+    let b: Store;
+    beforeAll(async () => {
+      url = await freshDatabase();
+      [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+    });
+    afterAll(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+    });
+
+    async function orgWithEndpoint() {
+      const org = orgRow();
+      const endpoint = endpointRow(org.id);
+      await a.write(async (tx) => {
+        await tx.orgs.insert(org);
+        await tx.endpoints.insertWithinLimit(endpoint, 100);
+      });
+      return { org, endpoint };
+    }
+
+    /** Resolves with how long after `since` the other node heard of `endpointId`. */
+    function heardBy(store: Store, endpointId: string, since: number): Promise<number> {
+      return new Promise((resolve) => store.changes.onEndpointChanged((_, id) => id === endpointId && resolve(performance.now() - since)));
+    }
+
+    test(`an endpoint change on one node reaches the other's cache and listeners within ${PROPAGATION_BOUND_MS} ms`, async () => {
+      const { org, endpoint } = await orgWithEndpoint();
+      const delays: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        expect((await b.endpointCache.get(endpoint.id))!.url).toBe(i === 0 ? endpoint.url : `https://example.com/${i - 1}`);
+        await b.endpointCache.liveForOrg(org.id);
+        const start = performance.now();
+        const heard = heardBy(b, endpoint.id, start);
+        await a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: `https://example.com/${i}`, updatedAt: Date.now() }));
+        delays.push(await heard);
+        expect((await b.endpointCache.get(endpoint.id))!.url).toBe(`https://example.com/${i}`);
+        expect((await b.endpointCache.liveForOrg(org.id))[0]!.url).toBe(`https://example.com/${i}`);
+      }
+      delays.sort((x, y) => x - y);
+      console.log(`endpoint change, write start to heard on the other node (50 changes): p50 ${delays[25]!.toFixed(2)} ms, max ${delays[49]!.toFixed(2)} ms`);
+      expect(delays[49]!).toBeLessThan(PROPAGATION_BOUND_MS);
+    });
+
+    test("a key revoked on one node is heard, with its hash, on the other", async () => {
+      const org = orgRow();
+      const key = { id: `key_${org.id}`, orgId: org.id, name: null, keyHash: `hash-${org.id}`, keyPrefix: "sk_live_x", scopes: [], createdAt: Date.now(), revokedAt: null };
+      await a.write(async (tx) => (await tx.orgs.insert(org), await tx.apiKeys.insert(key)));
+      const start = performance.now();
+      const heard = new Promise<number>((resolve) => b.changes.onKeyRevoked((h) => h === key.keyHash && resolve(performance.now() - start)));
+      await a.write((tx) => tx.apiKeys.revoke(key.id, Date.now()));
+      expect(await heard).toBeLessThan(PROPAGATION_BOUND_MS);
+    });
+
+    test("the endpoint limit holds across nodes: 20 concurrent creates, half on each", async () => {
+      const org = orgRow();
+      await a.write((tx) => tx.orgs.insert(org));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).write((tx) => tx.endpoints.insertWithinLimit(endpointRow(org.id), 7))),
+      );
+      expect(results.filter(Boolean).length).toBe(7);
+      expect((await b.endpoints.list(org.id)).length).toBe(7);
+    });
+
+    test("a LISTEN connection killed: the node reconnects, and changes made meanwhile still reach it", async () => {
+      const { org, endpoint } = await orgWithEndpoint();
+      await b.endpointCache.get(endpoint.id);
+      const admin = new SQL(url, { max: 1 });
+      try {
+        // Every LISTEN connection on this database (both nodes'): neither hears until it is back.
+        await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()`;
+        const heard = heardBy(b, endpoint.id, performance.now());
+        await a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/while-deaf", updatedAt: Date.now() }));
+        // B's cache never serves the old address, whether or not it heard yet.
+        expect((await b.endpointCache.get(endpoint.id))!.url).toBe("https://example.com/while-deaf");
+        const delay = await heard;
+        console.log(`endpoint change across a killed LISTEN connection: heard after ${delay.toFixed(1)} ms`);
+        expect(delay).toBeLessThan(5_000);
+      } finally {
+        await admin.close();
+      }
+    });
+
+    test("PostgreSQL stopped: writes and checkWritable answer the 503 STORAGE_UNAVAILABLE; restarted, both nodes work again without reopening", async () => {
+      const { org, endpoint } = await orgWithEndpoint();
+      await pg.pause();
+      try {
+        for (const p of [a.write((tx) => tx.orgs.insert(orgRow())), a.checkWritable(), b.checkWritable(), b.endpoints.list(org.id)]) {
+          const error = await p.then(
+            () => null,
+            (e) => e,
+          );
+          expect(error).toBeInstanceOf(ServiceUnavailableError);
+          expect(error.code).toBe("STORAGE_UNAVAILABLE");
+        }
+      } finally {
+        await pg.resume();
+      }
+      await eventually(() => a.checkWritable());
+      await eventually(() => b.checkWritable());
+      const later = orgRow();
+      await eventually(() => b.write((tx) => tx.orgs.insert(later)));
+      expect(await a.orgs.get(later.id)).toEqual(later);
+      // And B hears A again once its LISTEN connection is back.
+      const heard = heardBy(b, endpoint.id, performance.now());
+      await eventually(() => a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/after", updatedAt: Date.now() })));
+      expect(await heard).toBeLessThan(10_000);
+      expect((await b.endpointCache.get(endpoint.id))!.url).toBe("https://example.com/after");
+    });
+  });
+});
