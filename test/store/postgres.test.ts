@@ -40,6 +40,35 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
     };
   });
 
+  test("a read-only database (a standby, or a primary demoted): writes and checkWritable answer the 503; writable again, they work", async () => {
+    const url = await freshDatabase();
+    const name = new URL(url).pathname.slice(1);
+    const store = await openPostgresStore(url);
+    const admin = new SQL(pg.url, { max: 1 });
+    /** Applies a database setting to the store's connections: they are cut, and the pool opens new ones. */
+    const setReadOnly = async (on: boolean) => {
+      await admin.unsafe(`ALTER DATABASE "${name}" SET default_transaction_read_only = ${on ? "on" : "off"}`);
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND query NOT LIKE 'LISTEN%'`;
+    };
+    try {
+      await setReadOnly(true);
+      for (const p of [store.write((tx) => tx.orgs.insert(orgRow())), store.checkWritable(), store.checkWritable()]) {
+        const error = await p.then(
+          () => null,
+          (e) => e,
+        );
+        expect(error).toBeInstanceOf(ServiceUnavailableError);
+        expect(error.code).toBe("STORAGE_UNAVAILABLE");
+      }
+      await setReadOnly(false);
+      await eventually(() => store.checkWritable());
+      await eventually(() => store.write((tx) => tx.orgs.insert(orgRow())));
+    } finally {
+      await admin.close();
+      await store.close();
+    }
+  });
+
   describe("two nodes on one database", () => {
     let url: string;
     let a: Store;
