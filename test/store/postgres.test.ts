@@ -18,6 +18,9 @@ if (!havePostgres) console.warn("SKIPPED test/store/postgres.test.ts: PostgreSQL
 /** The stated bound for another node's change to reach this one while the LISTEN connection is up. */
 const PROPAGATION_BOUND_MS = 100;
 
+/** The two nodes' heartbeat: a LISTEN connection gone silent is replaced within two of these. */
+const HEARTBEAT_MS = 200;
+
 let pg: Postgres;
 let databases = 0;
 const freshDatabase = () => pg.createDatabase(`store_${++databases}`);
@@ -75,7 +78,7 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
     let b: Store;
     beforeAll(async () => {
       url = await freshDatabase();
-      [a, b] = await Promise.all([openPostgresStore(url), openPostgresStore(url)]);
+      [a, b] = await Promise.all([openPostgresStore(url, { heartbeatMs: HEARTBEAT_MS }), openPostgresStore(url, { heartbeatMs: HEARTBEAT_MS })]);
     });
     afterAll(async () => {
       await Promise.all([a?.close(), b?.close()]);
@@ -149,6 +152,29 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
         console.log(`endpoint change across a killed LISTEN connection: heard after ${delay.toFixed(1)} ms`);
         expect(delay).toBeLessThan(5_000);
       } finally {
+        await admin.close();
+      }
+    });
+
+    test("a LISTEN connection that goes silent without closing is replaced within two heartbeats, and changes made meanwhile reach the node", async () => {
+      const { org, endpoint } = await orgWithEndpoint();
+      const admin = new SQL(url, { max: 1 });
+      // A stopped backend keeps its TCP connection open and delivers nothing: a half-open connection, as a network fault leaves.
+      const pids: number[] = (await admin`SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()`).map(
+        (r: { pid: number }) => r.pid,
+      );
+      expect(pids.length).toBe(2);
+      for (const pid of pids) process.kill(pid, "SIGSTOP");
+      try {
+        const start = performance.now();
+        const heard = heardBy(b, endpoint.id, start);
+        await a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/silent", updatedAt: Date.now() }));
+        const delay = await heard;
+        console.log(`endpoint change across a silent LISTEN connection (heartbeat ${HEARTBEAT_MS} ms): heard after ${delay.toFixed(0)} ms`);
+        expect(delay).toBeLessThan(2 * HEARTBEAT_MS + 1_000);
+        expect((await b.endpointCache.get(endpoint.id))!.url).toBe("https://example.com/silent");
+      } finally {
+        for (const pid of pids) process.kill(pid, "SIGCONT");
         await admin.close();
       }
     });

@@ -4,9 +4,11 @@
  *
  * How stale can a node's view be? A change committed by another node is heard when its
  * notification arrives (a few milliseconds on one network; test/store/postgres.test.ts measures
- * it). While the LISTEN connection is down nothing is served from the cache, and when it is back
- * the changes made meanwhile (endpoints by updated_at, keys by revoked_at, looked up from a
- * little before the loss to cover clocks apart) are told to the listeners as if heard.
+ * it). While the LISTEN connection is known to be down nothing is served from the cache, and when
+ * it is back the changes made meanwhile (endpoints by updated_at, keys by revoked_at, looked up
+ * from a little before the loss to cover clocks apart) are told to the listeners as if heard. A
+ * connection that dies without closing is found by the heartbeat (notify.ts) within two
+ * heartbeats: the one window where a node can serve a stale endpoint.
  */
 import { SQL } from "bun";
 import { ServiceUnavailableError } from "../../lib/errors.ts";
@@ -36,6 +38,8 @@ export interface PostgresStoreOptions {
   checkTimeoutMs?: number;
   /** How far apart the nodes' clocks may be: the catch-up after a lost LISTEN connection looks back this much further. */
   clockSkewMs?: number;
+  /** How often the LISTEN connection is checked by a ping through the database: a silent one is replaced within two of these. */
+  heartbeatMs?: number;
   /** This node's name in its notifications (a random one by default). */
   node?: string;
   logger?: Logger;
@@ -47,7 +51,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const clock = options.clock ?? Date.now;
   const node = options.node ?? crypto.randomUUID();
   const checkTimeoutMs = options.checkTimeoutMs ?? 2_000;
-  const clockSkewMs = options.clockSkewMs ?? 60_000;
+  const heartbeatMs = options.heartbeatMs ?? 5_000;
+  // A silent connection is found up to two heartbeats after it stopped delivering.
+  const lookBackMs = (options.clockSkewMs ?? 60_000) + 2 * heartbeatMs;
   const sql = new SQL(url, { max: options.maxConnections ?? 20, connectionTimeout: options.connectTimeoutSeconds ?? 5 });
   try {
     await migratePostgres(sql, clock);
@@ -90,17 +96,22 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   /** When the LISTEN connection was lost; null while it is heard. */
   let lostAt: number | null = null;
+  /** Losses so far: a catch-up that a new loss overtook must not turn the cache back on. */
+  let losses = 0;
   let closed = false;
 
   /** Tells the listeners what changed while the LISTEN connection was down; tries again until it can. */
   async function catchUp(): Promise<void> {
     if (closed || lostAt === null) return;
-    const since = lostAt - clockSkewMs;
+    const since = lostAt - lookBackMs;
+    const lossesBefore = losses;
     try {
       const keys = await sql`SELECT key_hash FROM api_keys WHERE revoked_at >= ${since}`;
       const changed = await sql`SELECT org_id, id FROM endpoints WHERE updated_at >= ${since}`;
-      lostAt = null;
-      endpointCache.reset(true);
+      if (losses === lossesBefore) {
+        lostAt = null;
+        endpointCache.reset(true);
+      }
       for (const k of keys) apply({ kind: "key", keyHash: k.key_hash });
       for (const e of changed) apply({ kind: "endpoint", orgId: e.org_id, endpointId: e.id });
       logger.info("store: hearing other nodes' changes again", { keysRevoked: keys.length, endpointsChanged: changed.length });
@@ -110,19 +121,26 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     }
   }
 
-  const listener = await listenForChanges(url, node, {
-    changed: apply,
-    deaf() {
-      if (lostAt !== null) return;
-      lostAt = clock();
-      endpointCache.reset(false);
-      logger.warn("store: lost the connection that hears other nodes' changes; the endpoint cache is off until it is back");
-    },
-    hearing() {
-      if (lostAt === null) endpointCache.reset(true);
-      else void catchUp();
-    },
-  });
+  let listener: Awaited<ReturnType<typeof listenForChanges>>;
+  try {
+    listener = await listenForChanges({ url, pool: sql, node, heartbeatMs }, {
+      changed: apply,
+      deaf() {
+        losses++;
+        endpointCache.reset(false);
+        if (lostAt !== null) return;
+        lostAt = clock();
+        logger.warn("store: lost the connection that hears other nodes' changes; the endpoint cache is off until it is back");
+      },
+      hearing() {
+        if (lostAt === null) endpointCache.reset(true);
+        else void catchUp();
+      },
+    });
+  } catch (error) {
+    await sql.close();
+    throw asStorageFault(error);
+  }
 
   async function checkWritable(): Promise<void> {
     const query = sql`SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS read_only`;
