@@ -72,6 +72,28 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
     }
   });
 
+  test("a row lock held past lockTimeoutMs (another node stuck mid-write): the write answers the 503 and stores nothing", async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresStore(url, { lockTimeoutMs: 200 });
+    const org = orgRow();
+    await store.write((tx) => tx.orgs.insert(org));
+    const other = new SQL(url, { max: 1 });
+    const stuck = await other.reserve();
+    try {
+      await stuck`BEGIN`;
+      await stuck`SELECT 1 FROM orgs WHERE id = ${org.id} FOR UPDATE`;
+      const error = await store.write((tx) => tx.endpoints.insertWithinLimit(endpointRow(org.id), 10)).catch((e) => e);
+      expect(error).toBeInstanceOf(ServiceUnavailableError);
+      expect(error.code).toBe("STORAGE_UNAVAILABLE");
+      expect(await store.endpoints.list(org.id)).toEqual([]);
+    } finally {
+      await stuck`ROLLBACK`;
+      await stuck.release();
+      await other.close();
+      await store.close();
+    }
+  });
+
   describe("two nodes on one database", () => {
     let url: string;
     let a: Store;

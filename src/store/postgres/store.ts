@@ -34,6 +34,13 @@ export interface PostgresStoreOptions {
   maxConnections?: number;
   /** How long a new connection may take before the write or read waiting on it gets the 503. */
   connectTimeoutSeconds?: number;
+  /** How long a statement waits for a row lock (another node's transaction) before the write gets the 503. */
+  lockTimeoutMs?: number;
+  /**
+   * How long the server lets a transaction sit idle before it ends the session: a node paused or
+   * cut off mid-write must not hold its row locks (an org's, an endpoint's) from every other node.
+   */
+  idleInTransactionTimeoutMs?: number;
   /** How long `checkWritable` waits for an answer. */
   checkTimeoutMs?: number;
   /** How far apart the nodes' clocks may be: the catch-up after a lost LISTEN connection looks back this much further. */
@@ -54,7 +61,16 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const heartbeatMs = options.heartbeatMs ?? 5_000;
   // A silent connection is found up to two heartbeats after it stopped delivering.
   const lookBackMs = (options.clockSkewMs ?? 60_000) + 2 * heartbeatMs;
-  const sql = new SQL(url, { max: options.maxConnections ?? 20, connectionTimeout: options.connectTimeoutSeconds ?? 5 });
+  const sql = new SQL(url, {
+    max: options.maxConnections ?? 20,
+    connectionTimeout: options.connectTimeoutSeconds ?? 5,
+    connection: {
+      // "durable" is the default whatever the server's own default is; "relaxed" turns it off per transaction.
+      synchronous_commit: "on",
+      lock_timeout: `${options.lockTimeoutMs ?? 5_000}ms`,
+      idle_in_transaction_session_timeout: `${options.idleInTransactionTimeoutMs ?? 15_000}ms`,
+    },
+  });
   try {
     await migratePostgres(sql, clock);
   } catch (error) {

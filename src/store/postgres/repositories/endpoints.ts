@@ -63,11 +63,13 @@ export function pgEndpointsRepo(db: SQL, changes: TxChanges): EndpointsRepo {
   return {
     ...reads,
     async insertWithinLimit(e: EndpointRow, limit: number): Promise<boolean> {
-      // The org's row lock serializes its creates across connections and nodes. It must be taken
-      // in a statement of its own: under READ COMMITTED the count's snapshot is taken when its
-      // statement starts, so only a statement that starts after the lock is granted sees the
-      // endpoint a concurrent create committed while this one waited.
-      await db`SELECT 1 FROM orgs WHERE id = ${e.orgId} FOR UPDATE`;
+      // The org's row lock serializes its creates across connections and nodes. NO KEY UPDATE
+      // conflicts with itself but not with the KEY SHARE locks of foreign key checks, so the org's
+      // publishes (an event row checks its org) go on meanwhile. It must be taken in a statement
+      // of its own: under READ COMMITTED the count's snapshot is taken when its statement starts,
+      // so only a statement that starts after the lock is granted sees the endpoint a concurrent
+      // create committed while this one waited.
+      await db`SELECT 1 FROM orgs WHERE id = ${e.orgId} FOR NO KEY UPDATE`;
       const inserted = await db`
         INSERT INTO endpoints (id, org_id, url, description, events, enabled, disabled_reason, disabled_at, consecutive_failures,
           failure_count, last_triggered_at, secret_enc, previous_secret_enc, previous_secret_expires_at, created_at, updated_at, deleted_at)
