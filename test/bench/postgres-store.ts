@@ -75,8 +75,9 @@ const store = await openPostgresStore(pg.url, { maxConnections: WRITERS });
 try {
   const probe = new SQL(pg.url, { max: 1 });
   const [{ pid }] = await probe`SELECT pg_backend_pid() AS pid`;
-  await probe.close();
+  // Read while the backend lives: its parent is the postmaster.
   const postmaster = Number((await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]!.split(" ")[1]);
+  await probe.close();
 
   const orgId = newId("org");
   const endpointIds = Array.from({ length: ENDPOINTS }, () => newId("wh"));

@@ -413,6 +413,17 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect((await store.endpointCache.get(endpoint.id))!.deletedAt).toBe(t);
         expect(heard.length).toBe(5);
       });
+      test("a listener that throws neither fails the write nor keeps the other listeners from hearing", async () => {
+        const { org, endpoint } = await published();
+        const heard: string[] = [];
+        store.changes.onEndpointChanged(() => {
+          throw new Error("listener bug");
+        });
+        store.changes.onEndpointChanged((_, id) => heard.push(id));
+        const t = at();
+        await store.write((tx) => tx.endpoints.update(org.id, endpoint.id, { description: "x", updatedAt: t }));
+        expect(heard).toEqual([endpoint.id]);
+      });
     });
 
     describe("events", () => {

@@ -82,7 +82,14 @@ export async function listenForChanges(options: ChangeListenerOptions, events: C
       onclose: () => !closing && client === own && events.deaf(),
     });
     client = own;
-    await own.listen(CHANGES_CHANNEL, onPayload, () => events.hearing());
+    try {
+      await own.listen(CHANGES_CHANNEL, onPayload, () => events.hearing());
+    } catch (error) {
+      // No client at all, so the next heartbeat tries a new one.
+      client = null;
+      await own.close({ timeout: 0 });
+      throw error;
+    }
   }
 
   async function replace(): Promise<void> {

@@ -89,24 +89,32 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   const endpointListeners: Array<(orgId: string, endpointId: string) => void> = [];
   const keyListeners: Array<(keyHash: string) => void> = [];
-  /** Drops the cached copy and tells the listeners; a throwing listener is logged, never the writer's problem. */
-  function apply(change: Change): void {
-    try {
-      if (change.kind === "endpoint") {
-        endpointCache.invalidate(change.orgId, change.endpointId);
-        for (const l of endpointListeners) l(change.orgId, change.endpointId);
-      } else {
-        for (const l of keyListeners) l(change.keyHash);
+  /** A throwing listener is logged, never the writer's problem nor the other listeners'. */
+  function tell<A extends unknown[]>(listeners: Array<(...args: A) => void>, ...args: A): void {
+    for (const l of listeners) {
+      try {
+        l(...args);
+      } catch (error) {
+        logger.error("a store change listener threw", { error: String(error) });
       }
-    } catch (error) {
-      logger.error("a store change listener threw", { error: String(error) });
+    }
+  }
+  /** Drops the cached copy and tells the listeners. */
+  function apply(change: Change): void {
+    if (change.kind === "endpoint") {
+      endpointCache.invalidate(change.orgId, change.endpointId);
+      tell(endpointListeners, change.orgId, change.endpointId);
+    } else {
+      tell(keyListeners, change.keyHash);
     }
   }
 
   const transactions = createTransactions({
     sql,
     node,
-    changing: (c) => c.kind === "endpoint" && endpointCache.invalidate(c.orgId, c.endpointId),
+    changing: (c) => {
+      if (c.kind === "endpoint") endpointCache.invalidate(c.orgId, c.endpointId);
+    },
     committed: (changes) => changes.forEach(apply),
   });
 
