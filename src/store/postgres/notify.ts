@@ -61,8 +61,9 @@ export async function listenForChanges(options: ChangeListenerOptions, events: C
   const { url, pool, node, heartbeatMs } = options;
   let client: SQL | null = null;
   let closing = false;
-  /** The ping sent and not heard back yet. */
+  /** The ping sent and not heard back yet; `pingSent` once the server has taken it (a slow send is not a deaf listener). */
   let unheardPing: string | null = null;
+  let pingSent = false;
   let replacing = false;
 
   function onPayload(payload: string): void {
@@ -90,6 +91,8 @@ export async function listenForChanges(options: ChangeListenerOptions, events: C
       await own.close({ timeout: 0 });
       throw error;
     }
+    // Closed while subscribing (a heartbeat's replacement racing close()): nothing may outlive it.
+    if (closing) await own.close({ timeout: 0 });
   }
 
   async function replace(): Promise<void> {
@@ -108,15 +111,18 @@ export async function listenForChanges(options: ChangeListenerOptions, events: C
   }
 
   async function heartbeat(): Promise<void> {
-    if (closing || replacing) return;
+    if (closing || replacing || (unheardPing !== null && !pingSent)) return;
     if (unheardPing !== null || client === null) {
       unheardPing = null;
       return replace();
     }
+    // Set before sending: the ping can be heard before the send resolves.
     const ping = crypto.randomUUID();
     unheardPing = ping;
+    pingSent = false;
     try {
       await pool`SELECT pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify({ n: node, p: ping })})`;
+      pingSent = true;
     } catch {
       // The database is unreachable through the pool too: nothing to learn about the listener.
       if (unheardPing === ping) unheardPing = null;
