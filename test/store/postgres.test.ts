@@ -95,6 +95,40 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
     }
   });
 
+  test("the connection lost during COMMIT: the 503 says the write may be stored, and its changes are told as if it were", async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresStore(url);
+    const admin = new SQL(url, { max: 1 });
+    try {
+      // A deferred trigger runs at COMMIT: this one ends its own session there, as a network cut or a crash would.
+      await admin.unsafe(`
+        CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON orgs DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW WHEN (NEW.name = 'die at commit') EXECUTE FUNCTION die_at_commit();`);
+      const org = orgRow();
+      const endpoint = endpointRow(org.id);
+      await store.write(async (tx) => (await tx.orgs.insert(org), await tx.endpoints.insertWithinLimit(endpoint, 10)));
+      const heard: string[] = [];
+      store.changes.onEndpointChanged((_, id) => heard.push(id));
+      const error = await store
+        .write(async (tx) => {
+          await tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/maybe", updatedAt: Date.now() });
+          await tx.orgs.insert({ ...orgRow(), name: "die at commit" });
+        })
+        .catch((e) => e);
+      expect(error).toBeInstanceOf(ServiceUnavailableError);
+      expect(error.code).toBe("STORAGE_UNAVAILABLE");
+      expect(error.message).toContain("may or may not be stored");
+      expect(heard).toEqual([endpoint.id]);
+      // Here it did not commit; the cache reads the truth either way.
+      expect((await eventually(() => store.endpointCache.get(endpoint.id)))!.url).toBe(endpoint.url);
+    } finally {
+      await admin.close();
+      await store.close();
+    }
+  });
+
   describe("two nodes on one database", () => {
     let url: string;
     let a: Store;

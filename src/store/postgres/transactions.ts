@@ -8,7 +8,8 @@
 import type { SQL } from "bun";
 import type { Durability, StoreTx } from "../port.ts";
 import type { Change } from "./changes.ts";
-import { asStorageFault, isRetryable } from "./errors.ts";
+import { ServiceUnavailableError } from "../../lib/errors.ts";
+import { isRetryable, storageFault } from "./errors.ts";
 import { sendChanges } from "./notify.ts";
 import { txStore } from "./tx-store.ts";
 
@@ -32,18 +33,29 @@ export function createTransactions(deps: TransactionsDeps) {
   async function attempt<T>(op: (tx: StoreTx) => Promise<T>, durability: Durability): Promise<T> {
     for (let retry = 0; ; retry++) {
       const changes: Change[] = [];
+      /** Set when only COMMIT is left: a connection lost after that leaves the outcome unknown. */
+      let committing = false;
       let result: { value: T };
       try {
         result = await deps.sql.begin(async (tx) => {
           if (durability === "relaxed") await tx`SET LOCAL synchronous_commit = off`;
           const value = await op(txStore(tx, { record: (c) => (changes.push(c), deps.changing(c)) }));
           if (changes.length > 0) await sendChanges(tx, deps.node, changes);
+          committing = true;
           // Wrapped: begin() would also await an array of queries the op returned.
           return { value };
         });
       } catch (error) {
         if (retry < MAX_RETRIES && isRetryable(error)) continue;
-        throw asStorageFault(error);
+        const fault = storageFault(error);
+        if (!fault || !committing) throw fault ?? error;
+        // It may have committed: its changes are told as if it did (listeners only drop what they
+        // cached), and the answer says the write may be stored, so a retry must reuse its ids.
+        deps.committed(changes);
+        throw new ServiceUnavailableError(
+          "STORAGE_UNAVAILABLE",
+          `The database connection was lost while committing (${String((error as Error)?.message ?? error)}); the write may or may not be stored. Retry with the same id or Idempotency-Key.`,
+        );
       }
       // Outside the try: the commit is done, so nothing after it may turn into a retry or a rejection.
       deps.committed(changes);
