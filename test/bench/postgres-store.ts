@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL adapter's write cost, on a throwaway server (fsync on) on this machine:
- * `bun run test/bench/postgres-store.ts [--writers 16] [--seconds 10]`.
+ * `bun run test/bench/postgres-store.ts [--writers 16] [--seconds 10] [--orgs 1]`.
  *
  * Two write shapes, each from `writers` concurrent loops for `seconds`:
  * - publish: one event and its one delivery, durable (what a 202 waits on);
@@ -23,6 +23,8 @@ const flag = (name: string, fallback: number) => {
 };
 const WRITERS = flag("writers", 16);
 const SECONDS = flag("seconds", 10);
+/** Orgs the endpoints (and so the writes) are spread over: one hot org makes every event row's foreign key check share one org row lock. */
+const ORGS = flag("orgs", 1);
 const ENDPOINTS = 10;
 
 /** The server's CPU seconds so far: the postmaster and every process it started (backends, WAL writer, checkpointer...). */
@@ -79,12 +81,12 @@ try {
   const postmaster = Number((await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]!.split(" ")[1]);
   await probe.close();
 
-  const orgId = newId("org");
-  const endpointIds = Array.from({ length: ENDPOINTS }, () => newId("wh"));
+  const orgIds = Array.from({ length: ORGS }, () => newId("org"));
+  const endpoints = Array.from({ length: ENDPOINTS }, (_, i) => ({ id: newId("wh"), orgId: orgIds[i % ORGS]! }));
   await store.write(async (tx) => {
     const now = Date.now();
-    await tx.orgs.insert({ id: orgId, name: "bench", createdAt: now });
-    for (const id of endpointIds) {
+    for (const id of orgIds) await tx.orgs.insert({ id, name: "bench", createdAt: now });
+    for (const { id, orgId } of endpoints) {
       await tx.endpoints.insertWithinLimit(
         { id, orgId, url: "https://example.com/hook", description: null, events: ["*"], enabled: true, disabledReason: null, disabledAt: null, consecutiveFailures: 0, failureCount: 0, lastTriggeredAt: null, secretEnc: "sealed", previousSecretEnc: null, previousSecretExpiresAt: null, createdAt: now, updatedAt: now, deletedAt: null },
         100,
@@ -98,7 +100,7 @@ try {
     const now = Date.now();
     const eventId = newId("evt", now);
     const deliveryId = newId("dlv", now);
-    const endpointId = endpointIds[i % ENDPOINTS]!;
+    const { id: endpointId, orgId } = endpoints[i % ENDPOINTS]!;
     deliveryIds.push(deliveryId);
     return async (tx) => {
       await tx.events.insertIfNew({ id: eventId, orgId, type: "user.created", body, dedupeKey: `msg_${i}`, isTest: false, createdAt: now });
@@ -110,7 +112,7 @@ try {
     measure(store, postmaster, durability, (i) => {
       const now = Date.now();
       const deliveryId = deliveryIds[i % deliveryIds.length]!;
-      const endpointId = endpointIds[i % ENDPOINTS]!;
+      const endpointId = endpoints[i % ENDPOINTS]!.id;
       return async (tx) => {
         await tx.attempts.insert({ id: newId("att", now), deliveryId, endpointId, trigger: "scheduled", attemptNumber: 1, url: "https://example.com/hook", statusCode: 200, durationMs: 3, errorCode: null, errorMessage: null, responseHeaders: { "content-type": "text/plain" }, responseBody: "ok", createdAt: now });
         await tx.deliveries.recordOutcome({ id: deliveryId, status: "pending", attempts: 1, nextAttemptAt: now + 60_000, lastAttemptAt: now, lastStatusCode: 200, lastDurationMs: 3, lastErrorCode: null, lastErrorMessage: null }, now, "pending");
@@ -122,7 +124,7 @@ try {
 
   const row = (name: string, r: Result) =>
     `| ${name} | ${r.writes} | ${Math.round(r.perSecond)} | ${r.clientUs.toFixed(0)} | ${r.serverUs.toFixed(0)} | ${(r.clientUs + r.serverUs).toFixed(0)} |`;
-  console.log(`PostgreSQL store writes: ${WRITERS} concurrent writers, ${SECONDS} s each, ${navigator.hardwareConcurrency} cores, fsync on`);
+  console.log(`PostgreSQL store writes: ${WRITERS} concurrent writers, ${SECONDS} s each, ${ORGS} org(s), ${navigator.hardwareConcurrency} cores, fsync on`);
   console.log("| write | writes | writes/s | client CPU µs/write | server CPU µs/write | total µs/write |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   console.log(row("publish (event + 1 delivery), durable", publish));
