@@ -95,6 +95,25 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
     }
   });
 
+  test("a database that does not answer: checkWritable gives the 503 within its timeout", async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresStore(url, { maxConnections: 1, checkTimeoutMs: 300 });
+    const admin = new SQL(url, { max: 1 });
+    await store.checkWritable();
+    const [{ pid }] = await admin`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query NOT LIKE 'LISTEN%'`;
+    // The pool's one backend stopped: it keeps its connection and answers nothing, as a hung server would.
+    process.kill(pid, "SIGSTOP");
+    try {
+      const start = performance.now();
+      await expectAllStorageUnavailable([store.checkWritable()]);
+      expect(performance.now() - start).toBeLessThan(1_000);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      await admin.close();
+      await store.close();
+    }
+  });
+
   test("the connection lost during COMMIT: the 503 says the write may be stored, and its changes are told as if it were", async () => {
     const url = await freshDatabase();
     const store = await openPostgresStore(url);
