@@ -761,7 +761,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           await restore();
         }
         const again = orgRow();
-        await eventually(() => store.write((tx) => tx.orgs.insert(again)));
+        await untilResolves(() => store.write((tx) => tx.orgs.insert(again)));
         await store.checkWritable();
         expect(await store.orgs.get(again.id)).toStrictEqual(again);
       });
@@ -770,7 +770,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 }
 
 /** Retries `fn` until it resolves (connections cut by an outage may fail once more after it). */
-export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+export async function untilResolves<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

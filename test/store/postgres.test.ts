@@ -9,7 +9,7 @@ import { ServiceUnavailableError } from "../../src/lib/errors.ts";
 import type { Store } from "../../src/store/port.ts";
 import { openPostgresStore } from "../../src/store/postgres/store.ts";
 import { postgresBinDir, startPostgres, type Postgres } from "../helpers/postgres.ts";
-import { describeStoreContract, endpointRow, eventually, orgRow } from "./contract.ts";
+import { describeStoreContract, endpointRow, untilResolves, orgRow } from "./contract.ts";
 
 const havePostgres = postgresBinDir() !== null;
 if (!havePostgres && process.env.CI === "true") throw new Error("PostgreSQL is missing: .ci/run installs it (apt-get install postgresql)");
@@ -65,8 +65,8 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
       await setReadOnly(true);
       await expectAllStorageUnavailable([store.write((tx) => tx.orgs.insert(orgRow())), store.checkWritable(), store.checkWritable()]);
       await setReadOnly(false);
-      await eventually(() => store.checkWritable());
-      await eventually(() => store.write((tx) => tx.orgs.insert(orgRow())));
+      await untilResolves(() => store.checkWritable());
+      await untilResolves(() => store.write((tx) => tx.orgs.insert(orgRow())));
     } finally {
       await admin.close();
       await store.close();
@@ -141,7 +141,7 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
       expect(error.message).toContain("may or may not be stored");
       expect(heard).toEqual([endpoint.id]);
       // Here it did not commit; the cache reads the truth either way.
-      expect((await eventually(() => store.endpointCache.get(endpoint.id)))!.url).toBe(endpoint.url);
+      expect((await untilResolves(() => store.endpointCache.get(endpoint.id)))!.url).toBe(endpoint.url);
     } finally {
       await admin.close();
       await store.close();
@@ -238,7 +238,7 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
       const admin = new SQL(url, { max: 1 });
       // A stopped backend keeps its TCP connection open and delivers nothing: a half-open connection, as a network fault leaves.
       // Both nodes' (one may still be reconnecting after the test before).
-      const pids = await eventually(async () => {
+      const pids = await untilResolves(async () => {
         const rows = await admin`SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()`;
         if (rows.length !== 2) throw new Error(`${rows.length} LISTEN connections`);
         return rows.map((r: { pid: number }) => r.pid) as number[];
@@ -266,14 +266,14 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
       } finally {
         await pg.resume();
       }
-      await eventually(() => a.checkWritable());
-      await eventually(() => b.checkWritable());
+      await untilResolves(() => a.checkWritable());
+      await untilResolves(() => b.checkWritable());
       const later = orgRow();
-      await eventually(() => b.write((tx) => tx.orgs.insert(later)));
+      await untilResolves(() => b.write((tx) => tx.orgs.insert(later)));
       expect(await a.orgs.get(later.id)).toEqual(later);
       // And B hears A again once its LISTEN connection is back.
       const heard = heardBy(b, endpoint.id, performance.now());
-      await eventually(() => a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/after", updatedAt: Date.now() })));
+      await untilResolves(() => a.write((tx) => tx.endpoints.update(org.id, endpoint.id, { url: "https://example.com/after", updatedAt: Date.now() })));
       expect(await heard).toBeLessThan(10_000);
       expect((await b.endpointCache.get(endpoint.id))!.url).toBe("https://example.com/after");
     });

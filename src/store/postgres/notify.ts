@@ -12,7 +12,7 @@
 import { SQL } from "bun";
 import type { Change } from "./changes.ts";
 
-export const CHANGES_CHANNEL = "webhookd_changes";
+const CHANGES_CHANNEL = "webhookd_changes";
 
 /** On the wire, in short keys (a payload is at most 8000 bytes): the sending node, and a change or a ping. */
 type Wire = { n: string; e: [orgId: string, endpointId: string] } | { n: string; k: string } | { n: string; p: string };
