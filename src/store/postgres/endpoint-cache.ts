@@ -1,8 +1,9 @@
 /**
  * Cached reads of endpoints for the hot paths (fan-out and dispatch), kept right across nodes:
  * this node's writes drop their entries in the write and again after the commit, other nodes'
- * writes drop them when their notification arrives (notify.ts), and while that channel is down
- * the cache serves nothing from memory, so it is never staler than the channel's delay.
+ * writes drop them when their notification arrives (notify.ts), and while that channel is known
+ * to be down the cache serves nothing from memory. So it is staler than the channel's delay only
+ * between the channel's death and its detection (store.ts states that window).
  */
 import { LRUCache } from "lru-cache";
 import type { EndpointCache, EndpointRow, EndpointsReads } from "../port.ts";
