@@ -13,6 +13,10 @@ export interface Postgres {
   port: number;
   /** A new, empty database on this server; its URL. */
   createDatabase(name: string): Promise<string>;
+  /** Stops the server, keeping its data, as an outage would (open connections are cut). */
+  pause(): Promise<void>;
+  /** Starts it again on the same port and data after `pause`. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function startPostgres(): Promise<Postgres> {
     throw err;
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let running = true;
   return {
     url,
     port,
@@ -73,9 +78,17 @@ export async function startPostgres(): Promise<Postgres> {
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
+    async pause() {
+      running = false;
+      run([join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"], asPostgres);
+    },
+    async resume() {
+      run([join(bin, "pg_ctl"), "-D", data, "-l", join(dir, "server.log"), "-w", "-t", "30", "start"], asPostgres);
+      running = true;
+    },
     async stop() {
       try {
-        run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], asPostgres);
+        if (running) run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], asPostgres);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -1,0 +1,15 @@
+/**
+ * Reads answer storage faults the way writes do: with the 503 STORAGE_UNAVAILABLE, so a page of
+ * the log asked for while the database is gone says "retry" instead of a 500.
+ */
+import { asStorageFault } from "./errors.ts";
+
+type AsyncMethods = Record<string, (...args: any[]) => Promise<unknown>>;
+
+export function faultMapped<R extends object>(repo: R): R {
+  const mapped: AsyncMethods = {};
+  for (const [name, fn] of Object.entries(repo as AsyncMethods)) {
+    mapped[name] = (...args) => fn(...args).catch((error) => Promise.reject(asStorageFault(error)));
+  }
+  return mapped as R;
+}
