@@ -128,7 +128,7 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
   const userAgent = `webhookd/${VERSION}`;
   const metrics = createWebhookdMetrics();
   assertDataDirWritable(config.dataDir);
-  const store = openSqliteStore(databaseFile(config), { observer: metrics.storage });
+  const store = openSqliteStore(databaseFile(config), { observer: metrics.storage, logger });
   const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
   try {
     assertMasterKeyOpens(secretBox, await store.endpoints.sampleSealedSecret());

@@ -10,14 +10,20 @@
  *   on stable storage, so a 2xx that waited on it survives a power cut. "relaxed" resolves at
  *   commit (an outcome lost to a power cut only means a resend).
  * - Storage faults (disk full, database gone, lock waited out) reject with the 503
- *   `STORAGE_UNAVAILABLE` (`ServiceUnavailableError`); other errors reject as they are.
+ *   `STORAGE_UNAVAILABLE` (`ServiceUnavailableError`), reads as well as writes; other errors
+ *   reject as they are. A connection lost during COMMIT is the same 503 with its outcome unknown:
+ *   a retry must reuse the op's ids and dedupe keys (publish and Idempotency-Key do).
  * - Invariants are the adapter's, held whatever runs concurrently (other ops, other processes,
  *   other nodes): event dedupe keys and idempotency claims are unique, `insertWithinLimit` never
  *   passes the limit, conditional updates apply only where their condition holds.
  *
  * The op's contract: it awaits nothing but `tx` calls (an adapter may hold a transaction open
  * across them), and it may run more than once (an adapter may retry it, e.g. after rolling back a
- * group of ops one of which failed), so it must not act outside `tx`.
+ * group of ops one of which failed), so it must not act outside `tx`. Inside an op, read through
+ * `tx`; the endpoint cache is outside the transaction (on SQLite it sees the op's group, on
+ * PostgreSQL it does not). Repository methods do not depend on `this`: callers pass them around
+ * as plain functions. Endpoint `update`s set `updatedAt` (a node catching up on changes it
+ * missed finds them by it).
  */
 
 export const deliveryStatuses = ["pending", "succeeded", "failed", "cancelled"] as const;
@@ -353,8 +359,9 @@ export type StoreWrite = <T>(op: (tx: StoreTx) => Promise<T>, durability?: Durab
 
 /**
  * Cached reads of endpoints for the hot paths: fan-out (an org's live endpoints) and dispatch (one
- * endpoint by id). The adapter drops an entry in the write that changes it, so a later op of the
- * same transaction already reads the change, and on every process within the bound it states.
+ * endpoint by id). Writes that change routing or signing (url, filters, enabled, secrets,
+ * deletion) drop the entry on this process at once and on every other within the adapter's
+ * stated bound; the counters `recordAttempt`/`recordExhausted` write may be stale in it.
  */
 export interface EndpointCache {
   liveForOrg(orgId: string): Promise<EndpointRow[]>;
@@ -382,7 +389,7 @@ export interface Store {
   write: StoreWrite;
   /** Resolves when the database takes writes now; rejects (503) when it does not. */
   checkWritable(): Promise<void>;
-  /** Commits what is queued and waits until every write is answered. */
+  /** Waits until every write submitted so far is answered (SQLite: commits what is queued first). */
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * the whole propagation; CLI commands run from another process change only admin keys, which
  * auth never caches.
  */
+import type { Logger } from "../../lib/logger.ts";
 import type { LocalEndpointCache } from "../endpoint-cache.ts";
 import type { StoreChanges } from "../port.ts";
 
@@ -13,7 +14,7 @@ export interface ChangeNotices {
   keyRevoked(keyHash: string): void;
 }
 
-export function createChangeNotices(cache: LocalEndpointCache) {
+export function createChangeNotices(cache: LocalEndpointCache, logger: Logger) {
   const endpointListeners: Array<(orgId: string, endpointId: string) => void> = [];
   const keyListeners: Array<(keyHash: string) => void> = [];
   let heard: Array<() => void> = [];
@@ -34,14 +35,23 @@ export function createChangeNotices(cache: LocalEndpointCache) {
   return {
     notices,
     changes,
-    /**
-     * After a commit: tells the listeners. A notice of an op that was rolled back is told too;
-     * listeners re-read what changed, so a change that did not happen costs a read, nothing more.
-     */
+    /** Where the notices of the op starting now begin. */
+    mark: (): number => heard.length,
+    /** The op (or the batch) was rolled back: what it changed did not happen. */
+    dropFrom(mark: number): void {
+      heard.length = mark;
+    },
+    /** After a commit: tells the listeners; one that throws is logged and the others still hear. */
     deliver(): void {
       const now = heard;
       heard = [];
-      for (const tell of now) tell();
+      for (const tell of now) {
+        try {
+          tell();
+        } catch (error) {
+          logger.error("a store change listener failed", { error: String(error) });
+        }
+      }
     },
   };
 }

@@ -2,7 +2,7 @@
  * The SQLite adapter of the storage port: one file, one writer with group commit ("a 2xx means
  * on disk"), WAL checkpoints on a thread of their own. The embedded default.
  */
-import type { Logger } from "../../lib/logger.ts";
+import { silentLogger, type Logger } from "../../lib/logger.ts";
 import type { Store, StoreTx } from "../port.ts";
 import { createEndpointCache } from "../endpoint-cache.ts";
 import { BUSY_TIMEOUT_MS, openDatabase } from "./database.ts";
@@ -25,15 +25,15 @@ export interface SqliteStore extends Store {
   startCheckpointer(logger: Logger): Checkpointer;
 }
 
-/** `observer` hears how long writes waited on storage (for metrics). */
-export function openSqliteStore(file: string, { observer }: { observer?: StorageObserver } = {}): SqliteStore {
+/** `observer` hears how long writes waited on storage (for metrics); `logger` hears a change listener fail. */
+export function openSqliteStore(file: string, { observer, logger = silentLogger }: { observer?: StorageObserver; logger?: Logger } = {}): SqliteStore {
   const { db, sqlite, close } = openDatabase(file);
   migrate(sqlite);
   let checkpointer: Checkpointer | null = null;
   const endpointReads = createEndpointsRepo(db, { endpointChanged() {}, keyRevoked() {} }, { coalesce() {}, flushCoalesced() {} });
   const cache = createEndpointCache(endpointReads);
-  const { notices, changes, deliver } = createChangeNotices(cache);
-  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.clear(), afterCommit: deliver });
+  const { notices, changes, ...told } = createChangeNotices(cache, logger);
+  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.clear(), notices: told });
   const tx: StoreTx = {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db, notices),

@@ -77,8 +77,8 @@ export interface WriteBatcherOptions {
   observer?: StorageObserver;
   /** Called whenever ops are rolled back: caches filled inside the transaction must forget. */
   onRollback?: () => void;
-  /** Called after every commit attempt: change notices go out. */
-  afterCommit?: () => void;
+  /** What the ops tell after their commit: marked per op, so an op rolled back tells nothing. */
+  notices?: { mark(): number; dropFrom(mark: number): void; deliver(): void };
 }
 
 /** Durations in seconds. What a publish's 202 waits on is `committed` plus `flushed`. */
@@ -96,7 +96,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   const lockWaitMs = options.lockWaitMs ?? BUSY_TIMEOUT_MS;
   const observer = options.observer;
   const onRollback = options.onRollback ?? (() => {});
-  const afterCommit = options.afterCommit ?? (() => {});
+  const notices = options.notices ?? { mark: () => 0, dropFrom() {}, deliver() {} };
   const logSync = options.logSync !== undefined ? options.logSync : isFile(sqlite.filename) ? walSync(sqlite.filename) : null;
   let queue: Pending<any>[] = [];
   let scheduled = false;
@@ -112,11 +112,13 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   /** Runs `body` under a savepoint: released when it returns, rolled back to (and rethrown) when it throws. */
   async function savepoint<T>(name: string, body: () => T | Promise<T>): Promise<T> {
     sqlite.run(`SAVEPOINT ${name}`);
+    const mark = notices.mark();
     try {
       const value = await body();
       sqlite.run(`RELEASE ${name}`);
       return value;
     } catch (error) {
+      notices.dropFrom(mark);
       if (error instanceof BatchAborted) throw error;
       onRollback();
       abortIfRolledBack(error);
@@ -189,6 +191,7 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
         throw error;
       }
     } catch (error) {
+      notices.dropFrom(0);
       onRollback();
       // The batch was aborted, or BEGIN/COMMIT failed (disk full, I/O error): nothing of it is stored.
       const fault = asStorageFault(error instanceof BatchAborted ? error.cause : error);
@@ -198,8 +201,8 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
       // A write outside the group commit (a migration, the checkpointer) stays fully durable.
       sqlite.run("PRAGMA synchronous = FULL");
       sqlite.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      afterCommit();
     }
+    notices.deliver();
     observer?.committed((performance.now() - started) / 1000);
     const durable: number[] = [];
     batch.forEach((p, i) => {
