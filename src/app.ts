@@ -9,7 +9,10 @@ import { systemClock, type Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { createWebhookdMetrics } from "./lib/metrics.ts";
 import { createRateLimiter } from "./lib/token-bucket.ts";
+import type { Store } from "./store/port.ts";
+import { openPostgresStore } from "./store/postgres/store.ts";
 import { openSqliteStore } from "./store/sqlite/store.ts";
+import type { WebhookdMetrics } from "./lib/metrics.ts";
 import { BUSY_TIMEOUT_MS } from "./store/sqlite/database.ts";
 import { createSecretBox, loadOrCreateMasterKey, type SecretBox } from "./security/secret-box.ts";
 import { createSigningSecrets } from "./security/signing-secrets.ts";
@@ -120,6 +123,32 @@ function assertMasterKeyOpens(box: SecretBox, sealed: string | undefined): void 
   }
 }
 
+/**
+ * The store the config names, and what `serve` starts beside it: SQLite's checkpoint thread (and
+ * its gauge); nothing for PostgreSQL, which keeps its own log.
+ */
+async function openStore(config: Config, logger: Logger, metrics: WebhookdMetrics): Promise<{ store: Store; startMaintenance(): void }> {
+  if (config.databaseUrl) {
+    // Every node must open every other node's sealed secrets: a master key made per data dir cannot.
+    if (!config.masterKey) throw new ConfigError("WEBHOOKD_MASTER_KEY must be set (the same on every node) when WEBHOOKD_DATABASE_URL is set");
+    const store = await openPostgresStore(config.databaseUrl, { logger });
+    return { store, startMaintenance() {} };
+  }
+  assertDataDirWritable(config.dataDir);
+  const store = openSqliteStore(databaseFile(config), { observer: metrics.storage, logger });
+  return {
+    store,
+    startMaintenance() {
+      const checkpointer = store.startCheckpointer(logger);
+      metrics.registry.gauge(
+        "webhookd_wal_frames_checkpointed",
+        "WAL frames the background checkpoint thread has copied into the database file since start",
+        () => checkpointer.checkpointedFrames,
+      );
+    },
+  };
+}
+
 /** Everything but the listeners and timers: used by `serve`, by CLI commands and by tests. */
 export async function buildServices(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
@@ -127,10 +156,10 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
   const resolver = options.resolver ?? systemResolver;
   const userAgent = `webhookd/${VERSION}`;
   const metrics = createWebhookdMetrics();
-  assertDataDirWritable(config.dataDir);
-  const store = openSqliteStore(databaseFile(config), { observer: metrics.storage, logger });
-  const secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
+  const { store, startMaintenance } = await openStore(config, logger, metrics);
+  let secretBox: SecretBox;
   try {
+    secretBox = createSecretBox(loadOrCreateMasterKey(config.dataDir, config.masterKey));
     assertMasterKeyOpens(secretBox, await store.endpoints.sampleSealedSecret());
   } catch (err) {
     await store.close();
@@ -212,7 +241,7 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
     cron: config.retentionCron,
   });
 
-  return { config, logger, clock, metrics, store, secrets, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, engine, sweeper };
+  return { config, logger, clock, metrics, store, startMaintenance, secrets, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, engine, sweeper };
 }
 export type Services = Awaited<ReturnType<typeof buildServices>>;
 
@@ -248,16 +277,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   await services.engine.start();
   services.sweeper.start();
-  const checkpointer = store.startCheckpointer(logger);
-  services.metrics.registry.gauge(
-    "webhookd_wal_frames_checkpointed",
-    "WAL frames the background checkpoint thread has copied into the database file since start",
-    () => checkpointer.checkpointedFrames,
-  );
+  services.startMaintenance();
   http.listen({ port: config.port, hostname: config.host, maxRequestBodySize: 1024 * 1024 * 1024, idleTimeout: idleTimeoutSeconds(config) });
   const server = http.server!;
   const url = `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${server.port}`;
-  logger.info("webhookd listening", { url, version: VERSION, dataDir: config.dataDir });
+  logger.info("webhookd listening", { url, version: VERSION, storage: config.databaseUrl ? "postgres" : "sqlite", dataDir: config.dataDir });
 
   let stopping: Promise<void> | null = null;
   return {

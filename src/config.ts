@@ -57,6 +57,19 @@ const masterKey: Parser<string | undefined> = (raw) => {
   return raw;
 };
 
+/** A PostgreSQL URL, or unset for the embedded SQLite file. */
+const databaseUrl: Parser<string | undefined> = (raw) => {
+  if (raw === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error("expected a postgres:// URL (postgres://user:password@host:5432/database)");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error(`expected a postgres:// URL, got ${url.protocol}//`);
+  return raw;
+};
+
 const cron: Parser<string> = (raw) => {
   new Cron(raw, { paused: true }).stop();
   return raw;
@@ -71,6 +84,7 @@ export const options = {
   port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
+  databaseUrl: option("WEBHOOKD_DATABASE_URL", undefined, "PostgreSQL URL (postgres://user:password@host:5432/database): this node joins the cluster on that database (WEBHOOKD_MASTER_KEY must then be set, the same on every node); unset, the embedded SQLite file in the data dir", databaseUrl),
   adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits). Set, it is the only admin key and a start revokes the stored ones; unset, a start that finds no admin key generates one and prints it once", adminKey),
   masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),

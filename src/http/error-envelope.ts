@@ -66,26 +66,28 @@ function validationBody(error: unknown): { message: string; path?: string } {
   return { message: `${label}: ${what}`, ...(path ? { path } : {}) };
 }
 
-const failureHooks = new WeakMap<Request, (() => void)[]>();
+type Undo = () => void | Promise<void>;
+const failureHooks = new WeakMap<Request, Undo[]>();
 
 /**
- * Runs `undo` if this request ends in an error, before the error response is sent. For plugins
- * that must clean up after a failed request: Elysia stops at the first onError hook that
- * answers, which is this module's.
+ * Runs `undo` if this request ends in an error, and waits for it before the error response is
+ * sent: a client that retries on the answer finds the cleanup done (on PostgreSQL the retry may
+ * reach another connection or node at once). For plugins that must clean up after a failed
+ * request: Elysia stops at the first onError hook that answers, which is this module's.
  */
-export function onRequestFailure(request: Request, undo: () => void): void {
+export function onRequestFailure(request: Request, undo: Undo): void {
   const hooks = failureHooks.get(request);
   if (hooks) hooks.push(undo);
   else failureHooks.set(request, [undo]);
 }
 
-function runFailureHooks(request: Request, logger: Logger): void {
+async function runFailureHooks(request: Request, logger: Logger): Promise<void> {
   const hooks = failureHooks.get(request);
   if (!hooks) return;
   failureHooks.delete(request);
   for (const undo of hooks) {
     try {
-      undo();
+      await undo();
     } catch (err) {
       logger.error("cleanup after a failed request failed", { error: err instanceof Error ? err.stack : String(err) });
     }
@@ -103,12 +105,11 @@ function envelope(pathname: string, code: string, message: string, extra: Record
  * route but names such a path gets 405 with `Allow` rather than 404.
  */
 export function errorEnvelope(logger: Logger, methodsOn: (pathname: string) => string[] = () => []) {
-  return new Elysia({ name: "webhookd.error-envelope" }).onError({ as: "global" }, ({ code, error, set, request }) => {
-    runFailureHooks(request, logger);
+  return new Elysia({ name: "webhookd.error-envelope" }).onError({ as: "global" }, async ({ code, error, set, request }) => {
+    await runFailureHooks(request, logger);
     const pathname = requestPath(request.url);
     // Elysia wraps what a parser throws in its own ParseError; the domain error is the cause.
     const cause = (error as { cause?: unknown } | null)?.cause;
-    // A storage fault that reached here unconverted (a read on a broken disk, say) is a 503 too.
     const domain = error instanceof AppError ? error : cause instanceof AppError ? cause : null;
     if (domain) {
       set.status = domain.status;

@@ -28,11 +28,11 @@ export function idempotencyPlugin(service: IdempotencyService) {
       }
       claimed.set(request, { scope, key, credential });
       // Not an onError hook here: the envelope's handler answers first, and Elysia stops there.
-      onRequestFailure(request, () => {
+      onRequestFailure(request, async () => {
         if (!claimed.delete(request)) return;
-        // Not awaited: the error answer need not wait for it. Should this write fail too, the key
-        // answers 409 IDEMPOTENCY_IN_PROGRESS until it expires (24 h).
-        service.release(scope, key).catch(() => {});
+        // Done before the error is answered, so a retry finds the key free. Should this write fail
+        // too, the key answers 409 IDEMPOTENCY_IN_PROGRESS until it expires (24 h).
+        await service.release(scope, key).catch(() => {});
       });
     })
     .onAfterHandle({ as: "global" }, async ({ request, response, set }) => {

@@ -1,6 +1,6 @@
 /** GET /metrics: Prometheus text whose delivery-engine series move when events are published. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { startTestServer, type TestServer, ON_SQLITE } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
 import { join } from "node:path";
@@ -63,7 +63,11 @@ describe("GET /metrics", () => {
     const declared = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
     const readme = await Bun.file(join(import.meta.dir, "../../README.md")).text();
     const section = readme.slice(readme.indexOf("### Metrics"), readme.indexOf("### The endpoint object"));
-    const documented = [...section.matchAll(/^\| `(webhookd_\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+    // A series documented "(SQLite only)" is declared by that adapter alone.
+    const documented = [...section.matchAll(/^\| `(webhookd_\w+)` \| (\w+) \|(.*)$/gm)]
+      .filter((m) => ON_SQLITE || !m[3]!.includes("(SQLite only)"))
+      .map((m) => `${m[1]} ${m[2]}`)
+      .sort();
     expect(documented).toEqual(declared);
   });
 
@@ -85,10 +89,13 @@ describe("GET /metrics", () => {
     expect(delta('webhookd_attempt_duration_seconds_bucket{le="+Inf"}')).toBe(1);
     expect(delta("webhookd_attempt_duration_seconds_sum")).toBeGreaterThan(0);
     expect(published202(after) - published202(before)).toBe(1);
-    // The publish committed, then waited for a flush of the log; the delivery's outcome committed too.
-    expect(delta("webhookd_storage_commit_seconds_count")).toBeGreaterThanOrEqual(2);
-    expect(delta("webhookd_storage_flush_seconds_count")).toBeGreaterThanOrEqual(1);
-    expect(delta("webhookd_storage_flush_seconds_sum")).toBeGreaterThan(0);
+    // The publish committed, then waited for a flush of the log; the delivery's outcome committed
+    // too. These time SQLite's group commit; PostgreSQL's commits are the server's to report.
+    if (ON_SQLITE) {
+      expect(delta("webhookd_storage_commit_seconds_count")).toBeGreaterThanOrEqual(2);
+      expect(delta("webhookd_storage_flush_seconds_count")).toBeGreaterThanOrEqual(1);
+      expect(delta("webhookd_storage_flush_seconds_sum")).toBeGreaterThan(0);
+    }
     expect(delta("webhookd_storage_lock_wait_seconds_count")).toBe(0);
     // Buckets are cumulative.
     const buckets = [...after].filter(([k]) => k.startsWith("webhookd_attempt_duration_seconds_bucket")).map(([, v]) => v);

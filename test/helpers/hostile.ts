@@ -4,6 +4,7 @@
  * that a refused request wrote nothing.
  */
 import { Database } from "bun:sqlite";
+import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { connect, createServer, type Socket } from "node:net";
 import type { Resolver } from "../../src/security/resolver.ts";
@@ -150,26 +151,44 @@ export function dechunk(body: string): string {
 /** The tables whose contents a refused request must leave exactly as they were. */
 export const STATE_TABLES = ["orgs", "api_keys", "endpoints", "events", "deliveries", "attempts", "idempotency_records"] as const;
 
+const hashRows = (rows: unknown[][]): string => {
+  const hash = createHash("sha256");
+  for (const row of rows) hash.update(JSON.stringify(row, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : typeof v === "bigint" ? String(v) : v)));
+  return `${rows.length}:${hash.digest("hex").slice(0, 16)}`;
+};
+
 /**
- * A read-only view of the server's database (WAL lets it read beside the writer) that
- * fingerprints every table's rows, so "nothing was partially written" is one equality.
+ * A read-only view of the server's database, whichever backend it runs on (SQLite's WAL lets a
+ * reader sit beside the writer; PostgreSQL is another connection), that fingerprints every
+ * table's rows, so "nothing was partially written" is one equality.
  */
-export function openFingerprinter(dbFile: string) {
-  const db = new Database(dbFile, { readonly: true });
+export function openFingerprinter(config: { dataDir: string; databaseUrl?: string }) {
+  if (config.databaseUrl) {
+    const sql = new Bun.SQL(config.databaseUrl, { max: 1 });
+    return {
+      async counts(): Promise<Record<string, number>> {
+        const out: Record<string, number> = {};
+        for (const table of STATE_TABLES) out[table] = Number((await sql.unsafe(`SELECT count(*) AS n FROM ${table}`))[0].n);
+        return out;
+      },
+      async fingerprint(): Promise<Record<string, string>> {
+        const out: Record<string, string> = {};
+        for (const table of STATE_TABLES) out[table] = hashRows(await sql.unsafe(`SELECT * FROM ${table} ORDER BY 1, 2`).values());
+        return out;
+      },
+      close: () => void sql.close(),
+    };
+  }
+  const db = new Database(join(config.dataDir, "webhookd.db"), { readonly: true });
   return {
-    counts(): Record<string, number> {
+    async counts(): Promise<Record<string, number>> {
       const out: Record<string, number> = {};
       for (const table of STATE_TABLES) out[table] = (db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
       return out;
     },
-    fingerprint(): Record<string, string> {
+    async fingerprint(): Promise<Record<string, string>> {
       const out: Record<string, string> = {};
-      for (const table of STATE_TABLES) {
-        const rows = db.query(`SELECT * FROM ${table} ORDER BY rowid`).values();
-        const hash = createHash("sha256");
-        for (const row of rows) hash.update(JSON.stringify(row, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : typeof v === "bigint" ? String(v) : v)));
-        out[table] = `${rows.length}:${hash.digest("hex").slice(0, 16)}`;
-      }
+      for (const table of STATE_TABLES) out[table] = hashRows(db.query(`SELECT * FROM ${table} ORDER BY rowid`).values());
       return out;
     },
     close: () => db.close(),

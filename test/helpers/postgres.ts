@@ -56,7 +56,7 @@ export async function startPostgres(): Promise<Postgres> {
     run([join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"], asPostgres);
     appendFileSync(
       join(data, "postgresql.conf"),
-      `\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${dir}'\nfsync = on\nmax_connections = 200\n`,
+      `\nlisten_addresses = '127.0.0.1'\nport = ${port}\nunix_socket_directories = '${dir}'\nfsync = on\nmax_connections = 1000\n`,
     );
     writeFileSync(join(data, "pg_hba.conf"), "host all all 127.0.0.1/32 trust\nlocal all all trust\n");
     run([join(bin, "pg_ctl"), "-D", data, "-l", join(dir, "server.log"), "-w", "-t", "30", "start"], asPostgres);

@@ -2,8 +2,10 @@
  * Starts webhookd on a free loopback port with its own temporary data dir, and gives tests a small
  * JSON client. Real HTTP, the real SQLite file. From source in this process by default; with
  * `WEBHOOKD_TEST_TARGET=binary` the compiled `./webhookd` is started instead, so the same suite
- * checks what users run.
+ * checks what users run. With `WEBHOOKD_TEST_DATABASE=postgres` each server gets a database of
+ * its own on one throwaway PostgreSQL server (started once per test process) instead of the file.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { startApp, type AppOptions, type RunningApp } from "../../src/app.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { installBinary } from "./binary.ts";
+import { startPostgres, type Postgres } from "./postgres.ts";
 
 import { ADMIN_KEY, LOCAL_ENV } from "./local-env.ts";
 
@@ -63,9 +66,35 @@ export function makeClient(baseUrl: string): ApiClient {
   };
 }
 
+/** Where the suites' servers keep their data: the SQLite file (the default) or PostgreSQL. */
+export const TEST_DATABASE: "sqlite" | "postgres" = process.env.WEBHOOKD_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
+
+/**
+ * Tests about the SQLite file itself (its bytes on disk, another process's lock, a full disk, rows
+ * seeded into the file) run on SQLite only: `test.skipIf(!ON_SQLITE)`. The PostgreSQL adapter's
+ * own faults are tried in test/store/postgres.test.ts.
+ */
+export const ON_SQLITE = TEST_DATABASE === "sqlite";
+
+let postgres: Promise<Postgres> | null = null;
+/** The database settings of each data dir, so a server restarted on the same dir finds its database again. */
+const databaseOf = new Map<string, Record<string, string>>();
+
+/** A fresh database for a new data dir (nothing for SQLite: the file lives in the dir). */
+async function newDatabase(dataDir: string): Promise<void> {
+  if (TEST_DATABASE === "sqlite") return;
+  postgres ??= startPostgres().then((pg) => {
+    // stop() runs pg_ctl synchronously: it finishes inside the exit handler.
+    process.on("exit", () => void pg.stop());
+    return pg;
+  });
+  const url = await (await postgres).createDatabase(`t_${randomBytes(8).toString("hex")}`);
+  databaseOf.set(dataDir, { WEBHOOKD_DATABASE_URL: url, WEBHOOKD_MASTER_KEY: randomBytes(32).toString("hex") });
+}
+
 /** The tests' settings: loopback, a fixed admin key, no probe, no rate limit, private http targets allowed. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ ...LOCAL_ENV, WEBHOOKD_DATA_DIR: dataDir, ...env });
+  return loadConfig({ ...LOCAL_ENV, WEBHOOKD_DATA_DIR: dataDir, ...databaseOf.get(dataDir), ...env });
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestServer> {
@@ -73,8 +102,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   let config: Config;
   let running: { url: string; app: () => RunningApp; stop(): Promise<void> };
   try {
+    await newDatabase(dataDir);
     config = testConfig(dataDir, env);
-    running = TEST_TARGET === "binary" ? await startBinary(dataDir, env, options) : await startInProcess(config, options);
+    running = TEST_TARGET === "binary" ? await startBinary(dataDir, { ...databaseOf.get(dataDir), ...env }, options) : await startInProcess(config, options);
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true }); // a failed start leaves nothing behind
     throw err;
@@ -97,6 +127,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     async stop() {
       await running.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      databaseOf.delete(dataDir);
     },
   };
 }

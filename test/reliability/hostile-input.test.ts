@@ -85,7 +85,7 @@ beforeAll(async () => {
   // Disabled, so test sends and fan-out do not keep writing in the background.
   for (const e of [main, doomed]) await s.api("PATCH", `/api/v1/webhooks/${e.id}`, { key: tenant.key, body: { isActive: false } });
   ids = { orgId: tenant.orgId, keyId: sacrificial.body.data.id, id: main.id, doomedId: doomed.id, deliveryId: delivery.id, eventId: pub.body.data.id };
-  db = openFingerprinter(join(s.dataDir, "webhookd.db"));
+  db = openFingerprinter(s.config);
 });
 
 afterAll(async () => {
@@ -146,10 +146,10 @@ async function engineIdle(): Promise<boolean> {
 
 /** Waits until background work (deliveries a 2xx request started) is done and the tables are still. */
 async function quiesce(): Promise<Record<string, string>> {
-  let last = db.fingerprint();
+  let last = (await db.fingerprint());
   for (let i = 0; i < 200; i++) {
     await Bun.sleep(25);
-    const now = db.fingerprint();
+    const now = (await db.fingerprint());
     if ((await engineIdle()) && JSON.stringify(now) === JSON.stringify(last)) return now;
     last = now;
   }
@@ -164,7 +164,7 @@ async function judge(r: Sent, context: string): Promise<void> {
   if (r.status >= 500) throw new Error(`${context}: ${r.status} ${r.text.slice(0, 300)}`);
   if (r.status >= 400) {
     expectEnvelope(r, context);
-    const now = db.fingerprint();
+    const now = (await db.fingerprint());
     baseline ??= now;
     if (JSON.stringify(now) !== JSON.stringify(baseline)) {
       throw new Error(`${context}: ${r.status} but the database changed: ${JSON.stringify(baseline)} -> ${JSON.stringify(now)}`);
@@ -305,7 +305,7 @@ describe("bodies", () => {
 
   test("a batch is all or nothing: 999 good events and one bad one write nothing", async () => {
     await freshBaseline();
-    const before = db.counts();
+    const before = (await db.counts());
     for (const bad of [{ event: "no.such.event", data: {} }, { event: "call.ended", data: 1 }, { event: "call.ended" }, { event: "call.ended", data: {}, extra: 1 }]) {
       const events = [...Array.from({ length: 999 }, (_, i) => ({ event: "call.ended", data: { i } })), bad];
       const r = await send("POST", "/api/v1/events/batch", { body: JSON.stringify({ events }), contentType: "application/json" });
@@ -313,7 +313,7 @@ describe("bodies", () => {
       expect(JSON.parse(r.text).error.message).toContain("999");
       await judge(r, "batch with a bad item");
     }
-    expect(db.counts()).toEqual(before);
+    expect((await db.counts())).toEqual(before);
   });
 
   // Known bug (reported): a body schema that is an optional object lets any non-object JSON
@@ -499,7 +499,7 @@ describe("headers", () => {
         if (res.status >= 400 && text === "") {
           // Bun's HTTP parser refused the request before the app saw it: a bare 4xx, no body.
           expectStatusIn(res.status, [400, 431], context);
-          const now = db.fingerprint();
+          const now = (await db.fingerprint());
           expect(now).toEqual(baseline!);
           return;
         }

@@ -1,7 +1,7 @@
 /** Which PostgreSQL failures are storage faults (the 503) and which pass through as they are. */
 import { describe, expect, test } from "bun:test";
-import { ServiceUnavailableError } from "../../src/lib/errors.ts";
-import { asStorageFault, isRetryable, storageFault } from "../../src/store/postgres/errors.ts";
+import { ServiceUnavailableError, ValidationError } from "../../src/lib/errors.ts";
+import { asStorageFault, isRetryable, storageFault, unstorableText } from "../../src/store/postgres/errors.ts";
 
 const server = (errno: string) => Object.assign(new Error(`server said ${errno}`), { code: "ERR_POSTGRES_SERVER_ERROR", errno });
 const driver = (code: string) => Object.assign(new Error(code), { code });
@@ -45,5 +45,18 @@ describe("PostgreSQL storage faults", () => {
     expect(isRetryable(server("40001"))).toBe(true);
     expect(isRetryable(server("23505"))).toBe(false);
     expect(isRetryable(driver("ERR_POSTGRES_CONNECTION_CLOSED"))).toBe(false);
+  });
+});
+
+describe("text PostgreSQL cannot store", () => {
+  test.each([
+    ["the NUL character 22021", server("22021")],
+    ["bytes with no UTF-8 form 22P05", server("22P05")],
+  ])("%s is the request's fault: a 400 VALIDATION_ERROR", (_, error) => {
+    const refused = asStorageFault(error) as ValidationError;
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain("U+0000");
+    expect(unstorableText(server("23505"))).toBeNull();
   });
 });

@@ -32,6 +32,7 @@ describe("defaults", () => {
       port: 8080,
       host: "0.0.0.0",
       dataDir: "./data",
+      databaseUrl: undefined,
       adminKey: undefined,
       masterKey: undefined,
       allowHttp: false,
@@ -182,10 +183,18 @@ describe("bad values stop the start, naming the variable", () => {
     ["WEBHOOKD_MASTER_KEY", "ab".repeat(31)],
     ["WEBHOOKD_RETENTION_CRON", "every hour"],
     ["WEBHOOKD_RETENTION_CRON", "61 * * * *"],
+    ["WEBHOOKD_DATABASE_URL", "mysql://db/webhookd"],
+    ["WEBHOOKD_DATABASE_URL", "not a url"],
   ])("%s=%p", (variable, value) => {
     const err = configError({ [variable]: value });
     expect(err.message).toStartWith(`${variable}:`);
     expect(err.message.length).toBeGreaterThan(variable.length + 5);
+  });
+
+  test("a PostgreSQL URL is taken as it is; empty means the embedded SQLite file", () => {
+    expect(loadConfig({ WEBHOOKD_DATABASE_URL: "postgres://webhookd:pw@db:5432/webhookd" }).databaseUrl).toBe("postgres://webhookd:pw@db:5432/webhookd");
+    expect(loadConfig({ WEBHOOKD_DATABASE_URL: "postgresql://db/webhookd" }).databaseUrl).toBe("postgresql://db/webhookd");
+    expect(loadConfig({ WEBHOOKD_DATABASE_URL: "" }).databaseUrl).toBeUndefined();
   });
 
   test("the message says what was expected", () => {

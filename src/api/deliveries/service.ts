@@ -4,6 +4,7 @@
  * schedulers.
  */
 import type { Clock } from "../../lib/clock.ts";
+import { isId } from "../../lib/ids.ts";
 import { ConflictError, EndpointDeletedError, EndpointDisabledError, NotFoundError, ValidationError } from "../../lib/errors.ts";
 import type { AttemptSummary, SendNow, SendNowResult } from "../../lib/send-now.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
@@ -88,7 +89,8 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
 
   async function requireDelivery(orgId: string, endpointId: string, deliveryId: string) {
     const endpoint = await requireEndpoint(orgId, endpointId);
-    const delivery = await deps.deliveries.get(endpointId, deliveryId);
+    // A path id of the wrong shape (junk, NUL, huge) is simply not found, without a query.
+    const delivery = isId("dlv", deliveryId) ? await deps.deliveries.get(endpointId, deliveryId) : undefined;
     if (!delivery) throw new NotFoundError("Delivery");
     return { endpoint, delivery };
   }

@@ -3,7 +3,7 @@
  * STORAGE_UNAVAILABLE the API answers, retried by clients) rather than "this write is wrong"
  * (passed through as it is).
  */
-import { ServiceUnavailableError } from "../../lib/errors.ts";
+import { ServiceUnavailableError, ValidationError } from "../../lib/errors.ts";
 
 /** Bun.SQL's own codes for a connection that could not be made or was lost. */
 const CONNECTION_CODES = new Set([
@@ -36,9 +36,19 @@ export function storageFault(error: unknown): ServiceUnavailableError | null {
   );
 }
 
-/** Storage faults become the 503; any other error stays as it is. */
+/**
+ * A value PostgreSQL cannot store in a text column (the NUL character, U+0000, or bytes that are
+ * not UTF-8): the request's fault, so a 400 and not a 500. SQLite stores such text as it is.
+ */
+export function unstorableText(error: unknown): ValidationError | null {
+  const state = (error as { errno?: unknown } | null)?.errno;
+  if (state !== "22021" && state !== "22P05") return null;
+  return new ValidationError("A text value holds the NUL character (U+0000) or bytes that are not UTF-8, which cannot be stored.");
+}
+
+/** Storage faults become the 503, unstorable text the 400; any other error stays as it is. */
 export function asStorageFault(error: unknown): unknown {
-  return storageFault(error) ?? error;
+  return storageFault(error) ?? unstorableText(error) ?? error;
 }
 
 /** A deadlock or serialization failure: PostgreSQL rolled the whole transaction back, so running it again is safe. */

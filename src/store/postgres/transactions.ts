@@ -9,7 +9,7 @@ import type { SQL } from "bun";
 import type { Durability, StoreTx } from "../port.ts";
 import type { Change } from "./changes.ts";
 import { ServiceUnavailableError } from "../../lib/errors.ts";
-import { isRetryable, storageFault } from "./errors.ts";
+import { isRetryable, storageFault, unstorableText } from "./errors.ts";
 import { sendChanges } from "./notify.ts";
 import { txStore } from "./tx-store.ts";
 
@@ -48,7 +48,7 @@ export function createTransactions(deps: TransactionsDeps) {
       } catch (error) {
         if (retry < MAX_RETRIES && isRetryable(error)) continue;
         const fault = storageFault(error);
-        if (!fault || !committing) throw fault ?? error;
+        if (!fault || !committing) throw fault ?? unstorableText(error) ?? error;
         // It may have committed: its changes are told as if it did (listeners only drop what they
         // cached), and the answer says the write may be stored, so a retry must reuse its ids.
         deps.committed(changes);
