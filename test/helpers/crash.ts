@@ -94,6 +94,8 @@ export function publishLoop(opts: {
   /** Pause between two publishes of one worker (0: as fast as the server answers). */
   pauseMs?: number;
   onAccepted?: (id: string, ms: number) => void;
+  /** Every HTTP answer's status (transport failures have none). */
+  onStatus?: (status: number) => void;
 }): PublishLoop {
   const acked = new Set<string>();
   let failures = 0;
@@ -113,6 +115,7 @@ export function publishLoop(opts: {
           headers: { "content-type": "application/json", "x-api-key": opts.key },
           body: JSON.stringify({ event: opts.event ?? "call.ended", data: { worker: w, n: n++ } }),
         });
+        opts.onStatus?.(res.status);
         const body = (await res.json().catch(() => null)) as { data?: { id?: string } } | null;
         if (res.status >= 200 && res.status < 300 && body?.data?.id) {
           acked.add(body.data.id);
