@@ -20,6 +20,11 @@ export class ValidationError extends AppError {
   }
 }
 
+/** Refuses the NUL character in a text field: PostgreSQL cannot store it, so neither backend takes it. */
+export function refuseNul(value: string | null | undefined, field: string): void {
+  if (value?.includes("\u0000")) throw new ValidationError(`${field} must not contain the NUL character (U+0000).`, field);
+}
+
 export class BadRequestError extends AppError {
   constructor(code: string, message: string) {
     super(code, 400, message);

@@ -144,3 +144,15 @@ describe("DELETE /api/v1/orgs/{orgId}/keys/{keyId}", () => {
     expectOk(await s.api("GET", "/api/v1/webhooks", { key: b.key }));
   });
 });
+
+describe("the NUL character (U+0000)", () => {
+  test("is refused in an org name, a key name and an endpoint description, naming the field, on every backend; nothing is created", async () => {
+    const before = expectPage(await s.api("GET", "/api/v1/orgs?limit=100", { key: ADMIN_KEY })).data.length;
+    expectError(await s.api("POST", "/api/v1/orgs", { key: ADMIN_KEY, body: { name: "Acme\u0000" } }), 400, "VALIDATION_ERROR", "name");
+    expect(expectPage(await s.api("GET", "/api/v1/orgs?limit=100", { key: ADMIN_KEY })).data.length).toBe(before);
+    const { orgId, key } = await s.newTenant();
+    expectError(await s.api("POST", `/api/v1/orgs/${orgId}/keys`, { key: ADMIN_KEY, body: { name: "ci\u0000", scopes: ["webhooks:read"] } }), 400, "VALIDATION_ERROR", "name");
+    expectError(await s.api("POST", "/api/v1/webhooks", { key, body: { url: "http://127.0.0.1:9/hook", description: "a\u0000b" } }), 400, "VALIDATION_ERROR", "description");
+    expect(expectOk(await s.api("GET", "/api/v1/webhooks", { key }))).toEqual([]);
+  });
+});

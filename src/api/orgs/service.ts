@@ -1,6 +1,6 @@
 /** Orgs and their API keys: the admin's side of the API and of the CLI. */
 import type { Clock } from "../../lib/clock.ts";
-import { NotFoundError, ValidationError } from "../../lib/errors.ts";
+import { NotFoundError, refuseNul, ValidationError } from "../../lib/errors.ts";
 import { isId, newId } from "../../lib/ids.ts";
 import type { ApiKeysReads, ApiKeyRow, OrgRow, OrgsReads, StoreWrite } from "../../store/port.ts";
 import { SCOPES } from "../auth/scopes.ts";
@@ -29,6 +29,7 @@ export function createOrgsService({ orgs, apiKeys, clock, write }: OrgsServiceDe
 
   return {
     async createOrg(name: string): Promise<OrgRow> {
+      refuseNul(name, "name");
       const row = { id: newId("org"), name, createdAt: clock() };
       await write((tx) => tx.orgs.insert(row));
       return row;
@@ -39,6 +40,7 @@ export function createOrgsService({ orgs, apiKeys, clock, write }: OrgsServiceDe
     /** Returns the row and the plaintext key, which exists only in this return value. */
     async createKey(orgId: string, input: NewKeyInput): Promise<{ row: ApiKeyRow; key: string }> {
       await requireOrg(orgId);
+      refuseNul(input.name, "name");
       const unknown = input.scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
       if (unknown.length) throw new ValidationError(`Unknown scope "${unknown[0]}"; scopes are ${SCOPES.join(", ")}.`, "scopes");
       const issued = issueApiKey(input.mode ?? "live", { orgId, name: input.name ?? null, scopes: input.scopes }, clock());

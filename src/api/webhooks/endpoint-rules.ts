@@ -1,5 +1,5 @@
 /** Pure checks on what an endpoint may hold: its URL's shape and its event filters. */
-import { ValidationError } from "../../lib/errors.ts";
+import { ValidationError, refuseNul } from "../../lib/errors.ts";
 import type { EventTypeCatalog } from "../../event-catalog.ts";
 
 export const MAX_URL_LENGTH = 2048;
@@ -9,6 +9,7 @@ export const MAX_DESCRIPTION_CHARS = 500;
 
 /** An endpoint's description: at most 500 characters. */
 export function checkDescription(description: string | null | undefined): void {
+  refuseNul(description, "description");
   if (typeof description !== "string" || description.length <= MAX_DESCRIPTION_CHARS) return;
   let chars = 0;
   for (const _ of description) chars++;
