@@ -63,7 +63,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
   /** The endpoint, if deliveries may still be sent to it (enabled, not deleted). */
   async function liveEndpoint(endpointId: string): Promise<EndpointRow | undefined> {
-    const endpoint = await deps.endpointCache.get(endpointId);
+    const endpoint = deps.endpointCache.peek(endpointId) ?? (await deps.endpointCache.get(endpointId));
     return endpoint && endpoint.enabled && endpoint.deletedAt === null ? endpoint : undefined;
   }
 

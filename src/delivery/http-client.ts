@@ -140,10 +140,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       }
       const picked = opts.pickTarget(target.url);
       // Only a lookup needs racing against the timeout; a verdict known at once skips the listener.
-      const verdict = picked instanceof Promise ? await untilAborted(picked, controller.signal) : picked;
+      const lookedUp = picked instanceof Promise;
+      const verdict = lookedUp ? await untilAborted(picked, controller.signal) : picked;
       if (!verdict.ok) return finish({ code: verdict.code, message: verdict.message });
       // The lookup took time: an endpoint deleted or disabled meanwhile gets no request.
-      if (req.stillWanted && !(await req.stillWanted())) {
+      if (lookedUp && req.stillWanted && !(await req.stillWanted())) {
         return finish({ code: "cancelled", message: "the endpoint was disabled or deleted before the request was sent" });
       }
       const pinned = pinnedUrl(target, verdict.address);

@@ -367,6 +367,8 @@ export interface EndpointCache {
   liveForOrg(orgId: string): Promise<EndpointRow[]>;
   /** Deleted endpoints included (their deliveries must see they are gone). */
   get(id: string): Promise<EndpointRow | undefined>;
+  /** The cached row if there is one, without waiting: the hot path's fast case (else `get`). */
+  peek(id: string): EndpointRow | undefined;
 }
 
 /** Changes other parts must hear of, on this process and (in a cluster) every other. Heard after the commit. */

@@ -125,7 +125,7 @@ function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointCo
         return d ? { ...d } : null;
       },
     },
-    endpointCache: { get: async (id: string) => endpoints.get(id), liveForOrg: async () => [] },
+    endpointCache: { get: async (id: string) => endpoints.get(id), peek: (id: string) => endpoints.get(id), liveForOrg: async () => [] },
     recorder: createOutcomeRecorder({ write, disableAfter: 0, stop }),
     client,
     policy: createRetryPolicy({ schedule: opts.schedule ?? [100], jitter: 0, retryAfterMaxMs: 3_600_000 }),

@@ -15,7 +15,7 @@ import { ServiceUnavailableError } from "../../lib/errors.ts";
 import { silentLogger, type Logger } from "../../lib/logger.ts";
 import type { Store } from "../port.ts";
 import type { Change } from "./changes.ts";
-import { createEndpointCache } from "./endpoint-cache.ts";
+import { createEndpointCache } from "../endpoint-cache.ts";
 import { asStorageFault } from "./errors.ts";
 import { migratePostgres } from "./migrate.ts";
 import { listenForChanges } from "./notify.ts";
@@ -194,7 +194,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     deliveries,
     attempts,
     idempotency,
-    endpointCache: { liveForOrg: endpointCache.liveForOrg, get: endpointCache.get },
+    endpointCache: { liveForOrg: endpointCache.liveForOrg, get: endpointCache.get, peek: endpointCache.peek },
     changes: {
       onEndpointChanged: (l) => void endpointListeners.push(l),
       onKeyRevoked: (l) => void keyListeners.push(l),

@@ -31,9 +31,9 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
   migrate(sqlite);
   let checkpointer: Checkpointer | null = null;
   const endpointReads = createEndpointsRepo(db, { endpointChanged() {}, keyRevoked() {} }, { coalesce() {}, flushCoalesced() {} });
-  const cache = createEndpointCache(endpointReads);
+  const cache = createEndpointCache(endpointReads, { hearing: true });
   const { notices, changes, ...told } = createChangeNotices(cache, logger);
-  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.clear(), notices: told });
+  const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.reset(true), notices: told });
   const tx: StoreTx = {
     orgs: createOrgsRepo(db),
     apiKeys: createApiKeysRepo(db, notices),
@@ -57,7 +57,7 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
     deliveries: reads(tx.deliveries),
     attempts: reads(tx.attempts),
     idempotency: reads(tx.idempotency),
-    endpointCache: cache,
+    endpointCache: { liveForOrg: cache.liveForOrg, get: cache.get, peek: cache.peek },
     changes,
     write: batcher.submit,
     async checkWritable() {
