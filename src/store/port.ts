@@ -257,7 +257,10 @@ export interface EndpointsRepo extends EndpointsReads {
    * (whatever a concurrent rotation left there) keeps signing until then.
    */
   rotateSecret(orgId: string, id: string, secretEnc: string, previousExpiresAt: number | null, at: number): Promise<EndpointRow | undefined>;
-  /** An attempt's mark (last triggered; a success also ends the run of failures). */
+  /**
+   * An attempt's mark (last triggered; a success also ends the run of failures, at once). An
+   * adapter may keep lastTriggeredAt to the second, skipping a newer time less than 1 s after it.
+   */
   recordAttempt(id: string, at: number, success: boolean): Promise<void>;
   /** Counts an exhausted delivery; returns the new run length and whether the endpoint is enabled. */
   recordExhausted(id: string, at: number): Promise<{ consecutiveFailures: number; enabled: boolean } | null>;

@@ -14,7 +14,7 @@ import { newId } from "../../src/lib/ids.ts";
 import type { Durability, Store, StoreTx } from "../../src/store/port.ts";
 import { openPostgresStore } from "../../src/store/postgres/store.ts";
 import { startPostgres } from "../helpers/postgres.ts";
-import { cpuSecondsOf } from "./processes.ts";
+import { treeCpuSeconds } from "./processes.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -27,20 +27,6 @@ const SECONDS = flag("seconds", 10);
 const ORGS = flag("orgs", 1);
 const ENDPOINTS = 10;
 
-/** The server's CPU seconds so far: the postmaster and every process it started (backends, WAL writer, checkpointer...). */
-async function serverCpuSeconds(postmaster: number): Promise<number> {
-  let total = await cpuSecondsOf(postmaster);
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = await Bun.file(`/proc/${pid}/stat`).text();
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === postmaster) total += await cpuSecondsOf(Number(pid));
-    } catch {
-      // Gone between the listing and the read.
-    }
-  }
-  return total;
-}
 
 interface Result {
   writes: number;
@@ -54,7 +40,7 @@ async function measure(store: Store, postmaster: number, durability: Durability,
   let next = 0;
   const deadline = performance.now() + SECONDS * 1000;
   const client0 = process.cpuUsage();
-  const server0 = await serverCpuSeconds(postmaster);
+  const server0 = await treeCpuSeconds(postmaster);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: WRITERS }, async () => {
@@ -63,7 +49,7 @@ async function measure(store: Store, postmaster: number, durability: Durability,
   );
   const elapsed = (performance.now() - start) / 1000;
   const client = process.cpuUsage(client0);
-  const server = (await serverCpuSeconds(postmaster)) - server0;
+  const server = (await treeCpuSeconds(postmaster)) - server0;
   return {
     writes: next,
     perSecond: next / elapsed,
@@ -75,11 +61,7 @@ async function measure(store: Store, postmaster: number, durability: Durability,
 const pg = await startPostgres();
 const store = await openPostgresStore(pg.url, { maxConnections: WRITERS });
 try {
-  const probe = new SQL(pg.url, { max: 1 });
-  const [{ pid }] = await probe`SELECT pg_backend_pid() AS pid`;
-  // Read while the backend lives: its parent is the postmaster.
-  const postmaster = Number((await Bun.file(`/proc/${pid}/stat`).text()).split(") ")[1]!.split(" ")[1]);
-  await probe.close();
+  const postmaster = pg.pid;
 
   const orgIds = Array.from({ length: ORGS }, () => newId("org"));
   const endpoints = Array.from({ length: ENDPOINTS }, (_, i) => ({ id: newId("wh"), orgId: orgIds[i % ORGS]! }));

@@ -121,6 +121,21 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
   return statCpuSeconds(await Bun.file(`/proc/${pid}/stat`).text());
 }
 
+/** A process tree's CPU seconds so far: `root` and every process it started (PostgreSQL's postmaster, its backends, WAL writer...). */
+export async function treeCpuSeconds(root: number): Promise<number> {
+  let total = await cpuSecondsOf(root);
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = await Bun.file(`/proc/${pid}/stat`).text();
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === root) total += await cpuSecondsOf(Number(pid));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return total;
+}
+
 /**
  * CPU seconds so far per thread of a process: "JS thread" (the main one), then by the names Bun
  * gives the others ("HTTP Client", "JITWorker", "HeapHelper", workers...). Ended threads are gone.

@@ -7,12 +7,14 @@
  * ratios come from runs alternated A/B in this same run; everything started is stopped in `finally`.
  */
 import { Database } from "bun:sqlite";
-import { rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seedPendingRetries } from "./backlog.ts";
-import { cpuSecondsOf, machineCpu, runRole, spawnRole, stopAll, threadCpuOf, type Child } from "./processes.ts";
+import { cpuSecondsOf, machineCpu, runRole, spawnRole, stopAll, threadCpuOf, treeCpuSeconds, type Child } from "./processes.ts";
 import { summariseProfile } from "./profile.ts";
+import { startPostgres } from "../helpers/postgres.ts";
 import { machine, mb, median, ms, percentile, rate, renderTable, type Row } from "./table.ts";
 import { benchTempDirs, BINARY, createTenant, newDataDir, REPO, startWebhookd, type StartOptions, type Tenant, type Webhookd } from "./webhookd.ts";
 
@@ -23,6 +25,11 @@ const PROFILE = profileFlag < 0 ? null : argv[profileFlag + 1]?.startsWith("--")
 /** `--only latency,retry`: just these scenarios (delivery, fanout, publish, latency, retry, backlog, fairness), for a closer look. */
 const onlyFlag = argv.indexOf("--only");
 const ONLY = onlyFlag < 0 ? null : (argv[onlyFlag + 1] ?? "").split(",");
+/**
+ * `--backend postgres`: also the storage backends side by side, SQLite and PostgreSQL with 1, 2
+ * and 3 nodes (scenario "backends"; needs PostgreSQL installed, as the tests do).
+ */
+const BACKENDS = argv.includes("--backend") && argv[argv.indexOf("--backend") + 1] === "postgres";
 /** `--env WEBHOOKD_X=value` (repeatable): extra settings for every webhookd started, for experiments. */
 const EXTRA_ENV = Object.fromEntries(
   argv.flatMap((a, i) => (a === "--env" && argv[i + 1]?.includes("=") ? [argv[i + 1]!.split(/=(.*)/s).slice(0, 2)] : [])),
@@ -131,6 +138,7 @@ async function waitDelivered(wd: Webhookd, n: number): Promise<ReceiverStats> {
 
 /** Delivery statuses and attempt errors in webhookd's SQLite file (read-only), for a note. */
 function storeSummary(wd: Webhookd): string {
+  if (!existsSync(join(wd.dataDir, "webhookd.db"))) return "(not a SQLite node)";
   const db = new Database(join(wd.dataDir, "webhookd.db"), { readonly: true });
   try {
     const rows = (sql: string) => db.query<{ k: string; n: number }, []>(sql).all().map((r) => `${r.k}=${r.n}`).join(" ");
@@ -618,6 +626,73 @@ async function profileRun(kind: string): Promise<void> {
   console.log(summariseProfile(profDir, REPO));
 }
 
+/**
+ * The backends side by side (`--backend postgres`): SQLite, and PostgreSQL with 1, 2 and 3 nodes
+ * on one database, alternated round by round. Each run publishes through every node (the same
+ * number of events each) to one endpoint; the figures are deliveries/s, webhookd's CPU per
+ * delivery (all nodes, publish included) and PostgreSQL's (every server process).
+ */
+async function backends(rows: Row[]): Promise<void> {
+  const pg = await startPostgres();
+  try {
+    const postmaster = pg.pid;
+    const masterKey = randomBytes(32).toString("hex");
+    const configs = [
+      { name: "sqlite, 1 node", nodes: 1, postgres: false },
+      { name: "postgres, 1 node", nodes: 1, postgres: true },
+      { name: "postgres, 2 nodes", nodes: 2, postgres: true },
+      { name: "postgres, 3 nodes", nodes: 3, postgres: true },
+    ];
+    interface Cluster {
+      name: string;
+      postgres: boolean;
+      nodes: Webhookd[];
+      tenant: Tenant;
+      runs: Array<{ rate: number; nodeUs: number; pgUs: number }>;
+    }
+    const clusters: Cluster[] = [];
+    for (const [i, c] of configs.entries()) {
+      const env: Record<string, string> = c.postgres ? { WEBHOOKD_DATABASE_URL: await pg.createDatabase(`bench_${i}`), WEBHOOKD_MASTER_KEY: masterKey } : {};
+      const nodes: Webhookd[] = [];
+      for (let n = 0; n < c.nodes; n++) nodes.push(await start({ env }));
+      const tenant = await createTenant(nodes[0]!, [receiverUrl + "/hook/1"]);
+      clusters.push({ name: c.name, postgres: c.postgres, nodes, tenant, runs: [] });
+    }
+    const events = Math.floor(SIZE.events / 3 / 6) * 6;
+    const run = async (c: Cluster) => {
+      await resetReceiver();
+      const nodeCpu0 = await Promise.all(c.nodes.map((n) => cpuSecondsOf(n.pid)));
+      const pg0 = await treeCpuSeconds(postmaster);
+      const pubs = await Promise.all(c.nodes.map((n) => client({ mode: "batch", url: n.url, key: c.tenant.key, events: events / c.nodes.length, concurrency: 2 })));
+      const got = await waitDelivered(c.nodes[0]!, events);
+      const seconds = (got.lastAt - Math.min(...pubs.map((p) => p.t0))) / 1000;
+      const nodeCpu = (await Promise.all(c.nodes.map((n) => cpuSecondsOf(n.pid)))).reduce((sum, cpu, i) => sum + cpu - nodeCpu0[i]!, 0);
+      const pgCpu = (await treeCpuSeconds(postmaster)) - pg0;
+      await Bun.sleep(300);
+      return { rate: got.unique / seconds, nodeUs: (nodeCpu * 1e6) / events, pgUs: c.postgres ? (pgCpu * 1e6) / events : 0 };
+    };
+    for (const c of clusters) await run(c); // warm-up
+    notes.push(`backends (${events} events, 1 endpoint, published through every node):`);
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const c of rep % 2 ? [...clusters].reverse() : clusters) {
+        c.runs.push(await run(c));
+        const last = c.runs.at(-1)!;
+        log(`backends: ${c.name}, run ${rep + 1}: ${rate(last.rate)}`);
+        notes.push(`  ${c.name}: ${rate(last.rate)}, webhookd ${last.nodeUs.toFixed(0)} us and PostgreSQL ${last.pgUs.toFixed(0)} us of CPU per delivery`);
+      }
+    }
+    const sqlite = median(clusters[0]!.runs.map((r) => r.rate));
+    for (const c of clusters) {
+      const value = median(c.runs.map((r) => r.rate));
+      const cpu = `webhookd ${median(c.runs.map((r) => r.nodeUs)).toFixed(0)} us` + (c.postgres ? ` + PostgreSQL ${median(c.runs.map((r) => r.pgUs)).toFixed(0)} us` : "");
+      rows.push({ figure: `backends, ${events} deliveries: ${c.name} (CPU per delivery: ${cpu})`, value: rate(value), baseline: c.postgres ? `${rate(sqlite)} (sqlite)` : undefined, ratio: c.postgres ? value / sqlite : undefined });
+    }
+    for (const c of clusters) for (const n of c.nodes) await n.stop();
+  } finally {
+    await pg.stop();
+  }
+}
+
 async function main(): Promise<void> {
   if (!PROFILE) {
     log("building ./webhookd");
@@ -640,6 +715,7 @@ async function main(): Promise<void> {
     ["retry", "retry timer accuracy", () => retryAccuracy(rows)],
     ["backlog", "backlog: memory and start-up", () => backlog(memory)],
     ["fairness", "fairness: a victim org's latency while others flood", () => fairness(rows)],
+    ...(BACKENDS ? [["backends", "backends: SQLite and PostgreSQL with 1, 2 and 3 nodes", () => backends(rows)] as [string, string, () => Promise<void>]] : []),
   ];
   for (const [name, what, run] of scenarios) {
     if (ONLY && !ONLY.includes(name)) continue;

@@ -3,7 +3,7 @@
  * the `postgres` user when run as root, which initdb refuses to be), a free port, trust auth on
  * 127.0.0.1 only. The server binaries come from Debian's postgresql package (.ci/run installs it).
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 
@@ -11,6 +11,8 @@ export interface Postgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   url: string;
   port: number;
+  /** The postmaster's process id (its CPU, with its children's, is the server's). */
+  readonly pid: number;
   /** A new, empty database on this server; its URL. */
   createDatabase(name: string): Promise<string>;
   /** Stops the server, keeping its data, as an outage would (open connections are cut). */
@@ -66,9 +68,13 @@ export async function startPostgres(): Promise<Postgres> {
   }
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   let running = true;
+  const postmasterPid = () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
   return {
     url,
     port,
+    get pid() {
+      return postmasterPid();
+    },
     async createDatabase(name) {
       const sql = new Bun.SQL(url);
       try {

@@ -55,6 +55,9 @@ export function pgEndpointsReads(db: SQL): EndpointsReads {
  * they change on every attempt, and reporting them would empty every node's cache and send a
  * notification at the delivery rate; nothing routes or signs by them.
  */
+/** How fresh last_triggered_at is kept on PostgreSQL (see recordAttempt). */
+const LAST_TRIGGERED_RESOLUTION_MS = 1_000;
+
 export function pgEndpointsRepo(db: SQL, changes: TxChanges): EndpointsRepo {
   const changed = (orgId: string, endpointId: string): void => {
     changes.record({ kind: "endpoint", orgId, endpointId });
@@ -114,8 +117,13 @@ export function pgEndpointsRepo(db: SQL, changes: TxChanges): EndpointsRepo {
     },
 
     async recordAttempt(id: string, at: number, success: boolean): Promise<void> {
-      if (success) await db`UPDATE endpoints SET consecutive_failures = 0, last_triggered_at = ${at} WHERE id = ${id}`;
-      else await db`UPDATE endpoints SET last_triggered_at = ${at} WHERE id = ${id}`;
+      // Written only when it changes something worth a row version: a run of failures to end, or
+      // a last-triggered time a second old. Every attempt updating one hot row would serialize
+      // all of an endpoint's outcomes on its row lock and leave a dead tuple each (SQLite merges
+      // them per group commit instead). So last_triggered_at is kept to the second here.
+      await db`
+        UPDATE endpoints SET consecutive_failures = CASE WHEN ${success} THEN 0 ELSE consecutive_failures END, last_triggered_at = ${at}
+        WHERE id = ${id} AND (last_triggered_at IS NULL OR last_triggered_at < ${at - LAST_TRIGGERED_RESOLUTION_MS} OR (${success} AND consecutive_failures > 0))`;
     },
 
     async recordExhausted(id: string, at: number): Promise<{ consecutiveFailures: number; enabled: boolean } | null> {
