@@ -24,6 +24,8 @@ import { createWebhooksService } from "./api/webhooks/service.ts";
 import { createIdempotencyService } from "./api/idempotency/service.ts";
 import { createEventsService } from "./api/events/service.ts";
 import { createDeliveriesService } from "./api/deliveries/service.ts";
+import { createPortalSessionsService } from "./api/portal-sessions/service.ts";
+import { createDeliveryStatsService } from "./api/delivery-stats/service.ts";
 import { createHttpClient } from "./delivery/http-client.ts";
 import { createRetryPolicy } from "./delivery/retry-policy.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
@@ -287,6 +289,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     catalog: config.eventTypes,
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
+    portalSessions: createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, clock: services.clock }),
+    deliveryStats: createDeliveryStatsService({ stats: store.deliveryStats, endpoints: store.endpoints, clock: services.clock }),
+    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor },
   });
   services.canceller.resume();
   services.scheduler.start();

@@ -62,6 +62,25 @@ const cron: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * CSP frame-ancestors sources, space-separated: 'self', 'none', a scheme (https:) or a host
+ * source (https://app.example.com, https://*.example.com:8443). Anything else (a `;` or `,`
+ * above all, which would add directives) stops the start.
+ */
+const frameAncestors: Parser<string> = (raw) => {
+  const sources = raw.trim().split(/\s+/);
+  const source = /^(?:'self'|'none'|https?:|(?:https?:\/\/)?(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:\d{1,5}|\*))?)$/;
+  const bad = sources.find((s) => !source.test(s));
+  if (bad !== undefined) throw new Error(`"${bad}" is not a frame-ancestors source ('self', 'none', https: or https://host[:port])`);
+  if (sources.includes("'none'") && sources.length > 1) throw new Error("'none' cannot be combined with other sources");
+  return sources.join(" ");
+};
+
+const brandColor: Parser<string> = (raw) => {
+  if (!/^#[0-9a-fA-F]{6}$/.test(raw)) throw new Error(`expected a colour as #rrggbb, got "${raw}"`);
+  return raw;
+};
+
 function option<T>(env: string, def: string | undefined, help: string, parse: Parser<T>): OptionSpec<T> {
   const flag = "--" + env.replace(/^WEBHOOKD_/, "").toLowerCase().replaceAll("_", "-");
   return { env, flag, default: def, help, parse };
@@ -92,6 +111,9 @@ export const options = {
   retentionDays: option("WEBHOOKD_RETENTION_DAYS", "30", "Days delivery logs and events are kept", integer(1, 3650)),
   retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", cron),
   caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
+  portalFrameAncestors: option("WEBHOOKD_PORTAL_FRAME_ANCESTORS", "'self'", "Who may show /portal in an iframe (CSP frame-ancestors): 'self', 'none', or origins such as https://app.example.com, space-separated", frameAncestors),
+  portalTitle: option("WEBHOOKD_PORTAL_TITLE", "Webhooks", "The portal's name, in its header and page title", (raw) => raw.slice(0, 100)),
+  portalBrandColor: option("WEBHOOKD_PORTAL_BRAND_COLOR", "#2457c5", "The portal's accent colour (#rrggbb): buttons, links, the chart", brandColor),
   logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
     if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);
     return raw as "debug" | "info" | "warn" | "error";

@@ -11,6 +11,7 @@ import type { RateLimiter } from "../lib/token-bucket.ts";
 import { DIALECT_PREFIX } from "../api/common.ts";
 import { requestPath, routedOnRealPath } from "./request-path.ts";
 import { ORG_SCOPED } from "./openapi.ts";
+import type { CookieAdmitter } from "../api/portal-sessions/cookie.ts";
 
 /** Every route under these needs a key (the canonical API and the seed dialects). */
 const needsKey = (path: string) => path.startsWith("/api/") || path.startsWith(DIALECT_PREFIX);
@@ -35,27 +36,39 @@ interface RequestContext {
   path: string;
 }
 
-export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
+/**
+ * `portalCookie`: admits an /api/ request that presents no key by its portal session cookie
+ * (issue 13), with the CSRF check; the caller it gives then meets the same scope checks as a key.
+ */
+export function authPlugin(auth: AuthService, limiter: RateLimiter | null, portalCookie: CookieAdmitter | null = null) {
   // One answer per request: the body parser's hook and the derive both ask for it.
-  const admitted = new WeakMap<Request, Caller | null>();
+  const admitted = new WeakMap<Request, Caller | null | Promise<Caller | null>>();
+
+  function limit(keyId: string, set: RequestContext["set"]): void {
+    if (!limiter) return;
+    const r = limiter.take(keyId);
+    set.headers["ratelimit-limit"] = String(r.limit);
+    set.headers["ratelimit-remaining"] = String(r.remaining);
+    set.headers["ratelimit-reset"] = String(r.resetSeconds);
+    if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+  }
 
   /** Admits a request: checks it was routed on its own path, authenticates, counts it against the key's rate limit, resolves the org. */
-  function admit({ request, headers, set, path }: RequestContext): Caller | null {
+  function admit({ request, headers, set, path }: RequestContext): Caller | null | Promise<Caller | null> {
     const known = admitted.get(request);
     if (known !== undefined) return known;
     if (!routedOnRealPath(request.url, path)) throw new NoRouteError(request.method, requestPath(request.url));
-    let caller: Caller | null = null;
+    let caller: Caller | null | Promise<Caller | null> = null;
     if (needsKey(path)) {
-      const principal = auth.authenticate(presentedKey(headers));
-      if (principal) {
-        if (limiter) {
-          const r = limiter.take(principal.keyId);
-          set.headers["ratelimit-limit"] = String(r.limit);
-          set.headers["ratelimit-remaining"] = String(r.remaining);
-          set.headers["ratelimit-reset"] = String(r.resetSeconds);
-          if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+      const presented = presentedKey(headers);
+      if (presented === null && portalCookie && path.startsWith("/api/")) {
+        caller = portalCookie(request, headers).then((c) => (c && limit(c.principal.keyId, set), c));
+      } else {
+        const principal = auth.authenticate(presented);
+        if (principal) {
+          limit(principal.keyId, set);
+          caller = { principal, orgId: auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
         }
-        caller = { principal, orgId: auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
       }
     }
     admitted.set(request, caller);
@@ -65,14 +78,14 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
   return new Elysia({ name: "webhookd.auth" })
     // Registered before the JSON parser: a request with a body is authenticated before a byte
     // of it is read, so an unauthenticated one costs a header lookup whatever it sends.
-    .onParse({ as: "global" }, (context) => {
+    .onParse({ as: "global" }, async (context) => {
       // Kept only when this hook refuses: the rest of the body is then never read, so the
       // connection cannot carry another request.
       context.set.headers["connection"] = "close";
-      if (!admit(context as unknown as RequestContext) && needsKey(context.path)) throw new UnauthorizedError();
+      if (!(await admit(context as unknown as RequestContext)) && needsKey(context.path)) throw new UnauthorizedError();
       delete context.set.headers["connection"];
     })
-    .derive({ as: "global" }, (context): { caller: Caller | null } => ({ caller: admit(context) }))
+    .derive({ as: "global" }, async (context): Promise<{ caller: Caller | null }> => ({ caller: await admit(context) }))
     .macro({
       /** The route acts inside one org and needs this scope; resolves `orgId`. */
       scope: (scope: Scope) => ({

@@ -12,6 +12,8 @@ import { createEventsRepo } from "./repositories/events.ts";
 import { createDeliveriesRepo } from "./repositories/deliveries.ts";
 import { createAttemptsRepo } from "./repositories/attempts.ts";
 import { createRetentionRepo } from "./repositories/retention.ts";
+import { createPortalSessionsRepo } from "./repositories/portal-sessions.ts";
+import { createDeliveryStatsRepo } from "./repositories/delivery-stats.ts";
 import { createEndpointCache } from "./endpoint-cache.ts";
 import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
 
@@ -33,6 +35,8 @@ export function openStore(file: string, { observer }: { observer?: StorageObserv
     deliveries: createDeliveriesRepo(db),
     attempts: createAttemptsRepo(db),
     retention: createRetentionRepo(sqlite),
+    portalSessions: createPortalSessionsRepo(db, batcher.submit),
+    deliveryStats: createDeliveryStatsRepo(sqlite),
     batcher,
     /** Every API write goes through here, so none of them waits for a lock on the event loop. */
     write: batcher.submit,

@@ -26,6 +26,24 @@ function configError(env: Record<string, string>, flags: Record<string, string> 
   throw new Error(`expected a ConfigError for ${JSON.stringify({ env, flags })}`);
 }
 
+describe("portal settings", () => {
+  test("frame-ancestors takes 'self', 'none', schemes and origins, space-separated", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self'  https://app.example.com https://*.example.org:8443" }).portalFrameAncestors).toBe(
+      "'self' https://app.example.com https://*.example.org:8443",
+    );
+    expect(loadConfig({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'none'" }).portalFrameAncestors).toBe("'none'");
+  });
+  test("a source that would add a CSP directive, or 'none' with others, stops the start", () => {
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "https://a.example; script-src *" }).message).toStartWith("WEBHOOKD_PORTAL_FRAME_ANCESTORS:");
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "https://a.example,https://b.example" }).message).toContain("not a frame-ancestors source");
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'none' 'self'" }).message).toContain("'none' cannot be combined");
+  });
+  test("the brand colour is #rrggbb", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_BRAND_COLOR: "#aa00FF" }).portalBrandColor).toBe("#aa00FF");
+    expect(configError({ WEBHOOKD_PORTAL_BRAND_COLOR: "red;" }).message).toContain("#rrggbb");
+  });
+});
+
 describe("defaults", () => {
   test("an empty environment gives the documented defaults", () => {
     expect(loadConfig({})).toEqual({
@@ -53,6 +71,9 @@ describe("defaults", () => {
       retentionDays: 30,
       retentionCron: "0 * * * *",
       caFile: undefined,
+      portalFrameAncestors: "'self'",
+      portalTitle: "Webhooks",
+      portalBrandColor: "#2457c5",
       logLevel: "info",
     });
     expect(DEFAULT_EVENT_TYPES).toHaveLength(11);

@@ -1,0 +1,79 @@
+/**
+ * Serves the portal (issue 13): its one HTML page at /portal (and any path under it: the app
+ * routes in the URL hash, so a reload anywhere finds it) and its bundled assets, embedded in the
+ * binary like Swagger UI's. Every response carries a strict Content-Security-Policy: scripts and
+ * styles only from this origin, no inline script, no eval, and framing only by the configured
+ * ancestors.
+ */
+import { Elysia } from "elysia";
+import { portalAssets } from "../portal/assets.ts";
+
+export interface PortalOptions {
+  /** CSP frame-ancestors sources: who may put the portal in an iframe. */
+  frameAncestors: string;
+  /** Shown in the page title and header. */
+  title: string;
+  /** The accent colour, #rrggbb (checked by the config). */
+  brandColor: string;
+}
+
+export function portalHeaders(frameAncestors: string): Record<string, string> {
+  return {
+    "content-security-policy": [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "img-src 'self' data:",
+      "connect-src 'self'",
+      "object-src 'none'",
+      "base-uri 'none'",
+      "form-action 'self'",
+      `frame-ancestors ${frameAncestors}`,
+    ].join("; "),
+    "x-content-type-options": "nosniff",
+    // The login URL carries a token: no page of the portal tells another site where it was.
+    "referrer-policy": "no-referrer",
+  };
+}
+
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function shell(title: string, body: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/portal/assets/portal.css">
+</head>
+<body>
+${body}
+</body>
+</html>`;
+}
+
+/** A page of plain text for a person in a browser: a link that cannot be used, say. */
+export function messagePage(opts: PortalOptions, status: number, heading: string, message: string): Response {
+  const body = `<main class="message"><h1>${escapeHtml(heading)}</h1><p>${escapeHtml(message)}</p></main>`;
+  return new Response(shell(opts.title, body), {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...portalHeaders(opts.frameAncestors) },
+  });
+}
+
+export function portalPlugin(opts: PortalOptions) {
+  const headers = portalHeaders(opts.frameAncestors);
+  const page = shell(opts.title, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
+  const servePage = () =>
+    new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...headers } });
+  const serveAsset = (path: string, type: string) => () =>
+    new Response(Bun.file(path), { headers: { "content-type": type, "cache-control": "no-cache", ...headers } });
+
+  return new Elysia({ name: "webhookd/portal" })
+    .get("/portal", servePage, { detail: { hide: true } })
+    .get("/portal/", servePage, { detail: { hide: true } })
+    .get("/portal/assets/portal.js", serveAsset(portalAssets.js, "text/javascript; charset=utf-8"), { detail: { hide: true } })
+    .get("/portal/assets/portal.css", serveAsset(portalAssets.css, "text/css; charset=utf-8"), { detail: { hide: true } });
+}
