@@ -39,7 +39,7 @@ async function session(key: string, body: unknown = {}) {
   expect(res.status).toBe(303);
   const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
   const me = await fetch(`${server.url}/api/v1/portal/session`, { headers: { cookie } });
-  const info = (await me.json()).data;
+  const info = ((await me.json()) as { data: Record<string, unknown> }).data;
   return { cookie, csrf: info.csrfToken as string, info };
 }
 
@@ -312,7 +312,7 @@ describe("GET /api/v1/webhooks/{id}/stats", () => {
     const ep = await server.api("POST", "/api/v1/webhooks", { key, body: { url: `${receiver.url}/s`, events: ["*"] } });
     const id = ep.body.data.id;
     expect((await server.api("GET", `/api/v1/webhooks/${id}/stats?since=2025-01-02T00:00:00Z&until=2025-01-01T00:00:00Z`, { key })).status).toBe(400);
-    expect((await server.api("GET", `/api/v1/webhooks/${id}/stats?since=2024-01-01T00:00:00Z&until=2025-01-01T00:00:00Z`, { key })).status).toBe(400);
+    expect((await server.api("GET", `/api/v1/webhooks/${id}/stats?since=2000-01-01T00:00:00Z&until=2025-01-01T00:00:00Z`, { key })).status).toBe(400);
     expect((await server.api("GET", `/api/v1/webhooks/${id}/stats?buckets=1000`, { key })).status).toBe(400);
     expect((await server.api("GET", `/api/v1/webhooks/${id}/stats?since=yesterday`, { key })).status).toBe(400);
   });

@@ -8,8 +8,8 @@ import type { EndpointsRepo } from "../../store/repositories/endpoints.ts";
 import type { DeliveryStatsRepo, StatusCounts } from "../../store/repositories/delivery-stats.ts";
 
 export const MAX_BUCKETS = 96;
-/** The delivery log is kept at most this long anyway (WEBHOOKD_RETENTION_DAYS caps at 3650, but a chart wider than a quarter says little). */
-export const MAX_RANGE_MS = 92 * 24 * 3600_000;
+/** The longest retention (WEBHOOKD_RETENTION_DAYS caps at 3650): a recover's count may reach back that far. */
+export const MAX_RANGE_MS = 3660 * 24 * 3600_000;
 export const DEFAULT_RANGE_MS = 24 * 3600_000;
 
 export interface DeliveryStatsDeps {

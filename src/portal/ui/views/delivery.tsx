@@ -5,11 +5,15 @@ import { Code, CopyButton, ErrorText, Headers, Section, StatusBadge, Time, useLo
 import type { Ctx } from "../context.ts";
 import { OutcomeText } from "./endpoint.tsx";
 
+/** Each trigger numbers its own attempts: the schedule's, replays, test sends. */
+const TRIGGER: Record<Attempt["trigger"], string> = { scheduled: "Attempt", replay: "Replay", test: "Test send" };
+
 function AttemptView({ attempt: a }: { attempt: Attempt }) {
+  const name = `${TRIGGER[a.trigger]} ${a.attempt}`;
   return (
     <li class="attempt">
       <h3>
-        Attempt {a.attempt} <span class="muted">({a.trigger})</span> <Time value={a.createdAt} />
+        {name} <Time value={a.createdAt} />
       </h3>
       <dl class="facts">
         <dt>URL</dt>
@@ -31,7 +35,7 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
         <details>
           <summary>Response headers and body</summary>
           <Headers headers={a.response.headers} />
-          <Code text={a.response.body} label={`Response body of attempt ${a.attempt}`} />
+          <Code text={a.response.body} label={`Response body of ${name.toLowerCase()}`} />
         </details>
       ) : null}
     </li>

@@ -387,7 +387,7 @@ export function EndpointView({ ctx, id }: { ctx: Ctx; id: string }) {
         <ErrorText error={error} />
       </Section>
       <SecretPanel ctx={ctx} endpoint={e} />
-      {ctx.readOnly ? null : <TestPanel ctx={ctx} endpoint={e} onSent={() => setRefresh((r) => r + 1)} />}
+      {ctx.readOnly ? null : <TestPanel ctx={ctx} endpoint={e} onSent={() => (setRefresh((r) => r + 1), loaded.reload())} />}
       <Deliveries ctx={ctx} endpoint={e} refresh={refresh} />
       {ctx.readOnly ? null : <RecoverPanel ctx={ctx} endpoint={e} onDone={() => setRefresh((r) => r + 1)} />}
     </>
