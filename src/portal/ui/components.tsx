@@ -143,3 +143,35 @@ export function Headers({ headers }: { headers: Record<string, string> }) {
 }
 
 export const percent = (rate: number | null) => (rate === null ? "–" : `${(rate * 100).toFixed(rate === 1 ? 0 : 1)}%`);
+
+/** Runs a user's action: `busy` while it runs, then its error (if any) to show. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  async function run(action: () => Promise<unknown>): Promise<void> {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, run };
+}
+
+/** Back and forth over keyset pages: `cursors` are the cursors of the pages before this one. */
+export function Pager({ cursors, onChange, next, labels = ["Newer", "Older"] }: { cursors: string[]; onChange: (c: string[]) => void; next: string | null | undefined; labels?: [string, string] }) {
+  return (
+    <>
+      <button type="button" disabled={cursors.length === 0} onClick={() => onChange(cursors.slice(0, -1))}>
+        {labels[0]}
+      </button>
+      <button type="button" disabled={!next} onClick={() => next && onChange([...cursors, next])}>
+        {labels[1]}
+      </button>
+    </>
+  );
+}

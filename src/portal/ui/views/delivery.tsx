@@ -1,7 +1,7 @@
 /** One delivery: the payload as sent, every attempt with the receiver's answer, and replay. */
 import { useState } from "preact/hooks";
 import type { Attempt, Delivery, Outcome } from "../api.ts";
-import { Code, CopyButton, ErrorText, Headers, Section, StatusBadge, Time, useLoad } from "../components.tsx";
+import { Code, CopyButton, ErrorText, Headers, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
 import type { Ctx } from "../context.ts";
 import { OutcomeText } from "./endpoint.tsx";
 
@@ -45,8 +45,7 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
 export function DeliveryView({ ctx, endpointId, id }: { ctx: Ctx; endpointId: string; id: string }) {
   const loaded = useLoad(() => ctx.api.get<Delivery & { attemptLog: Attempt[] }>(`/api/v1/webhooks/${endpointId}/deliveries/${id}`), [ctx.api, endpointId, id]);
   const [outcome, setOutcome] = useState<Outcome | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const replay = useAction();
   const d = loaded.data;
   if (loaded.error) return <ErrorText error={loaded.error} />;
   if (!d) return <p class="muted">Loading…</p>;
@@ -65,27 +64,22 @@ export function DeliveryView({ ctx, endpointId, id }: { ctx: Ctx; endpointId: st
             <button
               type="button"
               class="primary"
-              disabled={busy}
-              onClick={async () => {
-                setBusy(true);
-                setError(null);
-                try {
+              disabled={replay.busy}
+              onClick={() =>
+                replay.run(async () => {
+                  setOutcome(null);
                   setOutcome(await ctx.api.post<Outcome>(`/api/v1/webhooks/${endpointId}/deliveries/${d.id}/replay`));
                   loaded.reload();
-                } catch (err) {
-                  setError(err);
-                } finally {
-                  setBusy(false);
-                }
-              }}
+                })
+              }
             >
-              {busy ? "Replaying…" : "Replay"}
+              {replay.busy ? "Replaying…" : "Replay"}
             </button>
           )
         }
       >
         {outcome ? <OutcomeText outcome={outcome} /> : null}
-        <ErrorText error={error} />
+        <ErrorText error={replay.error} />
         <dl class="facts">
           <dt>Status</dt>
           <dd>

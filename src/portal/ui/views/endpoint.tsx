@@ -1,7 +1,7 @@
 /** One endpoint: its settings and actions, the signing secret, a test send, the chart and the delivery log. */
 import { useState } from "preact/hooks";
 import type { Delivery, Endpoint, Outcome, Stats } from "../api.ts";
-import { ConfirmButton, CopyButton, ErrorText, Section, StatusBadge, Time, useLoad } from "../components.tsx";
+import { ConfirmButton, CopyButton, ErrorText, Pager, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
 import type { Ctx } from "../context.ts";
 import { DeliveryChart } from "../chart.tsx";
 import { deliveryIdBound } from "../ids.ts";
@@ -20,16 +20,8 @@ export function OutcomeText({ outcome }: { outcome: Outcome }) {
 function SecretPanel({ ctx, endpoint }: { ctx: Ctx; endpoint: Endpoint }) {
   const [secret, setSecret] = useState<string | null>(null);
   const [grace, setGrace] = useState("0");
-  const [error, setError] = useState<unknown>(null);
   const [note, setNote] = useState("");
-  const run = async (f: () => Promise<void>) => {
-    setError(null);
-    try {
-      await f();
-    } catch (err) {
-      setError(err);
-    }
-  };
+  const { run, error } = useAction();
   return (
     <Section title="Signing secret">
       <p class="secret">
@@ -78,8 +70,7 @@ function SecretPanel({ ctx, endpoint }: { ctx: Ctx; endpoint: Endpoint }) {
 function TestPanel({ ctx, endpoint, onSent }: { ctx: Ctx; endpoint: Endpoint; onSent: () => void }) {
   const [type, setType] = useState(endpoint.events.find((e) => ctx.catalog.some((c) => c.name === e)) ?? ctx.catalog[0]?.name ?? "webhook.test");
   const [outcome, setOutcome] = useState<Outcome | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const send = useAction();
   return (
     <Section title="Send a test event">
       <div class="inline-form">
@@ -94,26 +85,20 @@ function TestPanel({ ctx, endpoint, onSent }: { ctx: Ctx; endpoint: Endpoint; on
         <button
           type="button"
           class="primary"
-          disabled={busy}
-          onClick={async () => {
-            setBusy(true);
-            setError(null);
-            setOutcome(null);
-            try {
+          disabled={send.busy}
+          onClick={() =>
+            send.run(async () => {
+              setOutcome(null);
               setOutcome(await ctx.api.post<Outcome>(`/api/v1/webhooks/${endpoint.id}/test`, { event: type }));
               onSent();
-            } catch (err) {
-              setError(err);
-            } finally {
-              setBusy(false);
-            }
-          }}
+            })
+          }
         >
-          {busy ? "Sending…" : "Send test"}
+          {send.busy ? "Sending…" : "Send test"}
         </button>
       </div>
       {outcome ? <OutcomeText outcome={outcome} /> : null}
-      <ErrorText error={error} />
+      <ErrorText error={send.error} />
     </Section>
   );
 }
@@ -236,12 +221,7 @@ function Deliveries({ ctx, endpoint, refresh }: { ctx: Ctx; endpoint: Endpoint; 
         </table>
       ) : null}
       <div class="actions">
-        <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
-          Newer
-        </button>
-        <button type="button" disabled={!log.data?.next} onClick={() => log.data?.next && setCursors([...cursors, log.data.next])}>
-          Older
-        </button>
+        <Pager cursors={cursors} onChange={setCursors} next={log.data?.next} />
         <button type="button" onClick={() => (reset(), log.reload())}>
           Refresh
         </button>
@@ -254,7 +234,7 @@ function RecoverPanel({ ctx, endpoint, onDone }: { ctx: Ctx; endpoint: Endpoint;
   const [since, setSince] = useState("");
   const [count, setCount] = useState<number | null>(null);
   const [result, setResult] = useState<string>("");
-  const [error, setError] = useState<unknown>(null);
+  const { run, error } = useAction();
   const sinceMs = Date.parse(since);
   return (
     <Section title="Recover failed deliveries">
@@ -264,15 +244,12 @@ function RecoverPanel({ ctx, endpoint, onDone }: { ctx: Ctx; endpoint: Endpoint;
         <button
           type="button"
           disabled={!Number.isFinite(sinceMs)}
-          onClick={async () => {
-            setError(null);
-            try {
+          onClick={() =>
+            run(async () => {
               const s = await ctx.api.get<Stats>(`/api/v1/webhooks/${endpoint.id}/stats?since=${new Date(sinceMs).toISOString()}&buckets=1`);
               setCount(s.total.failed);
-            } catch (err) {
-              setError(err);
-            }
-          }}
+            })
+          }
         >
           Count them
         </button>
@@ -287,16 +264,14 @@ function RecoverPanel({ ctx, endpoint, onDone }: { ctx: Ctx; endpoint: Endpoint;
               <ConfirmButton
                 label="Recover"
                 question={`Re-send ${count} ${count === 1 ? "delivery" : "deliveries"}?`}
-                onConfirm={async () => {
-                  try {
+                onConfirm={() =>
+                  run(async () => {
                     const r = await ctx.api.post<{ deliveries: number }>(`/api/v1/webhooks/${endpoint.id}/recover`, { since: new Date(sinceMs).toISOString() });
                     setResult(`${r.deliveries} being re-sent.`);
                     setCount(null);
                     onDone();
-                  } catch (err) {
-                    setError(err);
-                  }
-                }}
+                  })
+                }
               />
             </>
           )}
@@ -310,20 +285,16 @@ function RecoverPanel({ ctx, endpoint, onDone }: { ctx: Ctx; endpoint: Endpoint;
 
 export function EndpointView({ ctx, id }: { ctx: Ctx; id: string }) {
   const loaded = useLoad(() => ctx.api.get<Endpoint>(`/api/v1/webhooks/${id}`), [ctx.api, id]);
-  const [error, setError] = useState<unknown>(null);
+  const { run, error, busy } = useAction();
   const [refresh, setRefresh] = useState(0);
   const e = loaded.data;
   if (loaded.error) return <ErrorText error={loaded.error} />;
   if (!e) return <p class="muted">Loading…</p>;
-  const toggle = async () => {
-    setError(null);
-    try {
+  const toggle = () =>
+    run(async () => {
       await ctx.api.patch(`/api/v1/webhooks/${e.id}`, { isActive: !e.isActive });
       loaded.reload();
-    } catch (err) {
-      setError(err);
-    }
-  };
+    });
   return (
     <>
       <p>
@@ -340,21 +311,19 @@ export function EndpointView({ ctx, id }: { ctx: Ctx; id: string }) {
               <button type="button" onClick={() => navigate(`${ctx.base}/endpoints/${e.id}/edit`)}>
                 Edit
               </button>
-              <button type="button" onClick={toggle}>
+              <button type="button" onClick={toggle} disabled={busy}>
                 {e.isActive ? "Disable" : "Enable"}
               </button>
               <ConfirmButton
                 danger
                 label="Delete"
                 question="Delete this endpoint? Nothing more is sent to it."
-                onConfirm={async () => {
-                  try {
+                onConfirm={() =>
+                  run(async () => {
                     await ctx.api.del(`/api/v1/webhooks/${e.id}`);
                     navigate(`${ctx.base}/`);
-                  } catch (err) {
-                    setError(err);
-                  }
-                }}
+                  })
+                }
               />
             </>
           )

@@ -1,7 +1,7 @@
 /** The endpoint list and the add/edit form. */
 import { useState } from "preact/hooks";
 import { ApiError, type Endpoint, type Stats } from "../api.ts";
-import { CopyButton, ErrorText, percent, Section, StatusBadge, Time, useLoad } from "../components.tsx";
+import { CopyButton, ErrorText, percent, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
 import type { Ctx } from "../context.ts";
 import { navigate } from "../router.ts";
 
@@ -126,8 +126,7 @@ export function EndpointForm({ ctx, endpoint }: { ctx: Ctx; endpoint?: Endpoint 
   const [url, setUrl] = useState(endpoint?.url ?? "");
   const [description, setDescription] = useState(endpoint?.description ?? "");
   const [events, setEvents] = useState<string[]>(endpoint?.events ?? []);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { run, error, busy } = useAction();
   const [created, setCreated] = useState<Endpoint | null>(null);
   const fieldError = (field: string) => (error instanceof ApiError && error.path?.split(/[.[]/)[0] === field ? error.message : undefined);
   const otherError = error instanceof ApiError && ["url", "description", "events"].includes(error.path?.split(/[.[]/)[0] ?? "") ? null : error;
@@ -149,24 +148,19 @@ export function EndpointForm({ ctx, endpoint }: { ctx: Ctx; endpoint?: Endpoint 
     );
   }
 
-  async function submit(ev: Event) {
+  function submit(ev: Event) {
     ev.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const body = { url, description: description.trim() === "" ? null : description, ...(events.length ? { events } : {}) };
       if (endpoint) {
         await ctx.api.patch<Endpoint>(`/api/v1/webhooks/${endpoint.id}`, body);
         navigate(`${ctx.base}/endpoints/${endpoint.id}`);
       } else {
+        // The API would take none as ["*"]: a person who ticked nothing more likely forgot.
         if (events.length === 0) throw new ApiError(400, "VALIDATION_ERROR", "Choose at least one event type.", "events");
         setCreated(await ctx.api.post<Endpoint>("/api/v1/webhooks", body));
       }
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

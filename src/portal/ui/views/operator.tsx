@@ -1,7 +1,7 @@
 /** The operator's screens (admin key): orgs and their keys, portal links, and the server's health. */
 import { useState } from "preact/hooks";
 import type { Api, ApiKey, Org } from "../api.ts";
-import { ConfirmButton, CopyButton, ErrorText, Section, Time, useLoad } from "../components.tsx";
+import { ConfirmButton, CopyButton, ErrorText, Pager, Section, Time, useAction, useLoad } from "../components.tsx";
 import { navigate } from "../router.ts";
 
 const SCOPES = ["webhooks:read", "webhooks:write", "events:write"];
@@ -16,33 +16,30 @@ export function OrgsView({ api }: { api: Api }) {
     return page;
   }, [api, after]);
   const [name, setName] = useState("");
-  const [error, setError] = useState<unknown>(null);
+  const create = useAction();
   return (
     <>
       <h1 tabIndex={-1}>Organizations</h1>
       <Section title="New organization">
         <form
           class="inline-form"
-          onSubmit={async (e) => {
+          onSubmit={(e) => {
             e.preventDefault();
-            setError(null);
-            try {
+            void create.run(async () => {
               const org = await api.post<Org>("/api/v1/orgs", { name });
               setName("");
               orgNames.set(org.id, org.name);
               navigate(`/orgs/${org.id}`);
-            } catch (err) {
-              setError(err);
-            }
+            });
           }}
         >
           <label for="org-name">Name</label>
           <input id="org-name" required value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
-          <button type="submit" class="primary">
+          <button type="submit" class="primary" disabled={create.busy}>
             Create organization
           </button>
         </form>
-        <ErrorText error={error} />
+        <ErrorText error={create.error} />
       </Section>
       <Section title="Organizations">
         <ErrorText error={list.error} />
@@ -73,12 +70,7 @@ export function OrgsView({ api }: { api: Api }) {
           </table>
         ) : null}
         <div class="actions">
-          <button type="button" disabled={after.length === 0} onClick={() => setAfter(after.slice(0, -1))}>
-            Previous
-          </button>
-          <button type="button" disabled={!list.data?.pagination.hasMore} onClick={() => setAfter([...after, list.data!.pagination.nextAfter as string])}>
-            Next
-          </button>
+          <Pager cursors={after} onChange={setAfter} next={list.data?.pagination.nextAfter as string | null | undefined} labels={["Previous", "Next"]} />
         </div>
       </Section>
     </>
@@ -90,21 +82,18 @@ function KeysPanel({ api, orgId }: { api: Api; orgId: string }) {
   const [scopes, setScopes] = useState<string[]>(SCOPES);
   const [name, setName] = useState("");
   const [made, setMade] = useState<ApiKey | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const action = useAction();
   return (
     <Section title="API keys">
       <form
         class="inline-form"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          setError(null);
-          try {
+          void action.run(async () => {
             setMade(await api.post<ApiKey>(`/api/v1/orgs/${orgId}/keys`, { name: name || null, scopes }));
             setName("");
             keys.reload();
-          } catch (err) {
-            setError(err);
-          }
+          });
         }}
       >
         <label for="key-name">Name</label>
@@ -129,7 +118,7 @@ function KeysPanel({ api, orgId }: { api: Api; orgId: string }) {
           </p>
         </div>
       ) : null}
-      <ErrorText error={error ?? keys.error} />
+      <ErrorText error={action.error ?? keys.error} />
       {keys.data ? (
         <table class="list">
           <thead>
@@ -164,14 +153,12 @@ function KeysPanel({ api, orgId }: { api: Api; orgId: string }) {
                       danger
                       label="Revoke"
                       question={`Revoke ${k.prefix}…?`}
-                      onConfirm={async () => {
-                        try {
+                      onConfirm={() =>
+                        action.run(async () => {
                           await api.del(`/api/v1/orgs/${orgId}/keys/${k.id}`);
                           keys.reload();
-                        } catch (err) {
-                          setError(err);
-                        }
-                      }}
+                        })
+                      }
                     />
                   )}
                 </td>
@@ -189,20 +176,15 @@ function LinkPanel({ api, orgId }: { api: Api; orgId: string }) {
   const [readOnly, setReadOnly] = useState(false);
   const [hours, setHours] = useState("1");
   const [link, setLink] = useState<{ url: string; readOnly: boolean; linkExpiresAt: string } | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const create = useAction();
   return (
     <Section title="Portal link">
       <p>A single-use link that opens this portal as the organization's customer. It must be opened within 10 minutes.</p>
       <form
         class="inline-form"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          setError(null);
-          try {
-            setLink(await api.inOrg(orgId).post("/api/v1/portal/sessions", { readOnly, expiresInSeconds: Number(hours) * 3600 }));
-          } catch (err) {
-            setError(err);
-          }
+          void create.run(async () => setLink(await api.inOrg(orgId).post("/api/v1/portal/sessions", { readOnly, expiresInSeconds: Number(hours) * 3600 })));
         }}
       >
         <label class="check">
@@ -214,7 +196,7 @@ function LinkPanel({ api, orgId }: { api: Api; orgId: string }) {
           <option value="8">8 hours</option>
           <option value="24">24 hours</option>
         </select>
-        <button type="submit" class="primary">
+        <button type="submit" class="primary" disabled={create.busy}>
           Create portal link
         </button>
       </form>
@@ -228,7 +210,7 @@ function LinkPanel({ api, orgId }: { api: Api; orgId: string }) {
           </p>
         </div>
       ) : null}
-      <ErrorText error={error} />
+      <ErrorText error={create.error} />
     </Section>
   );
 }
