@@ -291,7 +291,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     checkWritable: store.checkWritable,
     portalSessions: createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, clock: services.clock }),
     deliveryStats: createDeliveryStatsService({ stats: store.deliveryStats, endpoints: store.endpoints, clock: services.clock }),
-    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor },
+    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme },
   });
   services.canceller.resume();
   services.scheduler.start();

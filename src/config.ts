@@ -113,6 +113,10 @@ export const options = {
   caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
   portalFrameAncestors: option("WEBHOOKD_PORTAL_FRAME_ANCESTORS", "'self'", "Who may show /portal in an iframe (CSP frame-ancestors): 'self', 'none', or origins such as https://app.example.com, space-separated", frameAncestors),
   portalTitle: option("WEBHOOKD_PORTAL_TITLE", "Webhooks", "The portal's name, in its header and page title", (raw) => raw.slice(0, 100)),
+  portalTheme: option("WEBHOOKD_PORTAL_THEME", "auto", "The portal's colours: auto (the viewer's light or dark setting), light or dark", (raw) => {
+    if (!["auto", "light", "dark"].includes(raw)) throw new Error("expected auto, light or dark");
+    return raw as "auto" | "light" | "dark";
+  }),
   portalBrandColor: option("WEBHOOKD_PORTAL_BRAND_COLOR", "#2457c5", "The portal's accent colour (#rrggbb): buttons, links, the chart", brandColor),
   logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
     if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);

@@ -15,6 +15,8 @@ export interface PortalOptions {
   title: string;
   /** The accent colour, #rrggbb (checked by the config). */
   brandColor: string;
+  /** auto follows the viewer's light or dark setting. */
+  theme: "auto" | "light" | "dark";
 }
 
 export function portalHeaders(frameAncestors: string): Record<string, string> {
@@ -38,9 +40,10 @@ export function portalHeaders(frameAncestors: string): Record<string, string> {
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function shell(title: string, body: string): string {
+function shell(opts: PortalOptions, body: string): string {
+  const title = opts.title;
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="en" data-theme="${opts.theme}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -57,7 +60,7 @@ ${body}
 /** A page of plain text for a person in a browser: a link that cannot be used, say. */
 export function messagePage(opts: PortalOptions, status: number, heading: string, message: string): Response {
   const body = `<main class="message"><h1>${escapeHtml(heading)}</h1><p>${escapeHtml(message)}</p></main>`;
-  return new Response(shell(opts.title, body), {
+  return new Response(shell(opts, body), {
     status,
     headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", ...portalHeaders(opts.frameAncestors) },
   });
@@ -65,7 +68,7 @@ export function messagePage(opts: PortalOptions, status: number, heading: string
 
 export function portalPlugin(opts: PortalOptions) {
   const headers = portalHeaders(opts.frameAncestors);
-  const page = shell(opts.title, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
+  const page = shell(opts, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
   const servePage = () =>
     new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...headers } });
   const serveAsset = (path: string, type: string) => () =>

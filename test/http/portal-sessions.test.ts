@@ -261,16 +261,18 @@ describe("the portal's pages", () => {
       expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     }
     const page = await (await fetch(`${server.url}/portal`)).text();
+    expect(page).toContain('<html lang="en" data-theme="auto">');
     expect(page).toContain('<script type="module" src="/portal/assets/portal.js"></script>');
     expect(page).not.toMatch(/<script>[^<]/); // no inline script
     expect((await fetch(`${server.url}/portal/assets/portal.js`)).headers.get("content-type")).toStartWith("text/javascript");
   });
 
-  test("WEBHOOKD_PORTAL_FRAME_ANCESTORS, _TITLE and _BRAND_COLOR reach the page", async () => {
+  test("WEBHOOKD_PORTAL_FRAME_ANCESTORS, _TITLE, _THEME and _BRAND_COLOR reach the page", async () => {
     const other = await startTestServer({
       WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com",
       WEBHOOKD_PORTAL_TITLE: "Acme <Hooks>",
       WEBHOOKD_PORTAL_BRAND_COLOR: "#aa3300",
+      WEBHOOKD_PORTAL_THEME: "dark",
     });
     try {
       const res = await fetch(`${other.url}/portal`);
@@ -278,6 +280,7 @@ describe("the portal's pages", () => {
       const html = await res.text();
       expect(html).toContain("<title>Acme &#60;Hooks&#62;</title>");
       expect(html).toContain('data-brand="#aa3300"');
+      expect(html).toContain('<html lang="en" data-theme="dark">');
     } finally {
       await other.stop();
     }

@@ -38,6 +38,10 @@ describe("portal settings", () => {
     expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "https://a.example,https://b.example" }).message).toContain("not a frame-ancestors source");
     expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'none' 'self'" }).message).toContain("'none' cannot be combined");
   });
+  test("the theme is auto, light or dark", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_THEME: "dark" }).portalTheme).toBe("dark");
+    expect(configError({ WEBHOOKD_PORTAL_THEME: "blue" }).message).toContain("auto, light or dark");
+  });
   test("the brand colour is #rrggbb", () => {
     expect(loadConfig({ WEBHOOKD_PORTAL_BRAND_COLOR: "#aa00FF" }).portalBrandColor).toBe("#aa00FF");
     expect(configError({ WEBHOOKD_PORTAL_BRAND_COLOR: "red;" }).message).toContain("#rrggbb");
@@ -73,6 +77,7 @@ describe("defaults", () => {
       caFile: undefined,
       portalFrameAncestors: "'self'",
       portalTitle: "Webhooks",
+      portalTheme: "auto",
       portalBrandColor: "#2457c5",
       logLevel: "info",
     });

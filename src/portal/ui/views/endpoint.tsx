@@ -193,7 +193,7 @@ function Deliveries({ ctx, endpoint, refresh }: { ctx: Ctx; endpoint: Endpoint; 
               <th scope="col">Delivery</th>
               <th scope="col">Event</th>
               <th scope="col">Status</th>
-              <th scope="col">Response</th>
+              <th scope="col">Last response</th>
               <th scope="col">Attempts</th>
               <th scope="col">Created</th>
             </tr>
