@@ -241,10 +241,12 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
   const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
+  const portalSessions = createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, clock });
   const sweeper = createSweeper({
     retention: store.retention,
     write: store.write,
     sweepIdempotency: idempotency.sweep,
+    sweepPortalSessions: portalSessions.sweep,
     resumeCancellations: canceller.resume,
     clock,
     logger,
@@ -256,7 +258,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
   metrics.registry.gauge("webhookd_scheduled_retries", "Deliveries waiting in the timer wheel", () => schedulerRef.scheduled);
   metrics.registry.gauge("webhookd_deliveries_in_memory", "Deliveries the scheduler holds in memory", () => schedulerRef.inMemory);
 
-  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, dispatcher, scheduler: schedulerRef, sweeper, canceller };
+  return { config, logger, clock, metrics, store, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, portalSessions, dispatcher, scheduler: schedulerRef, sweeper, canceller };
 }
 export type Services = ReturnType<typeof buildServices>;
 
@@ -289,7 +291,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     catalog: config.eventTypes,
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
-    portalSessions: createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, clock: services.clock }),
+    portalSessions: services.portalSessions,
     deliveryStats: createDeliveryStatsService({ stats: store.deliveryStats, endpoints: store.endpoints, clock: services.clock }),
     portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme },
   });

@@ -18,6 +18,7 @@ export const LINK_TTL_MS = 10 * 60_000;
 export const DEFAULT_SESSION_SECONDS = 3600;
 export const MAX_SESSION_SECONDS = 7 * 24 * 3600;
 export const SESSION_COOKIE = "webhookd_portal";
+const ENDED_KEPT_MS = 86_400_000;
 /** Principals of portal sessions carry the session id as their key id: rate limits and idempotency records are per session. */
 const SESSION_ID_PREFIX = "ps_";
 
@@ -149,6 +150,16 @@ export function createPortalSessionsService({ sessions, orgs, clock }: PortalSes
 
     async end(sessionId: string): Promise<void> {
       await sessions.revoke(sessionId, clock());
+    },
+
+    /**
+     * For the retention sweeper: deletes the sessions that ended over a day ago, a batch per write;
+     * returns how many. The day keeps an expired link's page saying "expired", not "not valid".
+     */
+    async sweep(now: number, batch = 500): Promise<number> {
+      let total = 0;
+      for (let n = batch; n === batch; total += n) n = await sessions.deleteEnded(now - ENDED_KEPT_MS, batch);
+      return total;
     },
   };
 }

@@ -3,7 +3,7 @@
  * store is moving behind an async port (ARCHITECTURE.md), and callers written against promises
  * need no change when it does. Writes go through the group commit (`write`), like every API write.
  */
-import { and, eq, gt, isNull } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt } from "drizzle-orm";
 import type { Db } from "../database.ts";
 import { portalSessions } from "../schema.ts";
 import type { StoreWrite } from "../write-batcher.ts";
@@ -49,6 +49,13 @@ export function createPortalSessionsRepo(db: Db, write: StoreWrite) {
 
     async revoke(id: string, now: number): Promise<void> {
       await write(() => db.update(portalSessions).set({ revokedAt: now }).where(eq(portalSessions.id, id)).run());
+    },
+
+    /** Deletes up to `limit` sessions that ended before `before`; returns how many. */
+    async deleteEnded(before: number, limit: number): Promise<number> {
+      const ended = db.select({ id: portalSessions.id }).from(portalSessions).where(lt(portalSessions.expiresAt, before)).limit(limit);
+      // Relaxed: a delete lost to a power cut is done again by the next sweep.
+      return write(() => db.delete(portalSessions).where(inArray(portalSessions.id, ended)).returning({ id: portalSessions.id }).all().length, "relaxed");
     },
   };
 }
