@@ -26,6 +26,7 @@ import { createEventsService } from "./api/events/service.ts";
 import { createDeliveriesService } from "./api/deliveries/service.ts";
 import { createPortalSessionsService } from "./api/portal-sessions/service.ts";
 import { createDeliveryStatsService } from "./api/delivery-stats/service.ts";
+import { createOrgDeliveriesService } from "./api/org-deliveries/service.ts";
 import { createHttpClient } from "./delivery/http-client.ts";
 import { createRetryPolicy } from "./delivery/retry-policy.ts";
 import { createDispatcher } from "./delivery/dispatcher.ts";
@@ -293,6 +294,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     checkWritable: store.checkWritable,
     portalSessions: services.portalSessions,
     deliveryStats: createDeliveryStatsService({ stats: store.deliveryStats, endpoints: store.endpoints, clock: services.clock }),
+    orgDeliveries: createOrgDeliveriesService({ deliveries: store.deliveries, endpoints: store.endpoints, events: store.events, attempts: store.attempts }),
     portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme },
   });
   services.canceller.resume();

@@ -36,6 +36,8 @@ import { cookieAdmitter } from "../api/portal-sessions/cookie.ts";
 import { portalSessionsRoutes } from "../api/portal-sessions/routes.ts";
 import { deliveryStatsRoutes } from "../api/delivery-stats/routes.ts";
 import type { DeliveryStatsService } from "../api/delivery-stats/service.ts";
+import { orgDeliveriesRoutes } from "../api/org-deliveries/routes.ts";
+import type { OrgDeliveriesService } from "../api/org-deliveries/service.ts";
 
 export interface HttpDeps {
   version: string;
@@ -55,6 +57,7 @@ export interface HttpDeps {
   portalSessions: PortalSessionsService;
   portal: PortalOptions;
   deliveryStats: DeliveryStatsService;
+  orgDeliveries: OrgDeliveriesService;
 }
 
 /** Body caps: a batch may carry many events; everything else one payload and some room. */
@@ -91,6 +94,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(webhookEndpointsRoutes(auth, deps.webhooks))
     .use(backendWebhooksRoutes(auth, deps.webhooks, deps.deliveries))
     .use(deliveryStatsRoutes(auth, deps.deliveryStats))
+    .use(orgDeliveriesRoutes(auth, deps.orgDeliveries))
     .use(portalPlugin(deps.portal))
     .use(portalSessionsRoutes(auth, deps.portalSessions, deps.portal));
   routes = app.routes;

@@ -308,6 +308,26 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     expect(await axeViolations(customer)).toEqual([]);
   });
 
+  test("all deliveries: the org's log across its endpoints, reached with the keyboard alone", async () => {
+    // Tab from the top of the page to the navigation link, then Enter: no mouse.
+    await customer.getByRole("link", { name: "All deliveries" }).focus();
+    await customer.keyboard.press("Enter");
+    await customer.getByRole("heading", { name: "All deliveries", level: 1 }).waitFor();
+    // The new screen's heading has the focus, so a keyboard or screen reader user lands on it.
+    await eventually(async () => (await customer.evaluate(() => (globalThis as any).document.activeElement?.textContent)) === "All deliveries");
+    const rows = customer.getByTestId("deliveries").locator("tbody tr");
+    await rows.first().waitFor();
+    expect(await rows.count()).toBeGreaterThanOrEqual(4);
+    await expect(rows.first().innerText()).resolves.toContain(`${receiver.url}/hook`);
+    await customer.locator("canvas").first().waitFor();
+    await shot(customer, "customer-all-deliveries");
+    expect(await axeViolations(customer)).toEqual([]);
+    // Tab moves through the filters in order.
+    await customer.getByRole("form", { name: "Filter deliveries" }).getByLabel("Status").focus();
+    await customer.keyboard.press("Tab");
+    await expect(customer.evaluate(() => (globalThis as any).document.activeElement?.closest("label")?.textContent)).resolves.toContain("Event type");
+  });
+
   test("a read-only link shows everything, offers no change, and the server refuses one", async () => {
     const link = await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: { readOnly: true } });
     // In a dark-mode browser: the dark theme meets the same contrast checks.

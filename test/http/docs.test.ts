@@ -173,7 +173,7 @@ describe("GET /docs/json of webhookd itself", () => {
     const headers = (o: Op) => (o.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
     for (const { method, path, op: o } of ops()) {
       expect({ route: `${method} ${path}`, idempotency: headers(o).includes("Idempotency-Key") }).toEqual({ route: `${method} ${path}`, idempotency: method === "POST" });
-      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/portal/") || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
+      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/portal/") || path === "/api/v1/deliveries" || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
       expect({ route: `${method} ${path}`, orgId: headers(o).includes("X-Org-Id") }).toEqual({ route: `${method} ${path}`, orgId: inOrg });
     }
     // The server's rule for the key, and the 400 a malformed one gets, even on a POST without a body.

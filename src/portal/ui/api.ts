@@ -95,6 +95,8 @@ export interface ErrorInfo {
 }
 export interface Delivery {
   id: string;
+  /** In the org-wide log. */
+  endpointId?: string;
   eventId: string;
   event: string;
   status: "pending" | "succeeded" | "failed" | "cancelled";

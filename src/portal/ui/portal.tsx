@@ -15,6 +15,7 @@ import { EditEndpointView, EndpointForm, EndpointsView } from "./views/endpoints
 import { EndpointView } from "./views/endpoint.tsx";
 import { DeliveryView } from "./views/delivery.tsx";
 import { CatalogView } from "./views/catalog.tsx";
+import { OrgDeliveriesView } from "./views/deliveries.tsx";
 import { HealthView, OrgView, OrgsView } from "./views/operator.tsx";
 
 const ADMIN_KEY_ITEM = "webhookd.adminKey";
@@ -46,6 +47,7 @@ function CustomerRoutes({ ctx, path }: { ctx: Ctx; path: string }) {
   if ((m = match("/endpoints/:id/deliveries/:dlv", rest))) return <DeliveryView ctx={ctx} endpointId={m.id!} id={m.dlv!} />;
   if ((m = match("/endpoints/:id", rest))) return <EndpointView ctx={ctx} id={m.id!} />;
   if (rest === "/catalog") return <CatalogView ctx={ctx} />;
+  if (rest === "/deliveries") return <OrgDeliveriesView ctx={ctx} />;
   return <p>Nothing here. <a href={`#${ctx.base}/`}>Back to the endpoints</a></p>;
 }
 
@@ -62,8 +64,9 @@ function Customer({ who, signOut }: { who: Extract<Who, { kind: "customer" }>; s
       <header class="top">
         <span class="brand">{TITLE}</span>
         <nav aria-label="Main">
-          <a href="#/" aria-current={!path.startsWith("/catalog") ? "page" : undefined}>Endpoints</a>
-          <a href="#/catalog" aria-current={path.startsWith("/catalog") ? "page" : undefined}>Event catalog</a>
+          <a href="#/" aria-current={path === "/" || path.startsWith("/endpoints") ? "page" : undefined}>Endpoints</a>
+          <a href="#/deliveries" aria-current={path === "/deliveries" ? "page" : undefined}>All deliveries</a>
+          <a href="#/catalog" aria-current={path === "/catalog" ? "page" : undefined}>Event catalog</a>
         </nav>
         <span class="who">
           {who.session.orgName}

@@ -1,10 +1,9 @@
 /** One endpoint: its settings and actions, the signing secret, a test send, the chart and the delivery log. */
 import { useState } from "preact/hooks";
-import type { Delivery, Endpoint, Outcome, Stats } from "../api.ts";
-import { ConfirmButton, CopyButton, ErrorText, Pager, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
+import type { Endpoint, Outcome, Stats } from "../api.ts";
+import { ConfirmButton, CopyButton, ErrorText, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
 import type { Ctx } from "../context.ts";
-import { DeliveryChart } from "../chart.tsx";
-import { deliveryIdBound } from "../ids.ts";
+import { DeliveryLog } from "./deliveries.tsx";
 import { navigate } from "../router.ts";
 import { reasonText } from "./endpoints.tsx";
 
@@ -99,133 +98,6 @@ function TestPanel({ ctx, endpoint, onSent }: { ctx: Ctx; endpoint: Endpoint; on
       </div>
       {outcome ? <OutcomeText outcome={outcome} /> : null}
       <ErrorText error={send.error} />
-    </Section>
-  );
-}
-
-const RANGES: Record<string, number> = { "1h": 3600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000 };
-
-/** The delivery log: filters, the chart of the same range, keyset pages (newest first, then older). */
-function Deliveries({ ctx, endpoint, refresh }: { ctx: Ctx; endpoint: Endpoint; refresh: number }) {
-  const [status, setStatus] = useState("");
-  const [event, setEvent] = useState("");
-  const [range, setRange] = useState("24h");
-  const [from, setFrom] = useState("");
-  const [to, setTo] = useState("");
-  // The cursors of the pages shown before this one, so "Newer" goes back.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const timeWindow = (): { since: number; until: number } | null => {
-    if (range !== "custom") return { since: Date.now() - RANGES[range]!, until: Date.now() };
-    const since = Date.parse(from);
-    const until = to ? Date.parse(to) : Date.now();
-    return Number.isFinite(since) && Number.isFinite(until) && since < until ? { since, until } : null;
-  };
-  const cursor = cursors.at(-1);
-  const log = useLoad(async () => {
-    const w = timeWindow();
-    if (!w) throw new Error("Choose a start time before the end time.");
-    const q = new URLSearchParams({ limit: "20" });
-    if (status) q.set("status", status);
-    if (event) q.set("event", event);
-    q.set("before", cursor ?? deliveryIdBound(w.until - 1));
-    const [page, stats] = await Promise.all([
-      ctx.api.page<Delivery>(`/api/v1/webhooks/${endpoint.id}/deliveries?${q}`),
-      ctx.api.get<Stats>(`/api/v1/webhooks/${endpoint.id}/stats?since=${new Date(w.since).toISOString()}&until=${new Date(w.until).toISOString()}&buckets=24`),
-    ]);
-    // The API pages by id; the range's start cuts the list here.
-    const rows = page.data.filter((d) => Date.parse(d.createdAt) >= w.since);
-    const more = Boolean(page.pagination.hasMore) && rows.length === page.data.length;
-    return { rows, next: more ? (page.pagination.nextBefore as string) : null, stats };
-  }, [ctx.api, endpoint.id, status, event, range, from, to, cursor, refresh]);
-  const reset = () => setCursors([]);
-  return (
-    <Section title="Deliveries">
-      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter deliveries">
-        <label>
-          Status{" "}
-          <select value={status} onChange={(e) => (setStatus((e.target as HTMLSelectElement).value), reset())}>
-            <option value="">any</option>
-            <option value="succeeded">succeeded</option>
-            <option value="failed">failed</option>
-            <option value="pending">pending</option>
-            <option value="cancelled">cancelled</option>
-          </select>
-        </label>
-        <label>
-          Event type{" "}
-          <select value={event} onChange={(e) => (setEvent((e.target as HTMLSelectElement).value), reset())}>
-            <option value="">any</option>
-            {[...ctx.catalog.map((c) => c.name), "webhook.test"].map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Time{" "}
-          <select value={range} onChange={(e) => (setRange((e.target as HTMLSelectElement).value), reset())}>
-            <option value="1h">last hour</option>
-            <option value="24h">last 24 hours</option>
-            <option value="7d">last 7 days</option>
-            <option value="30d">last 30 days</option>
-            <option value="custom">custom…</option>
-          </select>
-        </label>
-        {range === "custom" ? (
-          <>
-            <label>
-              From <input type="datetime-local" value={from} onChange={(e) => (setFrom((e.target as HTMLInputElement).value), reset())} />
-            </label>
-            <label>
-              To <input type="datetime-local" value={to} onChange={(e) => (setTo((e.target as HTMLInputElement).value), reset())} />
-            </label>
-          </>
-        ) : null}
-      </form>
-      {log.data ? <DeliveryChart stats={log.data.stats} /> : null}
-      <ErrorText error={log.error} />
-      {log.data && log.data.rows.length === 0 ? <p class="muted">No deliveries match.</p> : null}
-      {log.data && log.data.rows.length > 0 ? (
-        <table class="list" data-testid="deliveries">
-          <thead>
-            <tr>
-              <th scope="col">Delivery</th>
-              <th scope="col">Event</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last response</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {log.data.rows.map((d) => (
-              <tr key={d.id}>
-                <td>
-                  <a href={`#${ctx.base}/endpoints/${endpoint.id}/deliveries/${d.id}`} class="mono">
-                    {d.id}
-                  </a>
-                </td>
-                <td>{d.event}</td>
-                <td>
-                  <StatusBadge status={d.status} />
-                </td>
-                <td>{d.statusCode === null ? (d.error ? d.error.code : "–") : `HTTP ${d.statusCode}`}</td>
-                <td>{d.attempts}</td>
-                <td>
-                  <Time value={d.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      <div class="actions">
-        <Pager cursors={cursors} onChange={setCursors} next={log.data?.next} />
-        <button type="button" onClick={() => (reset(), log.reload())}>
-          Refresh
-        </button>
-      </div>
     </Section>
   );
 }
@@ -357,7 +229,7 @@ export function EndpointView({ ctx, id }: { ctx: Ctx; id: string }) {
       </Section>
       <SecretPanel ctx={ctx} endpoint={e} />
       {ctx.readOnly ? null : <TestPanel ctx={ctx} endpoint={e} onSent={() => (setRefresh((r) => r + 1), loaded.reload())} />}
-      <Deliveries ctx={ctx} endpoint={e} refresh={refresh} />
+      <DeliveryLog ctx={ctx} endpoints={[e]} scope={e.id} refresh={refresh} />
       {ctx.readOnly ? null : <RecoverPanel ctx={ctx} endpoint={e} onDone={() => setRefresh((r) => r + 1)} />}
     </>
   );

@@ -223,7 +223,7 @@ export function OrgView({ api, orgId }: { api: Api; orgId: string }) {
       </p>
       <h1 tabIndex={-1}>{orgNames.get(orgId) ?? "Organization"}</h1>
       <p>
-        <code>{orgId}</code> <CopyButton text={orgId} label="Copy id" /> · <a href={`#/orgs/${orgId}/`}>Endpoints and deliveries</a>
+        <code>{orgId}</code> <CopyButton text={orgId} label="Copy id" /> · <a href={`#/orgs/${orgId}/`}>Endpoints and deliveries</a> · <a href={`#/orgs/${orgId}/deliveries`}>All deliveries</a>
       </p>
       <KeysPanel api={api} orgId={orgId} />
       <LinkPanel api={api} orgId={orgId} />
