@@ -295,7 +295,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     portalSessions: services.portalSessions,
     deliveryStats: createDeliveryStatsService({ stats: store.deliveryStats, endpoints: store.endpoints, clock: services.clock }),
     orgDeliveries: createOrgDeliveriesService({ deliveries: store.deliveries, endpoints: store.endpoints, events: store.events, attempts: store.attempts }),
-    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme },
+    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme, logo: config.portalLogo },
   });
   services.canceller.resume();
   services.scheduler.start();

@@ -117,6 +117,7 @@ export const options = {
     if (!["auto", "light", "dark"].includes(raw)) throw new Error("expected auto, light or dark");
     return raw as "auto" | "light" | "dark";
   }),
+  portalLogo: option("WEBHOOKD_PORTAL_LOGO", undefined, "An image file (PNG, SVG, JPEG or WebP, at most 256 KiB) shown in the portal's header; read at start", (raw) => (raw === "" ? undefined : readLogo(raw))),
   portalBrandColor: option("WEBHOOKD_PORTAL_BRAND_COLOR", "#2457c5", "The portal's accent colour (#rrggbb): buttons, links, the chart", brandColor),
   logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
     if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);
@@ -129,6 +130,19 @@ export type Config = { [K in keyof Options]: ReturnType<Options[K]["parse"]> } &
 
 function readCatalogFile(path: string): string | null {
   return existsSync(path) ? readFileSync(path, "utf8") : null;
+}
+
+const LOGO_TYPES: Record<string, string> = { png: "image/png", svg: "image/svg+xml", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp" };
+const MAX_LOGO_BYTES = 256 * 1024;
+
+/** The portal's logo, read once at start: the binary serves it itself (the portal loads nothing from another host). */
+function readLogo(path: string): { bytes: Uint8Array; type: string } {
+  const type = LOGO_TYPES[path.slice(path.lastIndexOf(".") + 1).toLowerCase()];
+  if (!type) throw new Error(`expected a .png, .svg, .jpg or .webp file, got ${path}`);
+  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  const bytes = readFileSync(path);
+  if (bytes.length > MAX_LOGO_BYTES) throw new Error(`${path} is ${bytes.length} bytes; at most ${MAX_LOGO_BYTES}`);
+  return { bytes: new Uint8Array(bytes), type };
 }
 
 function readPem(path: string): string[] {

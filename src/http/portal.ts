@@ -7,6 +7,7 @@
  */
 import { Elysia } from "elysia";
 import { portalAssets } from "../portal/assets.ts";
+import { NotFoundError } from "../lib/errors.ts";
 
 export interface PortalOptions {
   /** CSP frame-ancestors sources: who may put the portal in an iframe. */
@@ -17,6 +18,8 @@ export interface PortalOptions {
   brandColor: string;
   /** auto follows the viewer's light or dark setting. */
   theme: "auto" | "light" | "dark";
+  /** Shown in the header, served at /portal/assets/logo. */
+  logo?: { bytes: Uint8Array; type: string };
 }
 
 export function portalHeaders(frameAncestors: string): Record<string, string> {
@@ -68,7 +71,7 @@ export function messagePage(opts: PortalOptions, status: number, heading: string
 
 export function portalPlugin(opts: PortalOptions) {
   const headers = portalHeaders(opts.frameAncestors);
-  const page = shell(opts, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
+  const page = shell(opts, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"${opts.logo ? ' data-logo="/portal/assets/logo"' : ""}></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
   const servePage = () =>
     new Response(page, { headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache", ...headers } });
   const serveAsset = (path: string, type: string) => () =>
@@ -78,5 +81,10 @@ export function portalPlugin(opts: PortalOptions) {
     .get("/portal", servePage, { detail: { hide: true } })
     .get("/portal/", servePage, { detail: { hide: true } })
     .get("/portal/assets/portal.js", serveAsset(portalAssets.js, "text/javascript; charset=utf-8"), { detail: { hide: true } })
-    .get("/portal/assets/portal.css", serveAsset(portalAssets.css, "text/css; charset=utf-8"), { detail: { hide: true } });
+    .get("/portal/assets/portal.css", serveAsset(portalAssets.css, "text/css; charset=utf-8"), { detail: { hide: true } })
+    // The CSP travels with the logo too: an SVG opened on its own runs no script of its own.
+    .get("/portal/assets/logo", () => {
+      if (!opts.logo) throw new NotFoundError("Logo");
+      return new Response(opts.logo.bytes, { headers: { "content-type": opts.logo.type, "cache-control": "no-cache", ...headers } });
+    }, { detail: { hide: true } });
 }

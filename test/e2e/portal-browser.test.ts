@@ -13,7 +13,7 @@
  * skipped, loudly, elsewhere.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
@@ -81,15 +81,17 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     if (README_SHOTS) mkdirSync(README_SHOTS, { recursive: true });
-    // One quick retry, so a failing receiver makes a failed delivery within the test.
-    server = await startTestServer({ WEBHOOKD_RETRY_SCHEDULE: "100ms" });
+    // One quick retry, so a failing receiver makes a failed delivery within the test; a logo, as an operator would brand it.
+    const logo = join(ARTIFACTS, "logo.svg");
+    writeFileSync(logo, "<svg xmlns='http://www.w3.org/2000/svg' width='28' height='28'><circle cx='14' cy='14' r='12' fill='#2457c5'/></svg>");
+    server = await startTestServer({ WEBHOOKD_RETRY_SCHEDULE: "100ms", WEBHOOKD_PORTAL_LOGO: logo });
     receiver = startReceiver();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
     operator = watch(await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage());
-    customerContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    customerContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, permissions: ["clipboard-read", "clipboard-write"] });
     customer = watch(await customerContext.newPage());
   });
   afterAll(async () => {
@@ -146,6 +148,8 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: "webhookd_portal", httpOnly: true, sameSite: "Strict" }]);
     // The org's name, hostile as it is, shows as text.
     await expect(customer.locator(".who").innerText()).resolves.toContain(HOSTILE_IMG);
+    // The operator's logo, served by webhookd itself.
+    await eventually(async () => (await customer.locator("header img.logo").evaluate((img) => (img as any).naturalWidth)) === 28);
   });
 
   test("a reused link is refused with a clear page", async () => {
@@ -214,7 +218,7 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await shot(customer, "customer-delivery");
     expect(await axeViolations(customer)).toEqual([]);
     // Nothing hostile became markup.
-    expect(await customer.locator("img").count()).toBe(0);
+    expect(await customer.locator("img:not(.logo)").count()).toBe(0);
   });
 
   test("the receiver fails; a replay shows the failure as a new attempt", async () => {
@@ -226,7 +230,7 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await second.getByText("Response headers and body").click();
     await expect(customer.getByLabel("Response body of replay 1").innerText()).resolves.toBe(HOSTILE_IMG);
     await expect(second.locator("table.kv").innerText()).resolves.toContain(HOSTILE_SCRIPT);
-    expect(await customer.locator("img").count()).toBe(0);
+    expect(await customer.locator("img:not(.logo)").count()).toBe(0);
   });
 
   test("a delivery that fails every attempt is failed; recover counts it first, then re-sends it", async () => {
@@ -262,6 +266,9 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await customer.getByRole("button", { name: "Reveal" }).click();
     await eventually(async () => (await customer.getByTestId("secret").innerText()).trim().startsWith("whsec_") && !(await customer.getByTestId("secret").innerText()).includes("•"));
     const old = (await customer.getByTestId("secret").innerText()).trim();
+    await customer.getByRole("button", { name: "Copy secret" }).click();
+    await customer.getByRole("button", { name: "Copied" }).waitFor();
+    expect(await customer.evaluate(() => (globalThis as any).navigator.clipboard.readText())).toBe(old);
     await customer.getByRole("button", { name: "Hide" }).click();
     await customer.getByLabel("Keep the old secret signing for").selectOption("3600");
     await customer.getByRole("button", { name: "Rotate secret" }).click();

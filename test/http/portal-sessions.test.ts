@@ -5,6 +5,9 @@
  * Runs against the compiled binary too (`bun run test:binary`), except the parts marked source-only.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ADMIN_KEY, startTestServer, TEST_TARGET, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { manualClock } from "../../src/lib/clock.ts";
@@ -262,13 +265,19 @@ describe("the portal's pages", () => {
     }
     const page = await (await fetch(`${server.url}/portal`)).text();
     expect(page).toContain('<html lang="en" data-theme="auto">');
+    expect(page).not.toContain("data-logo");
+    expect((await fetch(`${server.url}/portal/assets/logo`)).status).toBe(404);
     expect(page).toContain('<script type="module" src="/portal/assets/portal.js"></script>');
     expect(page).not.toMatch(/<script>[^<]/); // no inline script
     expect((await fetch(`${server.url}/portal/assets/portal.js`)).headers.get("content-type")).toStartWith("text/javascript");
   });
 
-  test("WEBHOOKD_PORTAL_FRAME_ANCESTORS, _TITLE, _THEME and _BRAND_COLOR reach the page", async () => {
+  test("WEBHOOKD_PORTAL_FRAME_ANCESTORS, _TITLE, _THEME, _BRAND_COLOR and _LOGO reach the page", async () => {
+    const logoDir = mkdtempSync(join(tmpdir(), "webhookd-logo-"));
+    const logo = join(logoDir, "logo.svg");
+    writeFileSync(logo, "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><script>alert(1)</script></svg>");
     const other = await startTestServer({
+      WEBHOOKD_PORTAL_LOGO: logo,
       WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com",
       WEBHOOKD_PORTAL_TITLE: "Acme <Hooks>",
       WEBHOOKD_PORTAL_BRAND_COLOR: "#aa3300",
@@ -281,8 +290,15 @@ describe("the portal's pages", () => {
       expect(html).toContain("<title>Acme &#60;Hooks&#62;</title>");
       expect(html).toContain('data-brand="#aa3300"');
       expect(html).toContain('<html lang="en" data-theme="dark">');
+      expect(html).toContain('data-logo="/portal/assets/logo"');
+      const served = await fetch(`${other.url}/portal/assets/logo`);
+      expect(served.headers.get("content-type")).toBe("image/svg+xml");
+      // Opened on its own, the SVG is a document: the CSP keeps its script from running.
+      expect(served.headers.get("content-security-policy")).toContain("script-src 'self'");
+      expect(await served.text()).toContain("<svg");
     } finally {
       await other.stop();
+      rmSync(logoDir, { recursive: true, force: true });
     }
   });
 });

@@ -42,6 +42,14 @@ describe("portal settings", () => {
     expect(loadConfig({ WEBHOOKD_PORTAL_THEME: "dark" }).portalTheme).toBe("dark");
     expect(configError({ WEBHOOKD_PORTAL_THEME: "blue" }).message).toContain("auto, light or dark");
   });
+  test("the logo is an image file read at start: its type from its extension, at most 256 KiB", () => {
+    const logo = loadConfig({ WEBHOOKD_PORTAL_LOGO: file("logo.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>") }).portalLogo;
+    expect(logo?.type).toBe("image/svg+xml");
+    expect(new TextDecoder().decode(logo?.bytes)).toBe("<svg xmlns='http://www.w3.org/2000/svg'/>");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: file("logo.gif", "GIF89a") }).message).toContain("expected a .png, .svg, .jpg or .webp file");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: join(dir, "missing.png") }).message).toContain("file not found");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: file("big.png", "x".repeat(256 * 1024 + 1)) }).message).toContain("at most 262144");
+  });
   test("the brand colour is #rrggbb", () => {
     expect(loadConfig({ WEBHOOKD_PORTAL_BRAND_COLOR: "#aa00FF" }).portalBrandColor).toBe("#aa00FF");
     expect(configError({ WEBHOOKD_PORTAL_BRAND_COLOR: "red;" }).message).toContain("#rrggbb");
@@ -78,6 +86,7 @@ describe("defaults", () => {
       portalFrameAncestors: "'self'",
       portalTitle: "Webhooks",
       portalTheme: "auto",
+      portalLogo: undefined,
       portalBrandColor: "#2457c5",
       logLevel: "info",
     });

@@ -14,6 +14,23 @@ export function Time({ value }: { value: string | null }) {
   );
 }
 
+/**
+ * Copies text. The Clipboard API exists only in secure contexts (https, localhost); a portal served
+ * over plain http on a LAN address falls back to selecting a hidden textarea and copying that.
+ */
+async function copy(text: string): Promise<boolean> {
+  if (navigator.clipboard) return navigator.clipboard.writeText(text).then(() => true, () => false);
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "visually-hidden";
+  document.body.append(area);
+  area.select();
+  const ok = document.execCommand("copy");
+  area.remove();
+  return ok;
+}
+
 export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
   const [done, setDone] = useState(false);
   return (
@@ -21,8 +38,7 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
       type="button"
       class="small"
       onClick={async () => {
-        await navigator.clipboard?.writeText(text).catch(() => {});
-        setDone(true);
+        setDone(await copy(text));
         setTimeout(() => setDone(false), 1500);
       }}
     >

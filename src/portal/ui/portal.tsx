@@ -21,6 +21,16 @@ import { HealthView, OrgView, OrgsView } from "./views/operator.tsx";
 const ADMIN_KEY_ITEM = "webhookd.adminKey";
 const root = document.getElementById("app")!;
 const TITLE = root.dataset.title || "Webhooks";
+/** The operator's logo (WEBHOOKD_PORTAL_LOGO), served by webhookd itself. */
+function Brand({ suffix = "" }: { suffix?: string }) {
+  return (
+    <span class="brand">
+      {root.dataset.logo ? <img src={root.dataset.logo} alt="" class="logo" /> : null}
+      {TITLE}
+      {suffix}
+    </span>
+  );
+}
 // The brand colour comes from the server's settings; set through the CSSOM, which the CSP allows (no inline style).
 if (root.dataset.brand) document.documentElement.style.setProperty("--brand", root.dataset.brand);
 
@@ -62,7 +72,7 @@ function Customer({ who, signOut }: { who: Extract<Who, { kind: "customer" }>; s
   return (
     <>
       <header class="top">
-        <span class="brand">{TITLE}</span>
+        <Brand />
         <nav aria-label="Main">
           <a href="#/" aria-current={path === "/" || path.startsWith("/endpoints") ? "page" : undefined}>Endpoints</a>
           <a href="#/deliveries" aria-current={path === "/deliveries" ? "page" : undefined}>All deliveries</a>
@@ -99,7 +109,7 @@ function Operator({ who, signOut }: { who: Extract<Who, { kind: "operator" }>; s
   return (
     <>
       <header class="top">
-        <span class="brand">{TITLE} · operator</span>
+        <Brand suffix=" · operator" />
         <nav aria-label="Main">
           <a href="#/" aria-current={path === "/" ? "page" : undefined}>Organizations</a>
           <a href="#/health" aria-current={path === "/health" ? "page" : undefined}>Health</a>
