@@ -102,6 +102,11 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
 
   test("the operator signs in with the admin key, creates an org, a key and a portal link", async () => {
     await operator.goto(`${server.url}/portal`);
+    // A wrong key is refused on the form, and nothing is kept.
+    await operator.getByLabel("Admin API key").fill("sk_admin_" + "x".repeat(40));
+    await operator.getByRole("button", { name: "Sign in" }).click();
+    await operator.getByRole("alert").filter({ hasText: "UNAUTHORIZED" }).waitFor();
+    expect(await operator.evaluate(() => (globalThis as any).sessionStorage.length)).toBe(0);
     await operator.getByLabel("Admin API key").fill(ADMIN_KEY);
     await shot(operator, "operator-sign-in");
     await operator.getByRole("button", { name: "Sign in" }).click();
@@ -364,6 +369,12 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     expect(status).toBe(403);
     const ep = await server.api("GET", `/api/v1/webhooks/${shared.endpointId}`, { key: shared.key });
     expect(ep.body.data.isActive).toBe(false);
+    // The session ends behind the page's back (here: signed out by another tab): the next step says so.
+    const other = await context.newPage();
+    await other.goto(`${server.url}/portal`);
+    await other.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("link", { name: "← Endpoints" }).click();
+    await page.getByText("Your session has ended.").waitFor();
     await context.close();
   });
 

@@ -8,6 +8,9 @@ export type Auth =
   | { kind: "session"; csrfToken: string }
   | { kind: "admin"; key: string; orgId: string | null };
 
+/** Dispatched on window when the server no longer knows the caller (401). */
+export const SIGNED_OUT_EVENT = "webhookd:signed-out";
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -35,6 +38,8 @@ export function createApi(auth: Auth) {
     }
     if (body !== undefined) headers["content-type"] = "application/json";
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    // The session ended (expiry, sign-out elsewhere) or the admin key was revoked: the app says so once, not every panel.
+    if (res.status === 401) dispatchEvent(new Event(SIGNED_OUT_EVENT));
     if (res.status === 204) return { data: undefined as T, raw: null };
     const raw = await res.json().catch(() => null);
     if (!res.ok || !raw?.success) {

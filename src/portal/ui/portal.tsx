@@ -7,7 +7,7 @@ import "uplot/dist/uPlot.min.css";
 import "./portal.css";
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiError, createApi, type Api, type EventType, type SessionInfo } from "./api.ts";
+import { createApi, SIGNED_OUT_EVENT, type Api, type EventType, type SessionInfo } from "./api.ts";
 import { ErrorText, useLoad } from "./components.tsx";
 import type { Ctx } from "./context.ts";
 import { match, usePath } from "./router.ts";
@@ -131,7 +131,7 @@ function SignIn({ expired, onKey }: { expired: boolean; onKey: (key: string) => 
   return (
     <main class="narrow">
       <h1 tabIndex={-1}>{TITLE}</h1>
-      {expired ? <p role="alert">Your session has ended. Open the portal again from your application.</p> : null}
+      {expired ? <p role="alert">Your session has ended. Open the portal again from your application (operators: sign in again).</p> : null}
       <p>Customers: open the portal from the link your application gives you.</p>
       <form
         class="card form"
@@ -163,11 +163,13 @@ function App() {
   useEffect(() => {
     whoIsLooking().then(setWho, () => setWho({ kind: "signed-out", expired: false }));
     // A session that ends (expiry, sign-out in another tab) turns every call into a 401: say so.
-    const onRejection = (e: PromiseRejectionEvent) => {
-      if (e.reason instanceof ApiError && e.reason.status === 401) setWho({ kind: "signed-out", expired: true });
+    const onSignedOut = () => {
+      sessionStorage.removeItem(ADMIN_KEY_ITEM);
+      // Not on the sign-in form itself: a mistyped admin key is its own error there.
+      setWho((w) => (w.kind === "signed-out" ? w : { kind: "signed-out", expired: true }));
     };
-    addEventListener("unhandledrejection", onRejection);
-    return () => removeEventListener("unhandledrejection", onRejection);
+    addEventListener(SIGNED_OUT_EVENT, onSignedOut);
+    return () => removeEventListener(SIGNED_OUT_EVENT, onSignedOut);
   }, []);
   useEffect(() => {
     document.title = who.kind === "customer" ? `${TITLE} · ${who.session.orgName}` : TITLE;
