@@ -272,6 +272,20 @@ describe("the portal's pages", () => {
     expect((await fetch(`${server.url}/portal/assets/portal.js`)).headers.get("content-type")).toStartWith("text/javascript");
   });
 
+  test("the bundle goes gzipped to a browser that takes gzip, as it is to one that does not", async () => {
+    for (const asset of ["portal.js", "portal.css"]) {
+      const plain = await fetch(`${server.url}/portal/assets/${asset}`, { headers: { "accept-encoding": "identity" } });
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      const body = new Uint8Array(await plain.arrayBuffer());
+      const zipped = await fetch(`${server.url}/portal/assets/${asset}`, { headers: { "accept-encoding": "gzip, deflate, br" }, decompress: false });
+      expect(zipped.headers.get("content-encoding")).toBe("gzip");
+      expect(zipped.headers.get("vary")).toBe("accept-encoding");
+      const compressed = new Uint8Array(await zipped.arrayBuffer());
+      expect(compressed.length).toBeLessThan(body.length / 2);
+      expect(Bun.gunzipSync(compressed)).toEqual(body);
+    }
+  });
+
   test("WEBHOOKD_PORTAL_FRAME_ANCESTORS, _TITLE, _THEME, _BRAND_COLOR and _LOGO reach the page", async () => {
     const logoDir = mkdtempSync(join(tmpdir(), "webhookd-logo-"));
     const logo = join(logoDir, "logo.svg");
