@@ -386,6 +386,42 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     expect(incidents).toEqual([]);
   });
 
+  test("embedding: an origin WEBHOOKD_PORTAL_FRAME_ANCESTORS names shows the portal in an iframe; any other is refused", async () => {
+    // The customer's app: a page on another origin (another port) with the README's iframe.
+    let frameSrc = "";
+    const app = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(`<!DOCTYPE html><title>App</title><iframe src="${frameSrc}" title="Webhooks" width="1200" height="800"></iframe>`, { headers: { "content-type": "text/html" } }),
+    });
+    const appOrigin = `http://127.0.0.1:${app.port}`;
+    const embedding = await startTestServer({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: `'self' ${appOrigin}` });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const tenant = await embedding.newTenant();
+      frameSrc = (await embedding.api("POST", "/api/v1/portal/sessions", { key: tenant.key, body: {} })).body.data.url;
+      const page = watch(await context.newPage());
+      await page.goto(appOrigin);
+      const frame = page.frameLocator("iframe");
+      await frame.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
+      await frame.getByRole("button", { name: "Add endpoint" }).waitFor();
+      await shot(page, "embedded");
+
+      // The suite's own server keeps the default, 'self': the same page cannot frame it.
+      frameSrc = (await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: {} })).body.data.url;
+      const refused = await context.newPage();
+      const messages: string[] = [];
+      refused.on("console", (m) => messages.push(m.text()));
+      await refused.goto(appOrigin);
+      await eventually(() => messages.some((m) => m.includes("frame-ancestors")));
+      expect(await refused.frameLocator("iframe").getByRole("heading", { name: "Endpoints" }).count()).toBe(0);
+    } finally {
+      await context.close();
+      await embedding.stop();
+      app.stop(true);
+    }
+  });
+
   test("the watch above does see a CSP violation: markup injected into a portal page runs nothing and is reported", async () => {
     const page = await browser.newPage();
     const seen: string[] = [];
