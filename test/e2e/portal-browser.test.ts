@@ -141,7 +141,7 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await operator.getByRole("link", { name: "Health" }).click();
     await operator.getByText("Due queue depth").waitFor();
     await expect(operator.locator(".tile").first().innerText()).resolves.toContain("writable");
-    await shot(operator, "operator-health");
+    await shot(operator, "operator-health-at-start");
     expect(await axeViolations(operator)).toEqual([]);
   });
 
@@ -310,6 +310,11 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await operator.getByTestId("deliveries").locator("tbody tr").first().waitFor();
     expect(await operator.getByTestId("deliveries").locator("tbody tr").count()).toBeGreaterThanOrEqual(3);
     await shot(operator, "operator-org-endpoint");
+    // The health figures now count the customer's deliveries.
+    await operator.getByRole("link", { name: "Health" }).click();
+    const published = operator.locator(".tile").filter({ hasText: "Events published" });
+    await expect(published.locator(".tile-value").innerText()).resolves.not.toBe("0");
+    await shot(operator, "operator-health");
   });
 
   test("the event catalog shows each type with its description and example", async () => {
