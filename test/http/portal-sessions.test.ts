@@ -189,6 +189,19 @@ describe("requests made with the cookie", () => {
     expect(list.body.data).toHaveLength(1);
   });
 
+  test("Idempotency-Key works with the cookie as with a key: the same request replays, sealed with the session's secret", async () => {
+    const { key } = await server.newTenant();
+    const s = await session(key);
+    const body = { url: `${receiver.url}/idem`, events: ["call.ended"] };
+    const first = await withCookie("POST", "/api/v1/webhooks", s.cookie, { csrf: s.csrf, body, headers: { "idempotency-key": "portal-create-1" } });
+    expect(first.status).toBe(201);
+    const again = await withCookie("POST", "/api/v1/webhooks", s.cookie, { csrf: s.csrf, body, headers: { "idempotency-key": "portal-create-1" } });
+    expect(again.status).toBe(201);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body.data.id).toBe(first.body.data.id);
+    expect((await server.api("GET", "/api/v1/webhooks", { key })).body.data).toHaveLength(1);
+  });
+
   test("a read-only session reads everything and the server refuses every change", async () => {
     const { key } = await server.newTenant();
     const ep = await server.api("POST", "/api/v1/webhooks", { key, body: { url: `${receiver.url}/c`, events: ["*"] } });
