@@ -12,8 +12,15 @@ export function usePath(): string {
   useEffect(() => {
     const on = () => {
       setPath(currentPath());
-      // Move focus to the new screen's heading, so keyboard and screen reader users land on it.
-      requestAnimationFrame(() => document.querySelector<HTMLElement>("main h1")?.focus());
+      // Move focus to the new screen's heading, so keyboard and screen reader users land on it;
+      // a screen that loads first shows its heading a few frames later.
+      let frames = 0;
+      const focus = () => {
+        const heading = document.querySelector<HTMLElement>("main h1");
+        if (heading) heading.focus();
+        else if (++frames < 60) requestAnimationFrame(focus);
+      };
+      requestAnimationFrame(focus);
     };
     addEventListener("hashchange", on);
     return () => removeEventListener("hashchange", on);
