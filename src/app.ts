@@ -242,7 +242,7 @@ export function buildServices(config: Config, options: AppOptions = {}) {
     sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
   const idempotency = createIdempotencyService(store.idempotency, clock, store.write);
-  const portalSessions = createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, clock });
+  const portalSessions = createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, apiKeys: store.apiKeys, clock });
   const sweeper = createSweeper({
     retention: store.retention,
     write: store.write,

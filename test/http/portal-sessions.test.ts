@@ -249,7 +249,7 @@ describe("requests made with the cookie", () => {
     expect((await withCookie("GET", "/v1/webhook_endpoints", s.cookie)).status).toBe(401);
   });
 
-  test("signing out ends the session at once; a forged cookie is a 401", async () => {
+  test("signing out, or revoking the key that made it, ends the session at once; a forged cookie is a 401", async () => {
     const { key } = await server.newTenant();
     const s = await session(key);
     expect((await withCookie("DELETE", "/api/v1/portal/session", s.cookie)).status).toBe(403); // no CSRF token
@@ -258,6 +258,12 @@ describe("requests made with the cookie", () => {
     expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
     expect((await withCookie("GET", "/api/v1/webhooks", s.cookie)).status).toBe(401);
     expect((await withCookie("GET", "/api/v1/webhooks", "webhookd_portal=" + "B".repeat(43))).status).toBe(401);
+    // Revoking the key that made a session ends the session too.
+    const tenant = await server.newTenant();
+    const made = await session(tenant.key);
+    expect((await withCookie("GET", "/api/v1/webhooks", made.cookie)).status).toBe(200);
+    expect((await server.api("DELETE", `/api/v1/orgs/${tenant.orgId}/keys/${tenant.keyId}`, { key: ADMIN_KEY })).status).toBe(204);
+    expect((await withCookie("GET", "/api/v1/webhooks", made.cookie)).status).toBe(401);
     // An API key's request has no portal session to describe.
     expect((await server.api("GET", "/api/v1/portal/session", { key })).status).toBe(404);
   });

@@ -9,6 +9,7 @@ import { ForbiddenError, PortalLinkError, ValidationError } from "../../lib/erro
 import { newId } from "../../lib/ids.ts";
 import type { PortalSessionRow, PortalSessionsRepo } from "../../store/repositories/portal-sessions.ts";
 import type { OrgsRepo } from "../../store/repositories/orgs.ts";
+import type { ApiKeysRepo } from "../../store/repositories/api-keys.ts";
 import { constantTimeEqual } from "../../security/tokens.ts";
 import type { Caller, Principal } from "../auth/service.ts";
 import type { Scope } from "../auth/scopes.ts";
@@ -46,6 +47,7 @@ export interface NewSessionInput {
 export interface PortalSessionsServiceDeps {
   sessions: PortalSessionsRepo;
   orgs: OrgsRepo;
+  apiKeys: ApiKeysRepo;
   clock: Clock;
 }
 
@@ -64,14 +66,24 @@ function checkReturnUrl(raw: string): string {
   return url.href;
 }
 
-export function createPortalSessionsService({ sessions, orgs, clock }: PortalSessionsServiceDeps) {
+export function createPortalSessionsService({ sessions, orgs, apiKeys, clock }: PortalSessionsServiceDeps) {
+  /**
+   * Whether the key that made a session was revoked since: revoking a key ends the sessions it
+   * made, at their next request. ("env" is WEBHOOKD_ADMIN_KEY, which a restart replaces.)
+   */
+  async function creatorRevoked(row: PortalSessionRow): Promise<boolean> {
+    if (row.createdBy === "env") return false;
+    const key = (await apiKeys.get(row.orgId, row.createdBy)) ?? (await apiKeys.getAdmin(row.createdBy));
+    return !key || key.revokedAt !== null;
+  }
+
   /** The session behind a cookie value, when it is live. */
   async function liveSession(sessionToken: string | null): Promise<PortalSessionRow | null> {
     if (!sessionToken || !TOKEN_SHAPE.test(sessionToken)) return null;
     const hash = sha256(sessionToken);
     const row = await sessions.findBySession(hash);
     if (!row || !row.sessionHash || !constantTimeEqual(row.sessionHash, hash)) return null;
-    if (row.revokedAt !== null || row.expiresAt <= clock()) return null;
+    if (row.revokedAt !== null || row.expiresAt <= clock() || (await creatorRevoked(row))) return null;
     return row;
   }
 
