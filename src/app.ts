@@ -27,6 +27,9 @@ import { createWebhooksService } from "./api/webhooks/service.ts";
 import { createIdempotencyService } from "./api/idempotency/service.ts";
 import { createEventsService } from "./api/events/service.ts";
 import { createDeliveriesService } from "./api/deliveries/service.ts";
+import { createPortalSessionsService } from "./api/portal-sessions/service.ts";
+import { createDeliveryStatsService } from "./api/delivery-stats/service.ts";
+import { createOrgDeliveriesService } from "./api/org-deliveries/service.ts";
 import { createHttpClient } from "./delivery/http-client.ts";
 import { createRetryPolicy } from "./delivery/retry-policy.ts";
 import { createDeliveryEngine } from "./delivery/engine.ts";
@@ -231,9 +234,11 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
     sendNowFallbackMs: 2 * config.attemptTimeoutMs + SEND_NOW_FALLBACK_MARGIN_MS,
   });
   const idempotency = createIdempotencyService(clock, store.write);
+  const portalSessions = createPortalSessionsService({ sessions: store.portalSessions, orgs: store.orgs, apiKeys: store.apiKeys, write: store.write, clock });
   const sweeper = createSweeper({
     write: store.write,
     sweepIdempotency: idempotency.sweep,
+    sweepPortalSessions: portalSessions.sweep,
     resumeCancellations: engine.resumeCancellations,
     clock,
     logger,
@@ -241,7 +246,7 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
     cron: config.retentionCron,
   });
 
-  return { config, logger, clock, metrics, store, startMaintenance, secrets, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, engine, sweeper };
+  return { config, logger, clock, metrics, store, startMaintenance, secrets, auth, orgs, adminKeys, webhooks, events, deliveries, idempotency, portalSessions, engine, sweeper };
 }
 export type Services = Awaited<ReturnType<typeof buildServices>>;
 
@@ -274,6 +279,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     catalog: config.eventTypes,
     maxPayloadBytes: config.maxPayloadBytes,
     checkWritable: store.checkWritable,
+    portalSessions: services.portalSessions,
+    deliveryStats: createDeliveryStatsService({ deliveries: store.deliveries, endpoints: store.endpoints, clock: services.clock }),
+    orgDeliveries: createOrgDeliveriesService({ deliveries: store.deliveries, endpoints: store.endpoints, events: store.events, attempts: store.attempts }),
+    portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, brandColor: config.portalBrandColor, theme: config.portalTheme, logo: config.portalLogo },
   });
   await services.engine.start();
   services.sweeper.start();

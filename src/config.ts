@@ -75,6 +75,25 @@ const cron: Parser<string> = (raw) => {
   return raw;
 };
 
+/**
+ * CSP frame-ancestors sources, space-separated: 'self', 'none', a scheme (https:) or a host
+ * source (https://app.example.com, https://*.example.com:8443). Anything else (a `;` or `,`
+ * above all, which would add directives) stops the start.
+ */
+const frameAncestors: Parser<string> = (raw) => {
+  const sources = raw.trim().split(/\s+/);
+  const source = /^(?:'self'|'none'|https?:|(?:https?:\/\/)?(?:\*\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::(?:\d{1,5}|\*))?)$/;
+  const bad = sources.find((s) => !source.test(s));
+  if (bad !== undefined) throw new Error(`"${bad}" is not a frame-ancestors source ('self', 'none', https: or https://host[:port])`);
+  if (sources.includes("'none'") && sources.length > 1) throw new Error("'none' cannot be combined with other sources");
+  return sources.join(" ");
+};
+
+const brandColor: Parser<string> = (raw) => {
+  if (!/^#[0-9a-fA-F]{6}$/.test(raw)) throw new Error(`expected a colour as #rrggbb, got "${raw}"`);
+  return raw;
+};
+
 function option<T>(env: string, def: string | undefined, help: string, parse: Parser<T>): OptionSpec<T> {
   const flag = "--" + env.replace(/^WEBHOOKD_/, "").toLowerCase().replaceAll("_", "-");
   return { env, flag, default: def, help, parse };
@@ -106,6 +125,14 @@ export const options = {
   retentionDays: option("WEBHOOKD_RETENTION_DAYS", "30", "Days delivery logs and events are kept", integer(1, 3650)),
   retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", cron),
   caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
+  portalFrameAncestors: option("WEBHOOKD_PORTAL_FRAME_ANCESTORS", "'self'", "Who may show /portal in an iframe (CSP frame-ancestors): 'self', 'none', or origins such as https://app.example.com, space-separated", frameAncestors),
+  portalTitle: option("WEBHOOKD_PORTAL_TITLE", "Webhooks", "The portal's name, in its header and page title", (raw) => raw.slice(0, 100)),
+  portalTheme: option("WEBHOOKD_PORTAL_THEME", "auto", "The portal's colours: auto (the viewer's light or dark setting), light or dark", (raw) => {
+    if (!["auto", "light", "dark"].includes(raw)) throw new Error("expected auto, light or dark");
+    return raw as "auto" | "light" | "dark";
+  }),
+  portalLogo: option("WEBHOOKD_PORTAL_LOGO", undefined, "An image file (PNG, SVG, JPEG or WebP, at most 256 KiB) shown in the portal's header; read at start", (raw) => (raw === "" ? undefined : readLogo(raw))),
+  portalBrandColor: option("WEBHOOKD_PORTAL_BRAND_COLOR", "#2457c5", "The portal's accent colour (#rrggbb): buttons, links, the chart", brandColor),
   logLevel: option("WEBHOOKD_LOG_LEVEL", "info", "debug, info, warn or error", (raw) => {
     if (!["debug", "info", "warn", "error"].includes(raw)) throw new Error(`expected debug, info, warn or error`);
     return raw as "debug" | "info" | "warn" | "error";
@@ -117,6 +144,19 @@ export type Config = { [K in keyof Options]: ReturnType<Options[K]["parse"]> } &
 
 function readCatalogFile(path: string): string | null {
   return existsSync(path) ? readFileSync(path, "utf8") : null;
+}
+
+const LOGO_TYPES: Record<string, string> = { png: "image/png", svg: "image/svg+xml", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp" };
+const MAX_LOGO_BYTES = 256 * 1024;
+
+/** The portal's logo, read once at start: the binary serves it itself (the portal loads nothing from another host). */
+function readLogo(path: string): { bytes: Uint8Array; type: string } {
+  const type = LOGO_TYPES[path.slice(path.lastIndexOf(".") + 1).toLowerCase()];
+  if (!type) throw new Error(`expected a .png, .svg, .jpg or .webp file, got ${path}`);
+  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  const bytes = readFileSync(path);
+  if (bytes.length > MAX_LOGO_BYTES) throw new Error(`${path} is ${bytes.length} bytes; at most ${MAX_LOGO_BYTES}`);
+  return { bytes: new Uint8Array(bytes), type };
 }
 
 function readPem(path: string): string[] {

@@ -9,3 +9,13 @@ declare module "swagger-ui-dist/*" {
   const path: string;
   export default path;
 }
+
+// The portal's bundle (src/portal/dist/, built by scripts/build-portal.ts), imported with { type: "file" }.
+declare module "*/dist/portal.js" {
+  const path: string;
+  export default path;
+}
+declare module "*/dist/portal.css" {
+  const path: string;
+  export default path;
+}

@@ -30,6 +30,14 @@ import type { EventsService } from "../api/events/service.ts";
 import type { DeliveriesService } from "../api/deliveries/service.ts";
 import type { WebhookdMetrics } from "../lib/metrics.ts";
 import { metricsRoutes } from "./metrics.ts";
+import { portalPlugin, type PortalOptions } from "./portal.ts";
+import type { PortalSessionsService } from "../api/portal-sessions/service.ts";
+import { cookieAdmitter } from "../api/portal-sessions/cookie.ts";
+import { portalSessionsRoutes } from "../api/portal-sessions/routes.ts";
+import { deliveryStatsRoutes } from "../api/delivery-stats/routes.ts";
+import type { DeliveryStatsService } from "../api/delivery-stats/service.ts";
+import { orgDeliveriesRoutes } from "../api/org-deliveries/routes.ts";
+import type { OrgDeliveriesService } from "../api/org-deliveries/service.ts";
 
 export interface HttpDeps {
   version: string;
@@ -46,6 +54,10 @@ export interface HttpDeps {
   catalog: EventTypeCatalog;
   maxPayloadBytes: number;
   checkWritable: () => Promise<void>;
+  portalSessions: PortalSessionsService;
+  portal: PortalOptions;
+  deliveryStats: DeliveryStatsService;
+  orgDeliveries: OrgDeliveriesService;
 }
 
 /** Body caps: a batch may carry many events; everything else one payload and some room. */
@@ -56,7 +68,7 @@ export function bodyLimits(maxPayloadBytes: number) {
 }
 
 export function createHttpApp(deps: HttpDeps) {
-  const auth = authPlugin(deps.auth, deps.rateLimiter);
+  const auth = authPlugin(deps.auth, deps.rateLimiter, cookieAdmitter(deps.portalSessions));
   // For 405s: every route is registered below; the table is built at the first request that matches none.
   let routes: readonly RouteSpec[] = [];
   let methodsOn: ((pathname: string) => string[]) | null = null;
@@ -80,7 +92,11 @@ export function createHttpApp(deps: HttpDeps) {
     .use(webhooksRoutes(auth, deps.webhooks))
     .use(eventsRoutes(auth, deps.events))
     .use(webhookEndpointsRoutes(auth, deps.webhooks))
-    .use(backendWebhooksRoutes(auth, deps.webhooks, deps.deliveries));
+    .use(backendWebhooksRoutes(auth, deps.webhooks, deps.deliveries))
+    .use(deliveryStatsRoutes(auth, deps.deliveryStats))
+    .use(orgDeliveriesRoutes(auth, deps.orgDeliveries))
+    .use(portalPlugin(deps.portal))
+    .use(portalSessionsRoutes(auth, deps.portalSessions, deps.portal));
   routes = app.routes;
   return app;
 }

@@ -11,6 +11,7 @@ import type { RateLimiter } from "../lib/token-bucket.ts";
 import { DIALECT_PREFIX } from "../api/common.ts";
 import { requestPath, routedOnRealPath } from "./request-path.ts";
 import { ORG_SCOPED } from "./openapi.ts";
+import type { CookieAdmitter } from "../api/portal-sessions/cookie.ts";
 
 /** Every route under these needs a key (the canonical API and the seed dialects). */
 const needsKey = (path: string) => path.startsWith("/api/") || path.startsWith(DIALECT_PREFIX);
@@ -35,9 +36,22 @@ interface RequestContext {
   path: string;
 }
 
-export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
+/**
+ * `portalCookie`: admits an /api/ request that presents no key by its portal session cookie
+ * (issue 13), with the CSRF check; the caller it gives then meets the same scope checks as a key.
+ */
+export function authPlugin(auth: AuthService, limiter: RateLimiter | null, portalCookie: CookieAdmitter | null = null) {
   // One answer per request: the body parser's hook and the derive both ask for it.
   const admitted = new WeakMap<Request, Promise<Caller | null>>();
+
+  function limit(keyId: string, set: RequestContext["set"]): void {
+    if (!limiter) return;
+    const r = limiter.take(keyId);
+    set.headers["ratelimit-limit"] = String(r.limit);
+    set.headers["ratelimit-remaining"] = String(r.remaining);
+    set.headers["ratelimit-reset"] = String(r.resetSeconds);
+    if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+  }
 
   /** Admits a request: checks it was routed on its own path, authenticates, counts it against the key's rate limit, resolves the org. */
   function admit(context: RequestContext): Promise<Caller | null> {
@@ -53,16 +67,16 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null) {
     if (!routedOnRealPath(request.url, path)) throw new NoRouteError(request.method, requestPath(request.url));
     let caller: Caller | null = null;
     if (needsKey(path)) {
-      const principal = await auth.authenticate(presentedKey(headers));
-      if (principal) {
-        if (limiter) {
-          const r = limiter.take(principal.keyId);
-          set.headers["ratelimit-limit"] = String(r.limit);
-          set.headers["ratelimit-remaining"] = String(r.remaining);
-          set.headers["ratelimit-reset"] = String(r.resetSeconds);
-          if (!r.allowed) throw new RateLimitedError(r.resetSeconds);
+      const presented = presentedKey(headers);
+      if (presented === null && portalCookie && path.startsWith("/api/")) {
+        caller = await portalCookie(request, headers);
+        if (caller) limit(caller.principal.keyId, set);
+      } else {
+        const principal = await auth.authenticate(presented);
+        if (principal) {
+          limit(principal.keyId, set);
+          caller = { principal, orgId: await auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
         }
-        caller = { principal, orgId: await auth.resolveOrg(principal, headers["x-org-id"] ?? null) };
       }
     }
     return caller;

@@ -111,6 +111,7 @@ export function docsPlugin(opts: DocsOptions) {
         { name: "event-types", description: "Catalogue of event types" },
         { name: "orgs", description: "Organisations (tenants)" },
         { name: "admin", description: "The admin key itself: list, rotate, revoke" },
+        { name: "portal", description: "Links to the built-in portal at /portal, and its session" },
         { name: "health", description: "Liveness and readiness" },
         ...DIALECT_TAGS,
       ],

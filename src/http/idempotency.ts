@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { Caller } from "../api/auth/service.ts";
 import type { IdempotencyService } from "../api/idempotency/service.ts";
 import { presentedKey } from "./auth.ts";
+import { sessionCookie } from "../api/portal-sessions/cookie.ts";
 import { onRequestFailure } from "./error-envelope.ts";
 
 export function idempotencyPlugin(service: IdempotencyService) {
@@ -17,8 +18,8 @@ export function idempotencyPlugin(service: IdempotencyService) {
       const key = headers["idempotency-key"];
       if (request.method !== "POST" || key === undefined || !caller) return;
       const scope = `${caller.principal.keyId}/${caller.orgId ?? "-"}`;
-      // Authentication already accepted this key, so it is present and well-formed.
-      const credential = presentedKey(headers)!;
+      // Authentication already accepted this key (or the portal session cookie), so one is present.
+      const credential = (presentedKey(headers) ?? sessionCookie(headers))!;
       const start = await service.begin(scope, key, { method: request.method, path, body }, credential);
       if (start.kind === "replay") {
         return new Response(start.body, {

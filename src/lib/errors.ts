@@ -104,3 +104,21 @@ export class UnsupportedMediaTypeError extends AppError {
     super("UNSUPPORTED_MEDIA_TYPE", 415, message);
   }
 }
+
+/**
+ * A portal link that cannot be used. Answered as an HTML page (the person holding the link is in
+ * a browser), never as JSON and never with the token in it.
+ */
+export class PortalLinkError extends AppError {
+  constructor(readonly reason: "unknown" | "used" | "expired") {
+    super(
+      "PORTAL_LINK_INVALID",
+      reason === "unknown" ? 404 : 410,
+      reason === "used"
+        ? "This portal link was already used. Links work once: ask the application that sent you here for a new one."
+        : reason === "expired"
+          ? "This portal link has expired. Ask the application that sent you here for a new one."
+          : "This portal link is not valid. Check that it was copied whole, or ask for a new one.",
+    );
+  }
+}

@@ -4,7 +4,7 @@
  */
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-export type IdPrefix = "org" | "key" | "wh" | "evt" | "dlv" | "att" | "msg";
+export type IdPrefix = "org" | "key" | "wh" | "evt" | "dlv" | "att" | "msg" | "ps";
 
 let lastMs = -1;
 let lastRandom = new Uint8Array(10);

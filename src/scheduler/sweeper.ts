@@ -1,6 +1,7 @@
 /**
  * The retention sweeper: on a croner schedule, deletes logs, finished deliveries and events older
- * than the retention window (deleted endpoints' logs included) and expired idempotency records,
+ * than the retention window (deleted endpoints' logs included), expired idempotency records and
+ * ended portal sessions,
  * in small batches, each one write of the group commit, so other writes never wait long behind it.
  */
 import { Cron } from "croner";
@@ -11,6 +12,8 @@ import { retentionTables, type StoreWrite } from "../store/port.ts";
 export interface SweeperDeps {
   write: StoreWrite;
   sweepIdempotency: (now: number) => Promise<number>;
+  /** Deletes portal sessions that have ended. */
+  sweepPortalSessions?: (now: number) => Promise<number>;
   /** Finishes cancelling the pending deliveries of stopped endpoints, should one have been cut short. */
   resumeCancellations: () => Promise<void>;
   clock: Clock;
@@ -39,6 +42,7 @@ export function createSweeper(deps: SweeperDeps) {
       }
     }
     deleted.idempotencyRecords = await deps.sweepIdempotency(now);
+    if (deps.sweepPortalSessions) deleted.portalSessions = await deps.sweepPortalSessions(now);
     if (Object.values(deleted).some((n) => n > 0)) deps.logger.info("retention sweep", deleted);
     return deleted;
   }

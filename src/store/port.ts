@@ -156,6 +156,29 @@ export interface IdempotencyRow {
   createdAt: number;
 }
 
+/**
+ * A portal session (the built-in portal): a single-use link, then a session cookie. Only SHA-256
+ * hashes of the link token and the session token are stored.
+ */
+export interface PortalSessionRow {
+  id: string;
+  orgId: string;
+  readOnly: boolean;
+  linkHash: string;
+  linkExpiresAt: number;
+  /** Set when the link is used. */
+  sessionHash: string | null;
+  expiresAt: number;
+  returnUrl: string | null;
+  /** The id of the API key that made it ("env" for WEBHOOKD_ADMIN_KEY). */
+  createdBy: string;
+  createdAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type StatusCounts = Record<DeliveryStatus, number>;
+
 export interface DueDelivery {
   id: string;
   orgId: string;
@@ -305,6 +328,8 @@ export interface DeliveriesReads {
   countFailedSince(endpointId: string, since: number, limit: number): Promise<number>;
   /** Ids of failed deliveries created since `since`, after `afterId` in id order: a page of a recover. */
   failedIdsSince(endpointId: string, since: number, afterId: string, limit: number): Promise<string[]>;
+  /** For each [start, start + step) from `from` up to `to`, the endpoint's deliveries created then, by status. */
+  countsByBucket(endpointId: string, from: number, to: number, step: number): Promise<Array<{ start: number; counts: StatusCounts }>>;
 }
 export interface DeliveriesRepo extends DeliveriesReads {
   insertMany(rows: NewDelivery[]): Promise<void>;
@@ -337,6 +362,22 @@ export interface IdempotencyRepo extends IdempotencyReads {
   deleteOlderThan(cutoff: number): Promise<number>;
 }
 
+export interface PortalSessionsReads {
+  findByLink(linkHash: string): Promise<PortalSessionRow | undefined>;
+  findBySession(sessionHash: string): Promise<PortalSessionRow | undefined>;
+}
+export interface PortalSessionsRepo extends PortalSessionsReads {
+  insert(row: PortalSessionRow): Promise<void>;
+  /**
+   * Uses a link: one conditional update, so a link is used once whichever process (or how many at
+   * once) tries. The session, or undefined when the link is unknown, used or past its time.
+   */
+  useLink(linkHash: string, sessionHash: string, now: number): Promise<PortalSessionRow | undefined>;
+  revoke(id: string, now: number): Promise<void>;
+  /** Deletes up to `limit` sessions that ended before `before`; returns how many. */
+  deleteEnded(before: number, limit: number): Promise<number>;
+}
+
 /** In dependency order: attempts, then finished deliveries, then the events and deleted endpoints they held. */
 export const retentionTables = ["attempts", "deliveries", "events", "endpoints"] as const;
 export type RetentionTable = (typeof retentionTables)[number];
@@ -354,6 +395,7 @@ export interface StoreTx {
   deliveries: DeliveriesRepo;
   attempts: AttemptsRepo;
   idempotency: IdempotencyRepo;
+  portalSessions: PortalSessionsRepo;
   retention: RetentionRepo;
 }
 
@@ -389,6 +431,7 @@ export interface Store {
   deliveries: DeliveriesReads;
   attempts: AttemptsReads;
   idempotency: IdempotencyReads;
+  portalSessions: PortalSessionsReads;
   endpointCache: EndpointCache;
   changes: StoreChanges;
   write: StoreWrite;

@@ -36,7 +36,7 @@ describe.skipIf(!havePostgres)("PostgreSQL migrations", () => {
       const tables = (await sql!`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`).map(
         (r: { table_name: string }) => r.table_name,
       );
-      expect(tables).toEqual(["__webhookd_migrations", "api_keys", "attempts", "deliveries", "endpoints", "events", "idempotency_records", "orgs"]);
+      expect(tables).toEqual(["__webhookd_migrations", "api_keys", "attempts", "deliveries", "endpoints", "events", "idempotency_records", "orgs", "portal_sessions"]);
       // The due index is partial, as on SQLite: only pending rows are in it.
       const due = await sql!`SELECT indexdef FROM pg_indexes WHERE indexname = 'deliveries_due'`;
       expect(due[0].indexdef).toContain("WHERE (status = 'pending'::text)");

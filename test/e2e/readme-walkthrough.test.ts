@@ -47,6 +47,7 @@ test("the README walk-through runs as written and answers as documented", async 
   expect(out).toContain('"enabled_events":["call.ended","contact.created"]');
   expect(out).toMatch(/\{"data":\{"success":true,"message_id":"evt_/);
   expect(out).toMatch(/(^|\})204$/m); // the DELETE's status line
+  expect(out).toContain(`"url":"http://localhost:${api}/portal/login?token=`);
   // The receiver printed the event it got, with its webhook-id.
   expect(out).toMatch(/evt_\S+ \{"event":"call.ended"/);
 }, 90_000);

@@ -44,13 +44,15 @@ describe("retention sweep", () => {
     await s.stop();
   });
 
-  test("after the window: old attempts, finished deliveries, events and deleted endpoints go; pending work stays; idempotency records go after 24 h", async () => {
+  test("after the window: old attempts, finished deliveries, events and deleted endpoints go; pending work stays; idempotency records go after 24 h, portal sessions once they end", async () => {
     const T0 = clock();
     const { key } = await s.newTenant();
     const make = async (path: string, events: string[]) => expectOk(await s.api("POST", "/api/v1/webhooks", { key, body: { url: r.url + path, events } }), 201).id as string;
     const ok = await make("/ok", ["call.ended", "contact.created"]);
     const fail = await make("/fail", ["call.ended"]);
     const gone = await make("/gone", ["call.ended"]);
+    // A portal session that lasts a week: it outlives the first sweep, not the second.
+    expectOk(await s.api("POST", "/api/v1/portal/sessions", { key, body: { expiresInSeconds: 7 * 86_400 } }), 201);
 
     const e0 = expectOk(await s.api("POST", "/api/v1/events", { key, body: { event: "contact.deleted", data: {} } }), 202);
     expect(e0.deliveries).toBe(0);
@@ -73,13 +75,13 @@ describe("retention sweep", () => {
     await eventually(async () => (await deliveriesOf(s, key, e2.id))[0]?.status === "succeeded");
 
     const early = await s.app.services.sweeper.runOnce();
-    expect(early).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 1 });
+    expect(early).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 1, portalSessions: 0 });
     expect(rows(s, "SELECT key FROM idempotency_records").map((x) => x.key)).toEqual(["new-key"]);
 
     // 31 days after T0. The sweep runs before any timer can fire another retry.
     clock.set(T0 + 31 * DAY);
     const deleted = await s.app.services.sweeper.runOnce();
-    expect(deleted).toEqual({ attempts: 3, deliveries: 2, events: 1, endpoints: 1, idempotencyRecords: 1 });
+    expect(deleted).toEqual({ attempts: 3, deliveries: 2, events: 1, endpoints: 1, idempotencyRecords: 1, portalSessions: 1 });
 
     const deliveries = rows(s, "SELECT endpoint_id AS endpointId, event_id AS eventId, status FROM deliveries ORDER BY id");
     expect(deliveries).toEqual([
@@ -94,6 +96,7 @@ describe("retention sweep", () => {
     expect(rows(s, "SELECT id FROM events ORDER BY id").map((x) => x.id)).toEqual([e1.id, e2.id]);
     expect(rows(s, "SELECT id FROM endpoints ORDER BY id").map((x) => x.id)).toEqual([ok, fail].sort());
     expect(rows(s, "SELECT key FROM idempotency_records")).toEqual([]);
+    expect(rows(s, "SELECT count(*) AS n FROM portal_sessions")).toEqual([{ n: 0 }]);
     // The API still reads what is left.
     expect((await deliveriesOf(s, key, e1.id)).map((d) => d.endpointId)).toEqual([fail]);
   });
@@ -109,9 +112,9 @@ describe("WEBHOOKD_RETENTION_DAYS", () => {
       const pub = expectOk(await s.api("POST", "/api/v1/events", { key, body: { event: "call.ended", data: {} } }), 202);
       await eventually(async () => (await deliveriesOf(s, key, pub.id))[0]?.status === "succeeded");
       clock.advance(2 * DAY - 1);
-      expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 0 });
+      expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 0, portalSessions: 0 });
       clock.advance(2);
-      expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 1, deliveries: 1, events: 1, endpoints: 0, idempotencyRecords: 0 });
+      expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 1, deliveries: 1, events: 1, endpoints: 0, idempotencyRecords: 0, portalSessions: 0 });
       expect(rows(s, "SELECT count(*) AS n FROM events")).toEqual([{ n: 0 }]);
     } finally {
       await s.stop();

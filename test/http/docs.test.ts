@@ -104,6 +104,7 @@ describe("GET /docs/json", () => {
       "event-types",
       "orgs",
       "admin",
+      "portal",
       "health",
       "seed 003: /v1/webhook_endpoints",
       "seed 004: /v1/backend/webhooks",
@@ -160,6 +161,7 @@ describe("GET /docs/json of webhookd itself", () => {
     expect([...types]).toEqual(["application/json"]);
     const optional = ops().filter(({ op }) => op.requestBody && !op.requestBody.required).map(({ method, path }) => `${method} ${path}`);
     expect(optional.sort()).toEqual([
+      "POST /api/v1/portal/sessions",
       "POST /api/v1/webhooks/test",
       "POST /api/v1/webhooks/{id}/rotate-secret",
       "POST /v1/backend/webhooks/test",
@@ -171,7 +173,7 @@ describe("GET /docs/json of webhookd itself", () => {
     const headers = (o: Op) => (o.parameters ?? []).filter((p) => p.in === "header").map((p) => p.name);
     for (const { method, path, op: o } of ops()) {
       expect({ route: `${method} ${path}`, idempotency: headers(o).includes("Idempotency-Key") }).toEqual({ route: `${method} ${path}`, idempotency: method === "POST" });
-      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
+      const inOrg = path.startsWith("/api/v1/webhooks") || path.startsWith("/api/v1/portal/") || path === "/api/v1/deliveries" || path.startsWith("/api/v1/events/") || path === "/api/v1/events" || path.startsWith("/v1/");
       expect({ route: `${method} ${path}`, orgId: headers(o).includes("X-Org-Id") }).toEqual({ route: `${method} ${path}`, orgId: inOrg });
     }
     // The server's rule for the key, and the 400 a malformed one gets, even on a POST without a body.

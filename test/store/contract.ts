@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ServiceUnavailableError } from "../../src/lib/errors.ts";
 import { idBound, newId } from "../../src/lib/ids.ts";
-import type { ApiKeyRow, AttemptRow, DeliveryOutcome, DeliveryRow, EndpointRow, EventRow, NewDelivery, OrgRow, Store } from "../../src/store/port.ts";
+import type { ApiKeyRow, AttemptRow, DeliveryOutcome, DeliveryRow, EndpointRow, EventRow, NewDelivery, OrgRow, PortalSessionRow, Store } from "../../src/store/port.ts";
 
 export interface OpenedStore {
   store: Store;
@@ -746,6 +746,82 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.endpoints.getById(gone.id)).toBeUndefined();
         expect(await store.endpoints.getById(endpoint.id)).toBeDefined();
         expect(await store.write((tx) => tx.retention.deleteBatch("deliveries", T0 - 1, 10))).toBe(0);
+      });
+    });
+
+    describe("portal sessions", () => {
+      const session = (orgId: string, over: Partial<PortalSessionRow> = {}): PortalSessionRow => {
+        const createdAt = at();
+        return {
+          id: newId("ps", createdAt),
+          orgId,
+          readOnly: false,
+          linkHash: `link-${createdAt}`,
+          linkExpiresAt: createdAt + 600_000,
+          sessionHash: null,
+          expiresAt: createdAt + 3_600_000,
+          returnUrl: null,
+          createdBy: "key_x",
+          createdAt,
+          usedAt: null,
+          revokedAt: null,
+          ...over,
+        };
+      };
+
+      test("a link is used once, however many use it at once; then it is found by its session", async () => {
+        const org = orgRow();
+        const row = session(org.id, { returnUrl: "https://app.example/back", readOnly: true });
+        await store.write(async (tx) => {
+          await tx.orgs.insert(org);
+          await tx.portalSessions.insert(row);
+        });
+        expect(await store.portalSessions.findByLink(row.linkHash)).toStrictEqual(row);
+        const now = row.createdAt + 1;
+        const tries = await Promise.all(Array.from({ length: 6 }, (_, i) => store.write((tx) => tx.portalSessions.useLink(row.linkHash, `session-${i}`, now))));
+        const won = tries.filter((t) => t !== undefined);
+        expect(won).toHaveLength(1);
+        expect(won[0]).toStrictEqual({ ...row, usedAt: now, sessionHash: won[0]!.sessionHash });
+        expect(await store.portalSessions.findBySession(won[0]!.sessionHash!)).toStrictEqual(won[0]!);
+      });
+
+      test("an expired or revoked link is not used; ended sessions are deleted in batches", async () => {
+        const org = orgRow();
+        const expired = session(org.id);
+        const revoked = session(org.id);
+        await store.write(async (tx) => {
+          await tx.orgs.insert(org);
+          await tx.portalSessions.insert(expired);
+          await tx.portalSessions.insert(revoked);
+          await tx.portalSessions.revoke(revoked.id, revoked.createdAt + 1);
+        });
+        expect(await store.write((tx) => tx.portalSessions.useLink(expired.linkHash, "s", expired.linkExpiresAt))).toBeUndefined();
+        expect(await store.write((tx) => tx.portalSessions.useLink(revoked.linkHash, "s", revoked.createdAt + 2))).toBeUndefined();
+        const after = Math.max(expired.expiresAt, revoked.expiresAt) + 1;
+        expect(await store.write((tx) => tx.portalSessions.deleteEnded(after, 1))).toBe(1);
+        expect(await store.write((tx) => tx.portalSessions.deleteEnded(after, 10))).toBe(1);
+        expect(await store.portalSessions.findByLink(expired.linkHash)).toBeUndefined();
+      });
+    });
+
+    describe("delivery counts over time", () => {
+      test("counts an endpoint's deliveries by status in buckets of their creation time", async () => {
+        const { endpoint, event, delivery } = await published();
+        const later = newDelivery(event, endpoint.id);
+        await store.write(async (tx) => {
+          await tx.deliveries.insertMany([later]);
+          await tx.deliveries.recordOutcome(outcome(later.id), at(), "pending");
+        });
+        const from = delivery.createdAt;
+        const buckets = await store.deliveries.countsByBucket(endpoint.id, from, later.createdAt + 1, later.createdAt - from);
+        expect(buckets).toStrictEqual([
+          { start: from, counts: { pending: 1, succeeded: 0, failed: 0, cancelled: 0 } },
+          { start: later.createdAt, counts: { pending: 0, succeeded: 1, failed: 0, cancelled: 0 } },
+        ]);
+        expect(await store.deliveries.countsByBucket("wh_none", from, from + 10, 5)).toStrictEqual([
+          { start: from, counts: { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } },
+          { start: from + 5, counts: { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } },
+        ]);
       });
     });
 

@@ -26,6 +26,36 @@ function configError(env: Record<string, string>, flags: Record<string, string> 
   throw new Error(`expected a ConfigError for ${JSON.stringify({ env, flags })}`);
 }
 
+describe("portal settings", () => {
+  test("frame-ancestors takes 'self', 'none', schemes and origins, space-separated", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self'  https://app.example.com https://*.example.org:8443" }).portalFrameAncestors).toBe(
+      "'self' https://app.example.com https://*.example.org:8443",
+    );
+    expect(loadConfig({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'none'" }).portalFrameAncestors).toBe("'none'");
+  });
+  test("a source that would add a CSP directive, or 'none' with others, stops the start", () => {
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "https://a.example; script-src *" }).message).toStartWith("WEBHOOKD_PORTAL_FRAME_ANCESTORS:");
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "https://a.example,https://b.example" }).message).toContain("not a frame-ancestors source");
+    expect(configError({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'none' 'self'" }).message).toContain("'none' cannot be combined");
+  });
+  test("the theme is auto, light or dark", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_THEME: "dark" }).portalTheme).toBe("dark");
+    expect(configError({ WEBHOOKD_PORTAL_THEME: "blue" }).message).toContain("auto, light or dark");
+  });
+  test("the logo is an image file read at start: its type from its extension, at most 256 KiB", () => {
+    const logo = loadConfig({ WEBHOOKD_PORTAL_LOGO: file("logo.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>") }).portalLogo;
+    expect(logo?.type).toBe("image/svg+xml");
+    expect(new TextDecoder().decode(logo?.bytes)).toBe("<svg xmlns='http://www.w3.org/2000/svg'/>");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: file("logo.gif", "GIF89a") }).message).toContain("expected a .png, .svg, .jpg or .webp file");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: join(dir, "missing.png") }).message).toContain("file not found");
+    expect(configError({ WEBHOOKD_PORTAL_LOGO: file("big.png", "x".repeat(256 * 1024 + 1)) }).message).toContain("at most 262144");
+  });
+  test("the brand colour is #rrggbb", () => {
+    expect(loadConfig({ WEBHOOKD_PORTAL_BRAND_COLOR: "#aa00FF" }).portalBrandColor).toBe("#aa00FF");
+    expect(configError({ WEBHOOKD_PORTAL_BRAND_COLOR: "red;" }).message).toContain("#rrggbb");
+  });
+});
+
 describe("defaults", () => {
   test("an empty environment gives the documented defaults", () => {
     expect(loadConfig({})).toEqual({
@@ -54,6 +84,11 @@ describe("defaults", () => {
       retentionDays: 30,
       retentionCron: "0 * * * *",
       caFile: undefined,
+      portalFrameAncestors: "'self'",
+      portalTitle: "Webhooks",
+      portalTheme: "auto",
+      portalLogo: undefined,
+      portalBrandColor: "#2457c5",
       logLevel: "info",
     });
     expect(DEFAULT_EVENT_TYPES).toHaveLength(11);

@@ -8,7 +8,7 @@ import { getTableConfig as sqliteConfig, type SQLiteTable } from "drizzle-orm/sq
 import { getTableConfig as pgConfig, type PgTable } from "drizzle-orm/pg-core";
 import * as sqlite from "../../src/store/sqlite/schema.ts";
 import * as postgres from "../../src/store/postgres/schema.ts";
-import type { ApiKeyRow, AttemptRow, DeliveryRow, EndpointRow, EventRow, IdempotencyRow, OrgRow } from "../../src/store/port.ts";
+import type { ApiKeyRow, AttemptRow, DeliveryRow, EndpointRow, EventRow, IdempotencyRow, OrgRow, PortalSessionRow } from "../../src/store/port.ts";
 
 /** Both schemas store the port's domain rows, field for field: a drift fails `bun run typecheck`. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -20,9 +20,10 @@ type RowsOf<S extends typeof sqlite | typeof postgres> = [
   Same<S["deliveries"]["$inferSelect"], DeliveryRow>,
   Same<S["attempts"]["$inferSelect"], AttemptRow>,
   Same<S["idempotencyRecords"]["$inferSelect"], IdempotencyRow>,
+  Same<S["portalSessions"]["$inferSelect"], PortalSessionRow>,
 ];
-const sqliteRowsAreDomainRows: RowsOf<typeof sqlite> = [true, true, true, true, true, true, true];
-const postgresRowsAreDomainRows: RowsOf<typeof postgres> = [true, true, true, true, true, true, true];
+const sqliteRowsAreDomainRows: RowsOf<typeof sqlite> = [true, true, true, true, true, true, true, true];
+const postgresRowsAreDomainRows: RowsOf<typeof postgres> = [true, true, true, true, true, true, true, true];
 
 interface Shape {
   columns: string[];

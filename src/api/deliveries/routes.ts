@@ -13,7 +13,7 @@ const ErrorInfo = t.Union([t.Object({ code: t.String({ examples: ["http_status"]
 const NullableDate = t.Union([IsoDate, t.Null()]);
 const DeliveryStatus = t.Union([t.Literal("pending"), t.Literal("succeeded"), t.Literal("failed"), t.Literal("cancelled")]);
 
-const DeliveryLog = t.Object({
+export const DeliveryLog = t.Object({
   id: Id.delivery,
   eventId: Id.event,
   event: EventName,

@@ -3,7 +3,7 @@
  * domain rows (camelCase, times as numbers). Every read goes through one of these, so a field
  * never reaches a service in the driver's shape.
  */
-import type { ApiKeyRow, AttemptRow, DeliveryRow, EndpointRow, EventRow, IdempotencyRow, OrgRow } from "../port.ts";
+import type { ApiKeyRow, AttemptRow, DeliveryRow, EndpointRow, EventRow, IdempotencyRow, OrgRow, PortalSessionRow } from "../port.ts";
 
 // Bun.SQL returns rows as plain objects keyed by column name.
 type Raw = Record<string, any>;
@@ -98,6 +98,23 @@ export function toAttempt(r: Raw): AttemptRow {
     responseHeaders: r.response_headers,
     responseBody: r.response_body,
     createdAt: ms(r.created_at),
+  };
+}
+
+export function toPortalSession(r: Raw): PortalSessionRow {
+  return {
+    id: r.id,
+    orgId: r.org_id,
+    readOnly: r.read_only,
+    linkHash: r.link_hash,
+    linkExpiresAt: ms(r.link_expires_at),
+    sessionHash: r.session_hash,
+    expiresAt: ms(r.expires_at),
+    returnUrl: r.return_url,
+    createdBy: r.created_by,
+    createdAt: ms(r.created_at),
+    usedAt: r.used_at === null ? null : ms(r.used_at),
+    revokedAt: r.revoked_at === null ? null : ms(r.revoked_at),
   };
 }
 

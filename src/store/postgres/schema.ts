@@ -138,3 +138,28 @@ export const idempotencyRecords = pgTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_created").on(t.createdAt)],
 );
+
+export const portalSessions = pgTable(
+  "portal_sessions",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    readOnly: boolean("read_only").notNull(),
+    linkHash: text("link_hash").notNull(),
+    linkExpiresAt: ms("link_expires_at").notNull(),
+    sessionHash: text("session_hash"),
+    expiresAt: ms("expires_at").notNull(),
+    returnUrl: text("return_url"),
+    createdBy: text("created_by").notNull(),
+    createdAt: ms("created_at").notNull(),
+    usedAt: ms("used_at"),
+    revokedAt: ms("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("portal_sessions_link").on(t.linkHash),
+    uniqueIndex("portal_sessions_session").on(t.sessionHash),
+    index("portal_sessions_expires").on(t.expiresAt),
+  ],
+);

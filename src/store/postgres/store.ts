@@ -26,6 +26,7 @@ import { pgDeliveriesReads } from "./repositories/deliveries.ts";
 import { pgEndpointsReads } from "./repositories/endpoints.ts";
 import { pgEventsReads } from "./repositories/events.ts";
 import { pgIdempotencyReads } from "./repositories/idempotency.ts";
+import { pgPortalSessionsReads } from "./repositories/portal-sessions.ts";
 import { pgOrgsReads } from "./repositories/orgs.ts";
 import { createTransactions } from "./transactions.ts";
 
@@ -85,6 +86,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const deliveries = faultMapped(pgDeliveriesReads(sql));
   const attempts = faultMapped(pgAttemptsReads(sql));
   const idempotency = faultMapped(pgIdempotencyReads(sql));
+  const portalSessions = faultMapped(pgPortalSessionsReads(sql));
   const endpointCache = createEndpointCache(endpoints);
 
   const endpointListeners: Array<(orgId: string, endpointId: string) => void> = [];
@@ -194,6 +196,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     deliveries,
     attempts,
     idempotency,
+    portalSessions,
     endpointCache: { liveForOrg: endpointCache.liveForOrg, get: endpointCache.get, peek: endpointCache.peek },
     changes: {
       onEndpointChanged: (l) => void endpointListeners.push(l),

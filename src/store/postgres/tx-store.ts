@@ -9,6 +9,7 @@ import { pgEndpointsRepo } from "./repositories/endpoints.ts";
 import { pgEventsRepo } from "./repositories/events.ts";
 import { pgIdempotencyRepo } from "./repositories/idempotency.ts";
 import { pgOrgsRepo } from "./repositories/orgs.ts";
+import { pgPortalSessionsRepo } from "./repositories/portal-sessions.ts";
 import { pgRetentionRepo } from "./repositories/retention.ts";
 
 export function txStore(tx: SQL, changes: TxChanges): StoreTx {
@@ -20,6 +21,7 @@ export function txStore(tx: SQL, changes: TxChanges): StoreTx {
     deliveries: pgDeliveriesRepo(tx),
     attempts: pgAttemptsRepo(tx),
     idempotency: pgIdempotencyRepo(tx),
+    portalSessions: pgPortalSessionsRepo(tx),
     retention: pgRetentionRepo(tx),
   };
 }

@@ -156,3 +156,35 @@ export const idempotencyRecords = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_created").on(t.createdAt)],
 );
+
+/**
+ * Portal sessions (issue 13). A backend asks for a single-use link; opening it turns the link
+ * into a session cookie. Both secrets are stored only as SHA-256: `link_hash` until the link is
+ * used (the conditional update that sets `used_at` is what makes it single-use across
+ * processes), `session_hash` from then on.
+ */
+export const portalSessions = sqliteTable(
+  "portal_sessions",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    readOnly: integer("read_only", { mode: "boolean" }).notNull(),
+    linkHash: text("link_hash").notNull(),
+    linkExpiresAt: integer("link_expires_at").notNull(),
+    sessionHash: text("session_hash"),
+    expiresAt: integer("expires_at").notNull(),
+    returnUrl: text("return_url"),
+    /** The API key that asked for the link (audit). */
+    createdBy: text("created_by").notNull(),
+    createdAt: integer("created_at").notNull(),
+    usedAt: integer("used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [
+    uniqueIndex("portal_sessions_link").on(t.linkHash),
+    uniqueIndex("portal_sessions_session").on(t.sessionHash),
+    index("portal_sessions_expires").on(t.expiresAt),
+  ],
+);

@@ -15,6 +15,7 @@ import { createEventsRepo } from "./repositories/events.ts";
 import { createDeliveriesRepo } from "./repositories/deliveries.ts";
 import { createAttemptsRepo } from "./repositories/attempts.ts";
 import { createRetentionRepo } from "./repositories/retention.ts";
+import { createPortalSessionsRepo } from "./repositories/portal-sessions.ts";
 import { createChangeNotices } from "./change-notices.ts";
 import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
@@ -42,6 +43,7 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
     deliveries: createDeliveriesRepo(db),
     attempts: createAttemptsRepo(db),
     idempotency: createIdempotencyRepo(db),
+    portalSessions: createPortalSessionsRepo(db),
     retention: createRetentionRepo(sqlite),
   };
   batcher.bind(tx);
@@ -57,6 +59,7 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
     deliveries: reads(tx.deliveries),
     attempts: reads(tx.attempts),
     idempotency: reads(tx.idempotency),
+    portalSessions: reads(tx.portalSessions),
     endpointCache: { liveForOrg: cache.liveForOrg, get: cache.get, peek: cache.peek },
     changes,
     write: batcher.submit,

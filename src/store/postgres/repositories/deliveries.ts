@@ -6,6 +6,7 @@
 import type { SQL } from "bun";
 import { idBound } from "../../../lib/ids.ts";
 import {
+  deliveryStatuses,
   statusesOf,
   type DeliveriesReads,
   type DeliveriesRepo,
@@ -17,6 +18,7 @@ import {
   type DueDelivery,
   type LastAttempt,
   type NewDelivery,
+  type StatusCounts,
 } from "../../port.ts";
 import { ms, toDelivery } from "../rows.ts";
 
@@ -154,6 +156,23 @@ export function pgDeliveriesReads(db: SQL): DeliveriesReads {
         SELECT id FROM deliveries WHERE endpoint_id = ${endpointId} AND status = 'failed' AND id > ${afterId > bound ? afterId : bound}
           AND created_at >= ${since} ORDER BY id LIMIT ${limit}`;
       return rows.map((r: { id: string }) => r.id);
+    },
+
+    // Ids start with their creation time: each bucket is an id range of deliveries_endpoint_status.
+    async countsByBucket(endpointId: string, from: number, to: number, step: number): Promise<Array<{ start: number; counts: StatusCounts }>> {
+      const starts: number[] = [];
+      for (let start = from; start < to; start += step) starts.push(start);
+      const rows = await db`
+        SELECT b.start, d.status, count(d.id)::int AS n
+        FROM unnest(${db.array(starts.map(String), "TEXT")}::bigint[], ${db.array(starts.map((s) => idBound("dlv", s - 1)), "TEXT")}::text[],
+                    ${db.array(starts.map((s) => idBound("dlv", Math.min(s + step, to) - 1)), "TEXT")}::text[]) AS b(start, low, high)
+        LEFT JOIN deliveries d ON d.endpoint_id = ${endpointId} AND d.id > b.low AND d.id < b.high
+        GROUP BY b.start, d.status`;
+      const byStart = new Map(starts.map((s) => [s, Object.fromEntries(deliveryStatuses.map((st) => [st, 0])) as StatusCounts]));
+      for (const r of rows as Array<{ start: string | number; status: DeliveryStatus | null; n: number }>) {
+        if (r.status) byStart.get(Number(r.start))![r.status] = r.n;
+      }
+      return starts.map((start) => ({ start, counts: byStart.get(start)! }));
     },
   };
 }

@@ -6,7 +6,7 @@ import { and, count, desc, eq, lt, type SQL } from "drizzle-orm";
 import { unionAll } from "drizzle-orm/sqlite-core";
 import { idBound } from "../../../lib/ids.ts";
 import type { Db } from "../database.ts";
-import { statusesOf, type DeliveriesRepo, type DeliveryFilter, type DeliveryForAttempt, type DueDelivery } from "../../port.ts";
+import { deliveryStatuses, statusesOf, type DeliveriesRepo, type DeliveryFilter, type DeliveryForAttempt, type DeliveryStatus, type DueDelivery, type StatusCounts } from "../../port.ts";
 import { deliveries } from "../schema.ts";
 
 export function createDeliveriesRepo(db: Db): DeliveriesRepo {
@@ -79,6 +79,9 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
     `SELECT id FROM deliveries WHERE ${failedWhere} ORDER BY id LIMIT ?`,
   );
   const sinceBound = (since: number) => idBound("dlv", since - 1);
+  const countInRangeStmt = sqlite.query<{ n: number }, [string, DeliveryStatus, string, string]>(
+    `SELECT count(*) AS n FROM deliveries WHERE endpoint_id = ? AND status = ? AND id > ? AND id < ?`,
+  );
 
   /**
    * One condition per admitted status: each is a range of deliveries_endpoint_status (or of
@@ -185,6 +188,18 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
     async failedIdsSince(endpointId, since, afterId, limit) {
       const bound = sinceBound(since);
       return failedIdsStmt.all(endpointId, afterId > bound ? afterId : bound, since, limit).map((r) => r.id);
+    },
+    // A delivery id starts with its creation time, so a time range is an id range: each count is
+    // one range of deliveries_endpoint_status, read without a table row, however large the log.
+    async countsByBucket(endpointId, from, to, step) {
+      const buckets: Array<{ start: number; counts: StatusCounts }> = [];
+      for (let start = from; start < to; start += step) {
+        const low = idBound("dlv", start - 1);
+        const high = idBound("dlv", Math.min(start + step, to) - 1);
+        const counts = Object.fromEntries(deliveryStatuses.map((s) => [s, countInRangeStmt.get(endpointId, s, low, high)?.n ?? 0])) as StatusCounts;
+        buckets.push({ start, counts });
+      }
+      return buckets;
     },
   };
 }

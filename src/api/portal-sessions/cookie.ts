@@ -1,0 +1,73 @@
+/**
+ * The portal session cookie on the wire: reading it, setting and clearing it, and the CSRF rule
+ * for requests that authenticate with it. The auth plugin calls `admitCookie` for an /api/ request
+ * that presents no API key.
+ */
+import { ForbiddenError } from "../../lib/errors.ts";
+import { constantTimeEqual } from "../../security/tokens.ts";
+import type { Caller } from "../auth/service.ts";
+import { csrfTokenOf, SESSION_COOKIE, type PortalSessionsService } from "./service.ts";
+
+type Headers = Record<string, string | undefined>;
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+export const CSRF_HEADER = "x-csrf-token";
+
+export function sessionCookie(headers: Headers): string | null {
+  const cookie = headers["cookie"];
+  if (!cookie) return null;
+  for (const part of cookie.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+/** Whether the browser reached us over https: directly never (the server speaks http), through a TLS proxy by its header. */
+export const overHttps = (request: Request, headers: Headers) =>
+  request.url.startsWith("https:") || headers["x-forwarded-proto"]?.split(",")[0]?.trim() === "https";
+
+/**
+ * HttpOnly so script cannot read it; SameSite=Strict so no other site's page or link sends it
+ * (the portal's own pages and iframes on the same site do); Secure whenever the browser came over
+ * https. Path=/ because the portal calls /api/.
+ */
+export function setCookieHeader(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? "; Secure" : ""}`;
+}
+export const clearCookieHeader = (secure: boolean) => setCookieHeader("", 0, secure);
+
+/**
+ * A state-changing request made with the cookie must carry the session's CSRF token (a page on
+ * another origin cannot read it) and, when the browser says where it comes from, come from here.
+ */
+function checkCsrf(request: Request, headers: Headers, sessionToken: string): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const sent = headers[CSRF_HEADER];
+  if (!sent || !constantTimeEqual(sent, csrfTokenOf(sessionToken))) {
+    throw new ForbiddenError("A request made with the portal session cookie must carry the session's X-CSRF-Token header.");
+  }
+  const origin = headers["origin"];
+  const host = headers["x-forwarded-host"] ?? headers["host"];
+  let sameOrigin = origin === undefined;
+  if (origin !== undefined) {
+    try {
+      sameOrigin = new URL(origin).host === host;
+    } catch {}
+  }
+  if (!sameOrigin || headers["sec-fetch-site"] === "cross-site") {
+    throw new ForbiddenError("A request made with the portal session cookie must come from the portal's own origin.");
+  }
+}
+
+/** The caller for a request with no API key: its session cookie's, or null. */
+export function cookieAdmitter(service: PortalSessionsService) {
+  return async function admitCookie(request: Request, headers: Headers): Promise<Caller | null> {
+    const token = sessionCookie(headers);
+    if (!token) return null;
+    const caller = await service.callerFor(token);
+    if (caller) checkCsrf(request, headers, token);
+    return caller;
+  };
+}
+export type CookieAdmitter = ReturnType<typeof cookieAdmitter>;
