@@ -28,6 +28,7 @@ import { pgEventsReads } from "./repositories/events.ts";
 import { pgIdempotencyReads } from "./repositories/idempotency.ts";
 import { pgOrgsReads } from "./repositories/orgs.ts";
 import { createTransactions } from "./transactions.ts";
+import { runExclusive } from "./exclusive.ts";
 
 export interface PostgresStoreOptions {
   /** Connections in the pool: how many writes and reads run at once. */
@@ -47,11 +48,20 @@ export interface PostgresStoreOptions {
   clockSkewMs?: number;
   /** How often the LISTEN connection is checked by a ping through the database: a silent one is replaced within two of these. */
   heartbeatMs?: number;
-  /** This node's name in its notifications (a random one by default). */
+  /** This node's name in its notifications and its delivery leases (a random one by default). */
   node?: string;
+  /**
+   * How long a node's lease on a delivery lasts past its due time (renewed while it holds the
+   * row): a node that dies loses its rows to the others this long after they came due. It must
+   * outlast an attempt (WEBHOOKD_ATTEMPT_TIMEOUT) and recording it, with room for a slow node.
+   */
+  leaseMs?: number;
   logger?: Logger;
   clock?: () => number;
 }
+
+/** 60 s: six times the default attempt timeout (10 s), so a live node renewing every third of it never loses a row it works on. */
+export const DEFAULT_LEASE_MS = 60_000;
 
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
@@ -109,9 +119,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     }
   }
 
+  const leases = { owner: node, leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS };
   const transactions = createTransactions({
     sql,
     node,
+    leases,
     changing: (c) => {
       if (c.kind === "endpoint") endpointCache.invalidate(c.orgId, c.endpointId);
     },
@@ -187,6 +199,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   return {
     backend: "postgres",
+    leases,
+    exclusive: (name, job) => runExclusive(sql, name, job),
     orgs,
     apiKeys,
     endpoints,
