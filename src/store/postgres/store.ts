@@ -51,16 +51,17 @@ export interface PostgresStoreOptions {
   /** This node's name in its notifications and its delivery leases (a random one by default). */
   node?: string;
   /**
-   * How long a node's lease on a delivery lasts past its due time (renewed while it holds the
-   * row): a node that dies loses its rows to the others this long after they came due. It must
-   * outlast an attempt (WEBHOOKD_ATTEMPT_TIMEOUT) and recording it, with room for a slow node.
+   * How long a node's lease on a delivery lasts past its due time or its last renewal, whichever
+   * is later. The engine renews every third of it, so a live node keeps what it holds through a
+   * stall of up to two thirds of it; a node that dies loses its rows to the others at most this
+   * long after they came due.
    */
   leaseMs?: number;
   logger?: Logger;
   clock?: () => number;
 }
 
-/** 60 s: six times the default attempt timeout (10 s), so a live node renewing every third of it never loses a row it works on. */
+/** 60 s: a node's rows are taken over within a minute of its death; a stall of 40 s (six default attempt timeouts) costs it nothing. */
 export const DEFAULT_LEASE_MS = 60_000;
 
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
