@@ -253,6 +253,34 @@ describe.skipIf(!havePostgres)("a cluster of delivery engines on one PostgreSQL"
     }
   });
 
+  test("a node stopped gracefully gives back what it held: another node sends it at once, without waiting for the lease", async () => {
+    const c = await cluster(["node-a", "node-b"]);
+    const engineA = engineOf(c.stores[0]!, "node-a");
+    const engineB = engineOf(c.stores[1]!, "node-b");
+    const path = "/handover";
+    // Node A's attempts take a while: most of what it claimed is still queued when it stops.
+    receiver.respond((req) => (req.path === path && req.headers["user-agent"] === "node-a" ? { status: 200, delayMs: 300 } : { status: 200 }));
+    try {
+      const target = await endpointOn(c.seed, path);
+      await publish(c.seed, target, 12, true);
+      // The leases node A takes lapse no sooner than this.
+      const lapseAt = Date.now() + LEASE_MS;
+      await engineA.start();
+      await eventually(() => arrivals(path).length === 4, 5_000);
+      await engineA.stop(2_000);
+      await engineB.start();
+      await eventually(async () => (await statuses(c.admin, target.endpoint.id)).succeeded === 12, 5_000);
+      const fromB = arrivals(path).filter((r) => r.headers["user-agent"] === "node-b");
+      expect(fromB).toHaveLength(8);
+      expect(Math.max(...fromB.map((r) => r.at))).toBeLessThan(lapseAt);
+      expect([...timesEach(path).values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      receiver.respond(() => ({ status: 200 }));
+      await engineB.stop(1_000);
+      await c.close();
+    }
+  });
+
   test("a retry due within the claim window stays with the node that made the attempt; one due beyond it goes back to the table for any node", async () => {
     const c = await cluster(["node-a", "node-b"]);
     const engines = [engineOf(c.stores[0]!, "node-a"), engineOf(c.stores[1]!, "node-b")];
