@@ -134,7 +134,7 @@ async function openStore(config: Config, logger: Logger, metrics: WebhookdMetric
   if (config.databaseUrl) {
     // Every node must open every other node's sealed secrets: a master key made per data dir cannot.
     if (!config.masterKey) throw new ConfigError("WEBHOOKD_MASTER_KEY must be set (the same on every node) when WEBHOOKD_DATABASE_URL is set");
-    const store = await openPostgresStore(config.databaseUrl, { logger });
+    const store = await openPostgresStore(config.databaseUrl, { logger, leaseMs: config.leaseMs });
     return { store, startMaintenance() {} };
   }
   assertDataDirWritable(config.dataDir);
@@ -240,6 +240,7 @@ export async function buildServices(config: Config, options: AppOptions = {}) {
     sweepIdempotency: idempotency.sweep,
     sweepPortalSessions: portalSessions.sweep,
     resumeCancellations: engine.resumeCancellations,
+    exclusive: store.exclusive,
     clock,
     logger,
     retentionDays: config.retentionDays,

@@ -104,6 +104,11 @@ export const options = {
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
   databaseUrl: option("WEBHOOKD_DATABASE_URL", undefined, "PostgreSQL URL (postgres://user:password@host:5432/database): this node joins the cluster on that database (WEBHOOKD_MASTER_KEY must then be set, the same on every node); unset, the embedded SQLite file in the data dir", databaseUrl),
+  leaseMs: option("WEBHOOKD_LEASE", "60s", "Cluster mode: how long a node holds the deliveries it claimed past their due time; renewed every third of it while the node lives, so a dead node's deliveries are taken over by the others at most this long after they came due (at least 10s)", (raw) => {
+    const ms = parseDuration(raw);
+    if (ms < 10_000) throw new Error(`expected at least 10s, got ${raw}`);
+    return ms;
+  }),
   adminKey: option("WEBHOOKD_ADMIN_KEY", undefined, "Admin API key (sk_admin_ + 32 or more letters and digits). Set, it is the only admin key and a start revokes the stored ones; unset, a start that finds no admin key generates one and prints it once", adminKey),
   masterKey: option("WEBHOOKD_MASTER_KEY", undefined, "32-byte key (64 hex chars or base64) that encrypts signing secrets at rest; default: <data dir>/master.key, made on first start (0600)", masterKey),
   allowHttp: option("WEBHOOKD_ALLOW_HTTP", "false", "Accept http:// endpoint URLs (development)", boolean),

@@ -107,7 +107,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     const nextAttemptAt = decision.kind === "retry" ? finishedAt + decision.delayMs : null;
     deps.metrics.attempts.inc({ outcome: result.error?.code ?? "ok", trigger: "scheduled" });
     try {
-      const { applied, disabled } = await deps.recorder.scheduled(d, endpoint, result, at, decision, nextAttemptAt);
+      const { applied, disabled, handedBack } = await deps.recorder.scheduled(d, endpoint, result, at, decision, nextAttemptAt);
       if (disabled) {
         const why = disabled === "gone" ? "its receiver answered 410 Gone" : "consecutive failed deliveries";
         deps.logger.warn(`endpoint disabled: ${why}`, { endpointId: endpoint.id, orgId: endpoint.orgId, reason: disabled });
@@ -115,7 +115,7 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (!applied) return null;
       if (nextAttemptAt !== null) {
         deps.metrics.retriesScheduled.inc();
-        return { id: d.id, orgId: d.orgId, endpointId: d.endpointId, nextAttemptAt };
+        return handedBack ? null : { id: d.id, orgId: d.orgId, endpointId: d.endpointId, nextAttemptAt };
       }
       deps.metrics.deliveries.inc({ outcome: decision.kind === "succeeded" ? "succeeded" : "failed" });
       return null;

@@ -4,9 +4,14 @@
  * stopper, wired here once; the composition root sees only `offer`, `sendNow`, `stop` and the
  * figures. Endpoint changes heard from the store (this process or another node) drop what is
  * queued for an endpoint that stopped.
+ *
+ * On a store other nodes share (`store.leases`), what is due is found by the claimer instead of
+ * the single-process scheduler: this node sends only rows it holds a lease on, and its outcomes
+ * are fenced by that lease.
  */
 import type { SendNow } from "../lib/send-now.ts";
 import type { DueDelivery, Store } from "../store/port.ts";
+import { createClaimer } from "../scheduler/claimer.ts";
 import { createScheduler } from "../scheduler/scheduler.ts";
 import { createDispatcher, type DispatcherDeps } from "./dispatcher.ts";
 import { createEndpointStopper } from "./endpoint-stop.ts";
@@ -23,8 +28,28 @@ export interface DeliveryEngineDeps
   maxInMemory: number;
 }
 
+/** A node of a cluster claims up to this many times its concurrency: every slot stays busy between claims, and a backlog is shared among the nodes rather than hoarded by one. */
+const CLAIM_AHEAD = 4;
+/** How far ahead a node claims, and keeps its retries rather than give them back: the single-process scheduler's window, or half a lease if that is shorter. */
+const claimWindowMs = (leaseMs: number) => Math.min(30_000, leaseMs / 2);
+
 export function createDeliveryEngine(deps: DeliveryEngineDeps) {
   const { store, clock, logger, metrics } = deps;
+  const leases = store.leases;
+  const claimer =
+    leases &&
+    createClaimer({
+      claimDue: (now, until, limit) => store.write((tx) => tx.deliveries.claimDue(leases.owner, now, until, leases.leaseMs, limit), "relaxed"),
+      renew: (ids, until) => store.write((tx) => tx.deliveries.renewLeases(leases.owner, ids, until), "relaxed"),
+      release: (ids) => store.write((tx) => tx.deliveries.releaseLeases(leases.owner, ids), "relaxed"),
+      onDue: (due) => dispatcher.enqueue(due),
+      onStoreFailed: (error) => logger.error("could not claim, renew or release deliveries; trying again shortly", { error: String(error) }),
+      clock,
+      leaseMs: leases.leaseMs,
+      windowMs: claimWindowMs(leases.leaseMs),
+      maxClaimed: Math.min(deps.maxInMemory, CLAIM_AHEAD * deps.concurrency),
+      maxInMemory: deps.maxInMemory,
+    });
   const stopper = createEndpointStopper({
     deliveries: store.deliveries,
     write: store.write,
@@ -32,7 +57,12 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps) {
     logger,
     onCancelled: (count) => metrics.deliveries.inc({ outcome: "cancelled" }, count),
   });
-  const recorder = createOutcomeRecorder({ write: store.write, disableAfter: deps.disableAfter, stop: stopper });
+  const recorder = createOutcomeRecorder({
+    write: store.write,
+    disableAfter: deps.disableAfter,
+    stop: stopper,
+    lease: leases && claimer ? { ...leases, keepsRetry: claimer.keepsRetry } : undefined,
+  });
   const dispatcher = createDispatcher({
     deliveries: store.deliveries,
     endpointCache: store.endpointCache,
@@ -50,17 +80,19 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps) {
     attemptTimeoutMs: deps.attemptTimeoutMs,
     onSettled: (id, retry) => (retry ? scheduler.offer([retry]) : scheduler.done(id)),
   });
-  const scheduler = createScheduler({
-    pageDue: store.deliveries.pageDue,
-    pageOrgDue: store.deliveries.pageOrgDue,
-    orgNextDue: store.deliveries.orgNextDue,
-    pendingOrgs: store.deliveries.pendingOrgs,
-    onDue: (due) => dispatcher.enqueue(due),
-    onLoadFailed: (error) => logger.error("could not read due deliveries; trying again shortly", { error: String(error) }),
-    evict: (orgId) => dispatcher.evictQueued(orgId),
-    clock,
-    maxInMemory: deps.maxInMemory,
-  });
+  const scheduler =
+    claimer ??
+    createScheduler({
+      pageDue: store.deliveries.pageDue,
+      pageOrgDue: store.deliveries.pageOrgDue,
+      orgNextDue: store.deliveries.orgNextDue,
+      pendingOrgs: store.deliveries.pendingOrgs,
+      onDue: (due) => dispatcher.enqueue(due),
+      onLoadFailed: (error) => logger.error("could not read due deliveries; trying again shortly", { error: String(error) }),
+      evict: (orgId) => dispatcher.evictQueued(orgId),
+      clock,
+      maxInMemory: deps.maxInMemory,
+    });
   store.changes.onEndpointChanged((_orgId, endpointId) => void dispatcher.endpointChanged(endpointId));
 
   metrics.registry.gauge("webhookd_due_queue_depth", "Deliveries due and waiting for a dispatch slot or in flight", () => dispatcher.backlog);
@@ -92,12 +124,15 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps) {
     },
     /**
      * Stops taking work, gives attempts in flight `graceMs` to finish and be recorded; true when
-     * they all did (the rest are due again after restart).
+     * they all did (the rest are due again after restart, or, in a cluster, given back to the
+     * other nodes at once).
      */
     async stop(graceMs: number): Promise<boolean> {
       scheduler.stop();
       await stopper.stop();
-      return dispatcher.drain(graceMs);
+      const drained = await dispatcher.drain(graceMs);
+      await claimer?.releaseHeld();
+      return drained;
     },
   };
 }

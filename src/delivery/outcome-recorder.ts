@@ -4,7 +4,7 @@
  * or answered 410 Gone. Knows nothing of queues or HTTP.
  */
 import { newId } from "../lib/ids.ts";
-import type { AttemptTrigger, DeliveryForAttempt, EndpointRow, StoreTx, StoreWrite } from "../store/port.ts";
+import type { AttemptTrigger, DeliveryForAttempt, EndpointRow, NodeLeases, StoreTx, StoreWrite } from "../store/port.ts";
 import type { EndpointStop } from "./endpoint-stop.ts";
 import type { AttemptResult } from "./http-client.ts";
 import type { RetryDecision } from "./retry-policy.ts";
@@ -14,6 +14,13 @@ export interface OutcomeRecorderDeps {
   /** Exhausted deliveries in a row after which an endpoint is disabled; 0 never disables. */
   disableAfter: number;
   stop: EndpointStop;
+  /**
+   * Cluster mode: this node's leases. A scheduled outcome applies only while the row is still
+   * this node's (a node paused past its lease cannot overwrite the result of the node that took
+   * the row over); a retry keeps the lease when `keepsRetry` says this node keeps it, and is
+   * given back to the table otherwise.
+   */
+  lease?: NodeLeases & { keepsRetry(nextAttemptAt: number): boolean };
 }
 
 export interface ScheduledOutcome {
@@ -21,6 +28,8 @@ export interface ScheduledOutcome {
   applied: boolean;
   /** Why the endpoint was stopped by this outcome, if it was. */
   disabled: "gone" | "too_many_failures" | null;
+  /** The retry went back to the table for whichever node claims it when due: this node no longer holds the row. */
+  handedBack: boolean;
 }
 
 function outcomeFields(r: AttemptResult, at: number) {
@@ -60,9 +69,13 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps) {
     async scheduled(d: DeliveryForAttempt, endpoint: EndpointRow, r: AttemptResult, at: number, decision: RetryDecision, nextAttemptAt: number | null): Promise<ScheduledOutcome> {
       const number = d.attempts + 1;
       const status = decision.kind === "succeeded" ? "succeeded" : decision.kind === "retry" ? "pending" : "failed";
+      const { lease } = deps;
+      // Decided once, outside the op (which may run more than once): the fence and the answer agree.
+      const keepUntil = lease && nextAttemptAt !== null && lease.keepsRetry(nextAttemptAt) ? nextAttemptAt + lease.leaseMs : null;
+      const fence = lease && { owner: lease.owner, keepUntil };
       const outcome = await deps.write(async (tx) => {
         await insertAttempt(tx, d, endpoint, "scheduled", number, r, at);
-        const applied = await tx.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending");
+        const applied = await tx.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending", fence);
         // A test delivery gets one attempt; it never counts against the endpoint.
         if (!applied || d.isTest) return { applied, disabled: null, cancelled: 0 };
         if (decision.kind === "succeeded" || decision.kind === "retry") {
@@ -77,7 +90,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps) {
         return { applied, disabled: null, cancelled: 0 };
       }, "relaxed");
       if (outcome.disabled) deps.stop.committed(endpoint.id, at, outcome.cancelled);
-      return { applied: outcome.applied, disabled: outcome.disabled };
+      return { applied: outcome.applied, disabled: outcome.disabled, handedBack: fence !== undefined && nextAttemptAt !== null && keepUntil === null };
     },
 
     /** An attempt outside the schedule (replay, test): it never touches the retry counters; a success still ends a failed delivery. */

@@ -20,7 +20,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { DueDelivery } from "../store/port.ts";
 import { at, covers, dueParam, justBefore, later, START, through, type DueCursor } from "./due-cursor.ts";
 import { createOrgsInStore } from "./orgs-in-store.ts";
-import { TimerWheel } from "./timer-wheel.ts";
+import { createDueTimer } from "./due-timer.ts";
 
 export interface SchedulerDeps {
   pageDue(afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]>;
@@ -51,8 +51,8 @@ export function createScheduler(deps: SchedulerDeps) {
   const maxInMemory = deps.maxInMemory ?? 50_000;
   const pageSize = deps.pageSize ?? 2_000;
   const idleMs = deps.idleMs ?? 1_000;
-  // 10 ms slots, 512 per level, 2 levels: a ~43 min horizon, far beyond the paging window.
-  const wheel = new TimerWheel<DueDelivery>({ tickMs: 10, wheelSize: 512, levels: 2, startMs: clock() });
+  const timer = createDueTimer({ clock, idleMs, onDue: (due) => deps.onDue(due), load, onLoadFailed: deps.onLoadFailed });
+  const { wheel, arm } = timer;
   /** Id -> org of every delivery in memory, and how many each org holds. */
   const known = new Map<string, string>();
   const heldByOrg = new Map<string, number>();
@@ -60,9 +60,6 @@ export function createScheduler(deps: SchedulerDeps) {
   let cursor: DueCursor = START;
   const orgsInStore = createOrgsInStore();
   let searchedOrgsAt = -Infinity;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let timerAt = Infinity;
-  let running = false;
   /** The loader run in progress: one at a time. */
   let loading: Promise<void> | null = null;
   /**
@@ -148,7 +145,7 @@ export function createScheduler(deps: SchedulerDeps) {
 
   async function loadWindow(now: number): Promise<void> {
     const until = now + windowMs;
-    while (running && known.size < maxInMemory && !(cursor.due >= until)) {
+    while (timer.running && known.size < maxInMemory && !(cursor.due >= until)) {
       const limit = Math.min(pageSize, maxInMemory - known.size);
       const page = await deps.pageDue(dueParam(cursor), cursor.id, until, limit);
       const fresh: DueDelivery[] = [];
@@ -163,7 +160,7 @@ export function createScheduler(deps: SchedulerDeps) {
       }
     }
     // Held at the cap before `until`: other orgs' rows may wait behind the rows ahead of the cursor.
-    if (running && now >= searchedOrgsAt + idleMs) {
+    if (timer.running && now >= searchedOrgsAt + idleMs) {
       searchedOrgsAt = now;
       await loadOtherOrgs(now, until);
     }
@@ -210,31 +207,9 @@ export function createScheduler(deps: SchedulerDeps) {
     if (fresh.length) deps.onDue(fresh);
   }
 
-  function tick(): void {
-    timer = null;
-    timerAt = Infinity;
-    if (!running) return;
-    const now = clock();
-    const fired = wheel.advance(now);
-    if (fired.length) deps.onDue(fired.map((e) => e.value));
-    void load(now)
-      .catch((error) => deps.onLoadFailed?.(error))
-      .finally(() => arm(clock()));
-  }
-
-  function arm(now: number): void {
-    if (!running) return;
-    const wake = wheel.nextWakeMs(now);
-    const delay = Math.max(0, Math.min(wake ?? idleMs, idleMs));
-    if (timer && timerAt <= now + delay) return;
-    if (timer) clearTimeout(timer);
-    timerAt = now + delay;
-    timer = setTimeout(tick, delay);
-  }
-
   return {
     async start(): Promise<void> {
-      running = true;
+      timer.start();
       for (const { orgId, nextDue } of await deps.pendingOrgs()) orgsInStore.found(orgId, nextDue);
       const now = clock();
       await load(now);
@@ -247,7 +222,7 @@ export function createScheduler(deps: SchedulerDeps) {
      * its share; the rest stay in the store for the loader to find.
      */
     offer(due: DueDelivery[]): void {
-      if (!running) return;
+      if (!timer.running) return;
       const now = clock();
       const immediate: DueDelivery[] = [];
       for (const d of due) {
@@ -267,7 +242,7 @@ export function createScheduler(deps: SchedulerDeps) {
     /** The dispatcher is finished with this delivery (recorded, skipped or gone). */
     done(id: string): void {
       forget(id);
-      if (running && known.size < maxInMemory / 2 && !timer) arm(clock());
+      if (timer.running && known.size < maxInMemory / 2 && !timer.armed) arm(clock());
     },
 
     get inMemory(): number {
@@ -278,10 +253,7 @@ export function createScheduler(deps: SchedulerDeps) {
     },
 
     stop(): void {
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      wheel.stop();
+      timer.stop();
     },
   };
 }

@@ -3,14 +3,17 @@
  * than the retention window (deleted endpoints' logs included), expired idempotency records and
  * ended portal sessions,
  * in small batches, each one write of the group commit, so other writes never wait long behind it.
+ * In a cluster every node has the schedule and one of them sweeps (`exclusive`); the others skip.
  */
 import { Cron } from "croner";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
-import { retentionTables, type StoreWrite } from "../store/port.ts";
+import { retentionTables, type Store, type StoreWrite } from "../store/port.ts";
 
 export interface SweeperDeps {
   write: StoreWrite;
+  /** Runs the sweep unless another node is running it (the store's `exclusive`); without it the sweep always runs. */
+  exclusive?: Store["exclusive"];
   sweepIdempotency: (now: number) => Promise<number>;
   /** Deletes portal sessions that have ended. */
   sweepPortalSessions?: (now: number) => Promise<number>;
@@ -27,7 +30,12 @@ export function createSweeper(deps: SweeperDeps) {
   const batchSize = deps.batchSize ?? 500;
   let job: Cron | null = null;
 
-  async function runOnce(): Promise<Record<string, number>> {
+  /** Deletes what the retention window has passed; null when another node is sweeping now. */
+  function runOnce(): Promise<Record<string, number> | null> {
+    return deps.exclusive ? deps.exclusive("retention sweep", sweep) : sweep();
+  }
+
+  async function sweep(): Promise<Record<string, number>> {
     await deps.resumeCancellations();
     const now = deps.clock();
     const cutoff = now - deps.retentionDays * 86_400_000;

@@ -24,6 +24,16 @@
  * PostgreSQL it does not). Repository methods do not depend on `this`: callers pass them around
  * as plain functions. Endpoint `update`s set `updatedAt` (a node catching up on changes it
  * missed finds them by it).
+ *
+ * Delivery leases (cluster mode): a node works only on the pending rows it holds a lease on
+ * (`leaseOwner` until `leaseExpiresAt`). `claimDue` takes free or expired leases (concurrent claims
+ * never return one row twice), `renewLeases` extends them, `releaseLeases` gives them back, and an
+ * outcome recorded with a `LeaseFence` applies only while the row is still the owner's: a node
+ * paused past its lease cannot overwrite what the node that took the row over recorded. A store
+ * shared by several processes says so with `leases` (PostgreSQL): the rows `insertMany` writes
+ * are then leased to this node (it sends them at once), and the engine claims due rows instead of
+ * reading the due index alone. SQLite is one process: `leases` is null and its engine never
+ * claims, but its lease methods are real (the same contract, held by its single writer).
  */
 
 export const deliveryStatuses = ["pending", "succeeded", "failed", "cancelled"] as const;
@@ -116,6 +126,23 @@ export interface DeliveryRow {
   lastErrorMessage: string | null;
   createdAt: number;
   updatedAt: number;
+  /** The node working on the row (cluster mode); null when none is. */
+  leaseOwner: string | null;
+  /** When the lease lapses and any node may claim the row. */
+  leaseExpiresAt: number | null;
+}
+
+/** An outcome's condition in cluster mode: the row must still be `owner`'s, and keeps its lease until `keepUntil` (null: released). */
+export interface LeaseFence {
+  owner: string;
+  /** A retry the node keeps in its own wheel stays its own until then; null gives the row back to the table. */
+  keepUntil: number | null;
+}
+
+/** A store shared by several nodes: who this one is, and how long its leases last past a row's due time. */
+export interface NodeLeases {
+  owner: string;
+  leaseMs: number;
 }
 
 export interface NewDelivery {
@@ -332,9 +359,23 @@ export interface DeliveriesReads {
   countsByBucket(endpointId: string, from: number, to: number, step: number): Promise<Array<{ start: number; counts: StatusCounts }>>;
 }
 export interface DeliveriesRepo extends DeliveriesReads {
+  /** Pending rows; on a store with `leases`, leased to this node until their due time plus the lease. */
   insertMany(rows: NewDelivery[]): Promise<void>;
-  /** Applies an attempt's outcome unless the row left `expectStatus` meanwhile (e.g. cancelled). */
-  recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus): Promise<boolean>;
+  /**
+   * Leases to `owner` up to `limit` pending rows due by `until` whose lease is free (none, or
+   * lapsed before `now`), in due order, each until its due time (or `now`, if later) plus
+   * `leaseMs`. Claims running at once on any node never return the same row.
+   */
+  claimDue(owner: string, now: number, until: number, leaseMs: number, limit: number): Promise<DueDelivery[]>;
+  /** Extends `owner`'s leases on these pending rows to at least `until`; returns the ids it still holds. */
+  renewLeases(owner: string, ids: string[], until: number): Promise<string[]>;
+  /** Gives `owner`'s leases on these rows back: any node may claim them when due. */
+  releaseLeases(owner: string, ids: string[]): Promise<void>;
+  /**
+   * Applies an attempt's outcome unless the row left `expectStatus` meanwhile (e.g. cancelled)
+   * or, with a `fence`, is no longer the fence owner's (another node took it over).
+   */
+  recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus, fence?: LeaseFence): Promise<boolean>;
   /** The attempt's outcome as the latest, leaving status, attempts and due time (a failed replay). */
   recordLastAttempt(o: LastAttempt, now: number): Promise<void>;
   /** Cancels up to `limit` of the endpoint's pending deliveries with ids below `beforeId`; returns how many. */
@@ -424,6 +465,8 @@ export interface StoreChanges {
 
 export interface Store {
   readonly backend: "sqlite" | "postgres";
+  /** Set when other nodes work the same deliveries (see "Delivery leases" above); null on a store one process owns. */
+  readonly leases: NodeLeases | null;
   orgs: OrgsReads;
   apiKeys: ApiKeysReads;
   endpoints: EndpointsReads;
@@ -437,6 +480,12 @@ export interface Store {
   write: StoreWrite;
   /** Resolves when the database takes writes now; rejects (503) when it does not. */
   checkWritable(): Promise<void>;
+  /**
+   * Runs `job` unless a job of the same `name` runs now on another node (then resolves null at
+   * once, without running it): cluster-wide jobs such as the retention sweep run once. On a store
+   * one process owns it simply runs.
+   */
+  exclusive<T>(name: string, job: () => Promise<T>): Promise<T | null>;
   /** Waits until every write submitted so far is answered (SQLite: commits what is queued first). */
   flush(): Promise<void>;
   close(): Promise<void>;

@@ -501,6 +501,9 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           lastErrorMessage: null,
           createdAt: d.createdAt,
           updatedAt: d.createdAt,
+          // A store shared by nodes leases what it writes to its own node, until due plus the lease.
+          leaseOwner: store.leases?.owner ?? null,
+          leaseExpiresAt: store.leases ? d.dueAt + store.leases.leaseMs : null,
         }));
         expect(await store.deliveries.get(endpoints[1]!.id, rows[1]!.id)).toStrictEqual(expected[1]);
         expect(await store.deliveries.get(endpoints[0]!.id, rows[1]!.id)).toBeUndefined();
@@ -537,6 +540,96 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await store.write((tx) => tx.deliveries.recordLastAttempt(replay, replay.lastAttemptAt));
         row = (await store.deliveries.get(endpoint.id, delivery.id))!;
         expect(row).toMatchObject({ status: "succeeded", attempts: 2, nextAttemptAt: null, lastStatusCode: 502, lastDurationMs: 7, updatedAt: replay.lastAttemptAt });
+      });
+
+      describe("leases", () => {
+        /** Far past every other test's times: the rows' own due times decide what is due. */
+        const T1 = T0 + 1e9;
+        const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
+        const claim = (owner: string, now: number, until: number, limit: number) =>
+          store.write((tx) => tx.deliveries.claimDue(owner, now, until, 1_000, limit), "relaxed");
+
+        /** `dues` rows of one endpoint, due at T1 + each, as free of leases as a table no node holds. */
+        async function freeRows(dues: number[]) {
+          const { org, endpoint, event } = await published({ dueAt: T1 + 1e6 });
+          const rows = dues.map((dt) => newDelivery(event, endpoint.id, { dueAt: T1 + dt }));
+          await store.write((tx) => tx.deliveries.insertMany(rows));
+          const get = async (i: number) => (await store.deliveries.get(endpoint.id, rows[i]!.id))!;
+          if (store.leases) {
+            // The writer's lease: no other node claims the rows until it lapses.
+            expect(await get(0)).toMatchObject({ leaseOwner: store.leases.owner, leaseExpiresAt: rows[0]!.dueAt + store.leases.leaseMs });
+            expect(await claim("node-z", T1 + 1_000, T1 + 1e5, 100)).toEqual([]);
+            await store.write((tx) => tx.deliveries.releaseLeases(store.leases!.owner, ids(rows)));
+          }
+          expect(await get(0)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+          return { org, endpoint, rows, get };
+        }
+
+        test("claimDue takes pending rows due by `until` whose lease is free or lapsed, in due order, each until max(due, now) + leaseMs", async () => {
+          const { org, endpoint, rows, get } = await freeRows([30, 10, 20, 500]);
+          expect(await claim("node-a", T1 + 15, T1 + 25, 1)).toStrictEqual([{ id: rows[1]!.id, orgId: org.id, endpointId: endpoint.id, nextAttemptAt: T1 + 10 }]);
+          expect(await get(1)).toMatchObject({ leaseOwner: "node-a", leaseExpiresAt: T1 + 15 + 1_000 });
+          // node-a's live lease is passed over; a row not yet due is leased from its due time.
+          expect(ids(await claim("node-b", T1 + 15, T1 + 25, 10))).toEqual([rows[2]!.id]);
+          expect(await get(2)).toMatchObject({ leaseOwner: "node-b", leaseExpiresAt: T1 + 20 + 1_000 });
+          expect(await claim("node-b", T1 + 15, T1 + 25, 10)).toEqual([]);
+          // node-a's lease lapsed: node-b takes the row over, with rows[0] now due by `until`.
+          expect(ids(await claim("node-b", T1 + 1_016, T1 + 40, 10))).toEqual([rows[1]!.id, rows[0]!.id]);
+          expect(await get(1)).toMatchObject({ leaseOwner: "node-b", leaseExpiresAt: T1 + 1_016 + 1_000 });
+          // Only pending rows are claimed: rows[3] is due but finished, the others' leases still live.
+          await store.write((tx) => tx.deliveries.recordOutcome(outcome(rows[3]!.id), T1, "pending"));
+          expect(await claim("node-c", T1 + 1_017, T1 + 1e5, 10)).toEqual([]);
+        });
+
+        test("renewLeases extends only the owner's pending rows, never shortening; releaseLeases frees only the owner's", async () => {
+          const { rows, get } = await freeRows([10, 20, 30]);
+          await claim("node-a", T1, T1 + 20, 10);
+          await claim("node-b", T1, T1 + 30, 10);
+          const renewed = await store.write((tx) => tx.deliveries.renewLeases("node-a", ids(rows), T1 + 1_015));
+          expect(renewed.sort()).toEqual(ids(rows.slice(0, 2)).sort());
+          expect(await get(0)).toMatchObject({ leaseOwner: "node-a", leaseExpiresAt: T1 + 1_015 });
+          expect(await get(1)).toMatchObject({ leaseOwner: "node-a", leaseExpiresAt: T1 + 1_020 });
+          expect(await get(2)).toMatchObject({ leaseOwner: "node-b", leaseExpiresAt: T1 + 1_030 });
+          expect(await store.write((tx) => tx.deliveries.renewLeases("node-a", [], T1))).toEqual([]);
+          await store.write((tx) => tx.deliveries.releaseLeases("node-a", ids(rows)));
+          expect(await get(0)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+          expect(await get(2)).toMatchObject({ leaseOwner: "node-b" });
+          expect(await store.write((tx) => tx.deliveries.renewLeases("node-a", ids(rows), T1 + 5_000))).toEqual([]);
+          // A finished row is nobody's to renew.
+          await store.write((tx) => tx.deliveries.recordOutcome(outcome(rows[2]!.id), T1, "pending"));
+          expect(await store.write((tx) => tx.deliveries.renewLeases("node-b", ids(rows), T1 + 5_000))).toEqual([]);
+        });
+
+        test("a fenced outcome applies only while the row is the owner's: kept until keepUntil, or released; a late owner is refused", async () => {
+          const { rows, get } = await freeRows([10, 20]);
+          await claim("node-a", T1 + 10, T1 + 20, 10);
+          // node-a paused past its lease: node-b takes both rows over.
+          expect(ids(await claim("node-b", T1 + 2_000, T1 + 2_000, 10))).toEqual(ids(rows));
+          const retry = (id: string, nextAttemptAt: number) => outcome(id, { status: "pending", attempts: 1, nextAttemptAt, lastStatusCode: 500 });
+          const record = (o: DeliveryOutcome, owner: string, keepUntil: number | null) =>
+            store.write((tx) => tx.deliveries.recordOutcome(o, T1 + 2_100, "pending", { owner, keepUntil }));
+          expect(await record(retry(rows[0]!.id, T1 + 2_500), "node-b", T1 + 3_500)).toBe(true);
+          expect(await get(0)).toMatchObject({ status: "pending", attempts: 1, nextAttemptAt: T1 + 2_500, leaseOwner: "node-b", leaseExpiresAt: T1 + 3_500 });
+          expect(await record(retry(rows[1]!.id, T1 + 90_000), "node-b", null)).toBe(true);
+          expect(await get(1)).toMatchObject({ status: "pending", nextAttemptAt: T1 + 90_000, leaseOwner: null, leaseExpiresAt: null });
+          // node-a wakes up: whatever it answers is refused, held by another or released, and no status goes backwards.
+          expect(await record(outcome(rows[0]!.id, { status: "failed", attempts: 9 }), "node-a", null)).toBe(false);
+          expect(await record(outcome(rows[1]!.id), "node-a", null)).toBe(false);
+          expect(await get(0)).toMatchObject({ status: "pending", attempts: 1, leaseOwner: "node-b" });
+          expect(await get(1)).toMatchObject({ status: "pending", attempts: 1, leaseOwner: null });
+          // The owner's final outcome ends its lease; an unfenced one (a replay) applies whoever holds the row.
+          expect(await record(outcome(rows[0]!.id, { attempts: 2 }), "node-b", null)).toBe(true);
+          expect(await get(0)).toMatchObject({ status: "succeeded", attempts: 2, leaseOwner: null, leaseExpiresAt: null });
+          expect(await store.write((tx) => tx.deliveries.recordOutcome(outcome(rows[1]!.id), T1, "pending"))).toBe(true);
+        });
+
+        test("claims running at once never return one row twice", async () => {
+          const { rows } = await freeRows(Array.from({ length: 40 }, (_, i) => i));
+          const claims = await Promise.all(Array.from({ length: 6 }, (_, n) => claim(`node-${n}`, T1 + 100, T1 + 100, 10)));
+          const rest = await claim("node-x", T1 + 100, T1 + 100, 100);
+          const got = [...claims.flat(), ...rest].map((r) => r.id);
+          expect(got.sort()).toEqual(ids(rows).sort());
+        });
       });
 
       test("cancelPendingBatch cancels up to `limit` pending rows below the id bound; stoppedWithPending finds what is left", async () => {
@@ -806,10 +899,14 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
     describe("delivery counts over time", () => {
       test("counts an endpoint's deliveries by status in buckets of their creation time", async () => {
-        const { endpoint, event, delivery } = await published();
-        const later = newDelivery(event, endpoint.id);
+        // Ids carry their creation time only when made after every id before them (they are
+        // monotonic), as they always are when made at "now": so times ahead of the clock here.
+        const base = Date.now() + 60_000;
+        const { endpoint, event } = await published();
+        const delivery = newDelivery(event, endpoint.id, { id: newId("dlv", base), createdAt: base, dueAt: base });
+        const later = newDelivery(event, endpoint.id, { id: newId("dlv", base + 1_000), createdAt: base + 1_000, dueAt: base + 1_000 });
         await store.write(async (tx) => {
-          await tx.deliveries.insertMany([later]);
+          await tx.deliveries.insertMany([delivery, later]);
           await tx.deliveries.recordOutcome(outcome(later.id), at(), "pending");
         });
         const from = delivery.createdAt;
@@ -822,6 +919,16 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           { start: from, counts: { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } },
           { start: from + 5, counts: { pending: 0, succeeded: 0, failed: 0, cancelled: 0 } },
         ]);
+      });
+    });
+
+    describe("exclusive", () => {
+      test("runs the job and answers its value; the job's error passes through", async () => {
+        expect(await store.exclusive("contract-job", async () => 42)).toBe(42);
+        const error = await store.exclusive("contract-job", async () => Promise.reject(new Error("job failed"))).catch((e: Error) => e);
+        expect((error as Error).message).toBe("job failed");
+        // The failed run left nothing held.
+        expect(await store.exclusive("contract-job", async () => "again")).toBe("again");
       });
     });
 

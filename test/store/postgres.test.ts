@@ -213,6 +213,33 @@ describe.skipIf(!havePostgres)("PostgreSQL store", () => {
       expect((await b.endpoints.list(org.id)).length).toBe(7);
     });
 
+    test("exclusive: while one node runs a job the other's run of it is skipped at once (null); other jobs still run; once done, it runs anywhere", async () => {
+      let finish!: () => void;
+      const running = a.exclusive("sweep", () => new Promise<string>((resolve) => (finish = () => resolve("a ran"))));
+      await Bun.sleep(50);
+      expect(await b.exclusive("sweep", async () => "b ran")).toBeNull();
+      expect(await a.exclusive("sweep", async () => "a again")).toBeNull();
+      expect(await b.exclusive("another job", async () => "b ran another")).toBe("b ran another");
+      finish();
+      expect(await running).toBe("a ran");
+      expect(await b.exclusive("sweep", async () => "b ran")).toBe("b ran");
+    });
+
+    test("exclusive: a node whose connection is lost mid-job frees the job for the others", async () => {
+      const admin = new SQL(url, { max: 1 });
+      try {
+        const running = a.exclusive("lost", () => Bun.sleep(400).then(() => "a done"));
+        await Bun.sleep(50);
+        expect(await b.exclusive("lost", async () => "b ran")).toBeNull();
+        await admin`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted`;
+        await untilResolves(async () => expect(await b.exclusive("lost", async () => "b ran")).toBe("b ran"));
+        // The job itself ran on through the pool; only its lock was lost.
+        expect(await running).toBe("a done");
+      } finally {
+        await admin.close();
+      }
+    });
+
     test("a LISTEN connection killed: the node reconnects, and changes made meanwhile still reach it", async () => {
       const { org, endpoint } = await orgWithEndpoint();
       await b.endpointCache.get(endpoint.id);

@@ -63,6 +63,7 @@ describe("defaults", () => {
       host: "0.0.0.0",
       dataDir: "./data",
       databaseUrl: undefined,
+      leaseMs: 60_000,
       adminKey: undefined,
       masterKey: undefined,
       allowHttp: false,
@@ -220,6 +221,7 @@ describe("bad values stop the start, naming the variable", () => {
     ["WEBHOOKD_RETENTION_CRON", "61 * * * *"],
     ["WEBHOOKD_DATABASE_URL", "mysql://db/webhookd"],
     ["WEBHOOKD_DATABASE_URL", "not a url"],
+    ["WEBHOOKD_LEASE", "5s"],
   ])("%s=%p", (variable, value) => {
     const err = configError({ [variable]: value });
     expect(err.message).toStartWith(`${variable}:`);

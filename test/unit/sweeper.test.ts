@@ -61,10 +61,31 @@ describe("sweeper", () => {
     const clock = manualClock(T0);
     const { tx, rows } = fakeRetention({ attempts: [T0 - 2 * DAY - 1, T0 - 2 * DAY + 1], deliveries: [], events: [], endpoints: [] });
     const sweeper = createSweeper({ write: (async (op) => op(tx)) as StoreWrite, sweepIdempotency: async () => 0, resumeCancellations: async () => {}, clock, logger: silentLogger, retentionDays: 2, cron: "0 * * * *" });
-    expect((await sweeper.runOnce()).attempts).toBe(1);
+    expect((await sweeper.runOnce())!.attempts).toBe(1);
     expect(rows.attempts).toEqual([T0 - 2 * DAY + 1]);
     clock.advance(2);
-    expect((await sweeper.runOnce()).attempts).toBe(1);
+    expect((await sweeper.runOnce())!.attempts).toBe(1);
     expect(rows.attempts).toEqual([]);
+  });
+
+  test("with `exclusive`, the sweep runs through it: skipped (null, nothing deleted) while another node sweeps", async () => {
+    const { tx, rows } = fakeRetention({ attempts: [T0 - 3 * DAY], deliveries: [], events: [], endpoints: [] });
+    const names: string[] = [];
+    let otherNodeSweeping = true;
+    const sweeper = createSweeper({
+      write: (async (op) => op(tx)) as StoreWrite,
+      exclusive: async (name, job) => (names.push(name), otherNodeSweeping ? null : job()),
+      sweepIdempotency: async () => 0,
+      resumeCancellations: async () => {},
+      clock: manualClock(T0),
+      logger: silentLogger,
+      retentionDays: 2,
+      cron: "0 * * * *",
+    });
+    expect(await sweeper.runOnce()).toBeNull();
+    expect(rows.attempts).toHaveLength(1);
+    otherNodeSweeping = false;
+    expect((await sweeper.runOnce())!.attempts).toBe(1);
+    expect(names).toEqual(["retention sweep", "retention sweep"]);
   });
 });

@@ -80,6 +80,8 @@ export function toDelivery(r: Raw): DeliveryRow {
     lastErrorMessage: r.last_error_message,
     createdAt: ms(r.created_at),
     updatedAt: ms(r.updated_at),
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: msOrNull(r.lease_expires_at),
   };
 }
 

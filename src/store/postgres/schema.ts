@@ -90,10 +90,13 @@ export const deliveries = pgTable(
     lastErrorMessage: text("last_error_message"),
     createdAt: ms("created_at").notNull(),
     updatedAt: ms("updated_at").notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: ms("lease_expires_at"),
   },
   (t) => [
+    // The claim's index: pending rows in due order, the lease's expiry filtered in the index.
     index("deliveries_due")
-      .on(t.nextAttemptAt)
+      .on(t.nextAttemptAt, t.leaseExpiresAt)
       .where(sql`status = 'pending'`),
     index("deliveries_org_due")
       .on(t.orgId, t.nextAttemptAt, t.id)

@@ -29,6 +29,7 @@ import { pgIdempotencyReads } from "./repositories/idempotency.ts";
 import { pgPortalSessionsReads } from "./repositories/portal-sessions.ts";
 import { pgOrgsReads } from "./repositories/orgs.ts";
 import { createTransactions } from "./transactions.ts";
+import { runExclusive } from "./exclusive.ts";
 
 export interface PostgresStoreOptions {
   /** Connections in the pool: how many writes and reads run at once. */
@@ -48,11 +49,21 @@ export interface PostgresStoreOptions {
   clockSkewMs?: number;
   /** How often the LISTEN connection is checked by a ping through the database: a silent one is replaced within two of these. */
   heartbeatMs?: number;
-  /** This node's name in its notifications (a random one by default). */
+  /** This node's name in its notifications and its delivery leases (a random one by default). */
   node?: string;
+  /**
+   * How long a node's lease on a delivery lasts past its due time or its last renewal, whichever
+   * is later. The engine renews every third of it, so a live node keeps what it holds through a
+   * stall of up to two thirds of it; a node that dies loses its rows to the others at most this
+   * long after they came due.
+   */
+  leaseMs?: number;
   logger?: Logger;
   clock?: () => number;
 }
+
+/** 60 s: a node's rows are taken over within a minute of its death; a stall of 40 s (six default attempt timeouts) costs it nothing. */
+export const DEFAULT_LEASE_MS = 60_000;
 
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
@@ -111,9 +122,11 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     }
   }
 
+  const leases = { owner: node, leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS };
   const transactions = createTransactions({
     sql,
     node,
+    leases,
     changing: (c) => {
       if (c.kind === "endpoint") endpointCache.invalidate(c.orgId, c.endpointId);
     },
@@ -189,6 +202,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
 
   return {
     backend: "postgres",
+    leases,
+    exclusive: (name, job) => runExclusive(sql, name, job),
     orgs,
     apiKeys,
     endpoints,

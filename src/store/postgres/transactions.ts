@@ -6,7 +6,7 @@
  * crash of the server only means a resend).
  */
 import type { SQL } from "bun";
-import type { Durability, StoreTx } from "../port.ts";
+import type { Durability, NodeLeases, StoreTx } from "../port.ts";
 import type { Change } from "./changes.ts";
 import { ServiceUnavailableError } from "../../lib/errors.ts";
 import { isRetryable, storageFault, unstorableText } from "./errors.ts";
@@ -20,6 +20,8 @@ export interface TransactionsDeps {
   sql: SQL;
   /** This node's name in its notifications. */
   node: string;
+  /** This node's delivery leases (its name is the same). */
+  leases: NodeLeases;
   /** Inside the transaction, as each change is written: drops cached copies at once. */
   changing(change: Change): void;
   /** After the commit: drops cached copies again (a read may have cached the old row meanwhile) and tells the listeners. */
@@ -39,7 +41,7 @@ export function createTransactions(deps: TransactionsDeps) {
       try {
         result = await deps.sql.begin(async (tx) => {
           if (durability === "relaxed") await tx`SET LOCAL synchronous_commit = off`;
-          const value = await op(txStore(tx, { record: (c) => (changes.push(c), deps.changing(c)) }));
+          const value = await op(txStore(tx, { record: (c) => (changes.push(c), deps.changing(c)) }, deps.leases));
           if (changes.length > 0) await sendChanges(tx, deps.node, changes);
           committing = true;
           // Wrapped: begin() would also await an array of queries the op returned.

@@ -1,6 +1,6 @@
 /** The repositories an op sees inside `write`, bound to its transaction. */
 import type { SQL } from "bun";
-import type { StoreTx } from "../port.ts";
+import type { NodeLeases, StoreTx } from "../port.ts";
 import type { TxChanges } from "./changes.ts";
 import { pgApiKeysRepo } from "./repositories/api-keys.ts";
 import { pgAttemptsRepo } from "./repositories/attempts.ts";
@@ -12,13 +12,13 @@ import { pgOrgsRepo } from "./repositories/orgs.ts";
 import { pgPortalSessionsRepo } from "./repositories/portal-sessions.ts";
 import { pgRetentionRepo } from "./repositories/retention.ts";
 
-export function txStore(tx: SQL, changes: TxChanges): StoreTx {
+export function txStore(tx: SQL, changes: TxChanges, leases: NodeLeases): StoreTx {
   return {
     orgs: pgOrgsRepo(tx),
     apiKeys: pgApiKeysRepo(tx, changes),
     endpoints: pgEndpointsRepo(tx, changes),
     events: pgEventsRepo(tx),
-    deliveries: pgDeliveriesRepo(tx),
+    deliveries: pgDeliveriesRepo(tx, leases),
     attempts: pgAttemptsRepo(tx),
     idempotency: pgIdempotencyRepo(tx),
     portalSessions: pgPortalSessionsRepo(tx),

@@ -82,7 +82,8 @@ export const events = sqliteTable(
 /**
  * One event for one endpoint. The truth the scheduler works from: a `pending` row with
  * `next_attempt_at` is due then; rows in flight when the process dies stay `pending` and are
- * due again at start (at-least-once).
+ * due again at start (at-least-once). In a cluster a node holds the rows it works on by a lease
+ * (`lease_owner` until `lease_expires_at`); one process on SQLite leaves them null.
  */
 export const deliveries = sqliteTable(
   "deliveries",
@@ -102,10 +103,14 @@ export const deliveries = sqliteTable(
     lastErrorMessage: text("last_error_message"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseExpiresAt: integer("lease_expires_at"),
   },
   (t) => [
+    // Pending rows in due order; the lease's expiry beside it lets a claim pass over rows another
+    // node holds without reading them.
     index("deliveries_due")
-      .on(t.nextAttemptAt)
+      .on(t.nextAttemptAt, t.leaseExpiresAt)
       .where(sql`status = 'pending'`),
     // Each org's pending rows in due order: the scheduler finds the orgs with pending rows by
     // skipping from one org to the next, and pages one org's due rows without reading another's.

@@ -52,6 +52,9 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
   const reads = <R extends object>(repo: R): R => faultsAsUnavailable(repo);
   return {
     backend: "sqlite",
+    // One process owns the file: nothing to claim from anyone, and every job runs once already.
+    leases: null,
+    exclusive: (_name, job) => job(),
     orgs: reads(tx.orgs),
     apiKeys: reads(tx.apiKeys),
     endpoints: reads(tx.endpoints),

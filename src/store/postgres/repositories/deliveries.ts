@@ -1,7 +1,8 @@
 /**
  * Delivery rows: the scheduler's truth. The same queries as the SQLite adapter's, in PostgreSQL's
  * words; new rows go in as one array parameter per column (`unnest`), about twice as fast as a
- * multi-row VALUES.
+ * multi-row VALUES, leased to the node that writes them. Claims lock what they take with SKIP
+ * LOCKED, so nodes claiming at once pass over each other's rows instead of waiting on them.
  */
 import type { SQL } from "bun";
 import { idBound } from "../../../lib/ids.ts";
@@ -17,7 +18,9 @@ import {
   type DeliveryStatus,
   type DueDelivery,
   type LastAttempt,
+  type LeaseFence,
   type NewDelivery,
+  type NodeLeases,
   type StatusCounts,
 } from "../../port.ts";
 import { ms, toDelivery } from "../rows.ts";
@@ -28,6 +31,7 @@ const toDue = (r: Record<string, any>): DueDelivery => ({
   endpointId: r.endpoint_id,
   nextAttemptAt: ms(r.next_attempt_at),
 });
+const byDue = (a: DueDelivery, b: DueDelivery) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Ids start with their creation time: the bound starts the index range at `since` instead of every older failure. */
 const sinceBound = (since: number) => idBound("dlv", since - 1);
@@ -177,15 +181,18 @@ export function pgDeliveriesReads(db: SQL): DeliveriesReads {
   };
 }
 
-export function pgDeliveriesRepo(db: SQL): DeliveriesRepo {
+/** `leases`: this node, to which the rows it inserts are leased. */
+export function pgDeliveriesRepo(db: SQL, leases: NodeLeases): DeliveriesRepo {
   return {
     ...pgDeliveriesReads(db),
     async insertMany(rows: NewDelivery[]): Promise<void> {
       if (rows.length === 0) return;
       const column = <K extends keyof NewDelivery>(k: K) => rows.map((r) => r[k]);
       await db`
-        INSERT INTO deliveries (id, org_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, created_at, updated_at)
-        SELECT id, org_id, event_id, endpoint_id, event_type, 'pending', 0, due_at, created_at, created_at
+        INSERT INTO deliveries (id, org_id, event_id, endpoint_id, event_type, status, attempts, next_attempt_at, created_at, updated_at,
+          lease_owner, lease_expires_at)
+        SELECT id, org_id, event_id, endpoint_id, event_type, 'pending', 0, due_at, created_at, created_at,
+          ${leases.owner}::text, due_at + ${leases.leaseMs}::bigint
         FROM unnest(${db.array(column("id"), "TEXT")}::text[], ${db.array(column("orgId"), "TEXT")}::text[],
           ${db.array(column("eventId"), "TEXT")}::text[], ${db.array(column("endpointId"), "TEXT")}::text[],
           ${db.array(column("eventType"), "TEXT")}::text[], ${db.array(column("dueAt"), "BIGINT")}::bigint[],
@@ -193,7 +200,40 @@ export function pgDeliveriesRepo(db: SQL): DeliveriesRepo {
           AS n(id, org_id, event_id, endpoint_id, event_type, due_at, created_at)`;
     },
 
-    async recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus): Promise<boolean> {
+    async claimDue(owner: string, now: number, until: number, leaseMs: number, limit: number): Promise<DueDelivery[]> {
+      const rows = await db`
+        UPDATE deliveries SET lease_owner = ${owner}, lease_expires_at = GREATEST(next_attempt_at, ${now}::bigint) + ${leaseMs}::bigint
+        WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ${until}::bigint
+            AND (lease_expires_at IS NULL OR lease_expires_at < ${now}::bigint)
+          ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+        RETURNING id, org_id, endpoint_id, next_attempt_at`;
+      return rows.map(toDue).sort(byDue);
+    },
+
+    async renewLeases(owner: string, ids: string[], until: number): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = await db`
+        UPDATE deliveries SET lease_expires_at = GREATEST(lease_expires_at, ${until}::bigint)
+        WHERE id = ANY(${db.array(ids, "TEXT")}::text[]) AND lease_owner = ${owner} AND status = 'pending' RETURNING id`;
+      return rows.map((r: { id: string }) => r.id);
+    },
+
+    async releaseLeases(owner: string, ids: string[]): Promise<void> {
+      if (ids.length === 0) return;
+      await db`
+        UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY(${db.array(ids, "TEXT")}::text[]) AND lease_owner = ${owner}`;
+    },
+
+    async recordOutcome(o: DeliveryOutcome, now: number, expectStatus: DeliveryStatus, fence?: LeaseFence): Promise<boolean> {
+      if (fence) {
+        const fenced = await db`
+          UPDATE deliveries SET status = ${o.status}, attempts = ${o.attempts}, next_attempt_at = ${o.nextAttemptAt}::bigint,
+            last_attempt_at = ${o.lastAttemptAt}, last_status_code = ${o.lastStatusCode}::int, last_duration_ms = ${o.lastDurationMs},
+            last_error_code = ${o.lastErrorCode}, last_error_message = ${o.lastErrorMessage}, updated_at = ${now},
+            lease_owner = ${fence.keepUntil === null ? null : fence.owner}::text, lease_expires_at = ${fence.keepUntil}::bigint
+          WHERE id = ${o.id} AND status = ${expectStatus} AND lease_owner = ${fence.owner}`;
+        return fenced.count === 1;
+      }
       const result = await db`
         UPDATE deliveries SET status = ${o.status}, attempts = ${o.attempts}, next_attempt_at = ${o.nextAttemptAt}::bigint,
           last_attempt_at = ${o.lastAttemptAt}, last_status_code = ${o.lastStatusCode}::int, last_duration_ms = ${o.lastDurationMs},

@@ -7,6 +7,8 @@ import { unionAll } from "drizzle-orm/sqlite-core";
 import { idBound } from "../../../lib/ids.ts";
 import type { Db } from "../database.ts";
 import { deliveryStatuses, statusesOf, type DeliveriesRepo, type DeliveryFilter, type DeliveryForAttempt, type DeliveryStatus, type DueDelivery, type StatusCounts } from "../../port.ts";
+
+const byDue = (a: DueDelivery, b: DueDelivery) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 import { deliveries } from "../schema.ts";
 
 export function createDeliveriesRepo(db: Db): DeliveriesRepo {
@@ -54,6 +56,26 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
   const outcomeStmt = sqlite.query(
     `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?,
        last_duration_ms = ?, last_error_code = ?, last_error_message = ?, updated_at = ? WHERE id = ? AND status = ?`,
+  );
+  const fencedOutcomeStmt = sqlite.query(
+    `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_attempt_at = ?, last_status_code = ?,
+       last_duration_ms = ?, last_error_code = ?, last_error_message = ?, updated_at = ?, lease_owner = ?, lease_expires_at = ?
+     WHERE id = ? AND status = ? AND lease_owner = ?`,
+  );
+  // Leases: one process on SQLite never needs them (its engine does not claim), but they hold
+  // the port's contract all the same; the single writer makes each statement atomic.
+  const claimStmt = sqlite.query<DueDelivery, [string, number, number, number, number, number]>(
+    `UPDATE deliveries SET lease_owner = ?, lease_expires_at = max(next_attempt_at, ?) + ?
+     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+       AND (lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY next_attempt_at LIMIT ?)
+     RETURNING id, org_id AS orgId, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt`,
+  );
+  const renewStmt = sqlite.query<{ id: string }, [number, string, string]>(
+    `UPDATE deliveries SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?)
+     WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ? AND status = 'pending' RETURNING id`,
+  );
+  const releaseStmt = sqlite.query(
+    `UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id IN (SELECT value FROM json_each(?)) AND lease_owner = ?`,
   );
   const lastStmt = sqlite.query(
     `UPDATE deliveries SET last_attempt_at = ?, last_status_code = ?, last_duration_ms = ?, last_error_code = ?,
@@ -124,8 +146,25 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
       const row = forAttemptStmt.get(id);
       return row && { ...row, isTest: Boolean(row.isTest) };
     },
-    /** Applies an attempt's outcome unless the row left `expectStatus` meanwhile (e.g. cancelled). */
-    async recordOutcome(o, now, expectStatus) {
+    async claimDue(owner, now, until, leaseMs, limit) {
+      return claimStmt.all(owner, now, leaseMs, until, now, limit).sort(byDue);
+    },
+    async renewLeases(owner, ids, until) {
+      return renewStmt.all(until, JSON.stringify(ids), owner).map((r) => r.id);
+    },
+    async releaseLeases(owner, ids) {
+      releaseStmt.run(JSON.stringify(ids), owner);
+    },
+    /** Applies an attempt's outcome unless the row left `expectStatus` (or, fenced, its owner's lease) meanwhile. */
+    async recordOutcome(o, now, expectStatus, fence) {
+      if (fence) {
+        const { owner, keepUntil } = fence;
+        const kept = keepUntil === null ? null : owner;
+        return fencedOutcomeStmt.run(
+          o.status, o.attempts, o.nextAttemptAt, o.lastAttemptAt, o.lastStatusCode, o.lastDurationMs, o.lastErrorCode, o.lastErrorMessage,
+          now, kept, keepUntil, o.id, expectStatus, owner,
+        ).changes === 1;
+      }
       return outcomeStmt.run(
         o.status,
         o.attempts,

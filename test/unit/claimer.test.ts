@@ -1,0 +1,189 @@
+/**
+ * The claimer against a fake lease table (the port's claimDue/renewLeases/releaseLeases semantics
+ * in memory), a manual clock and captured hand-overs. Its timers are real but short (idleMs), so a
+ * test moves the manual clock and then lets a tick or two run.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { manualClock } from "../../src/lib/clock.ts";
+import { createClaimer, type Claimer } from "../../src/scheduler/claimer.ts";
+import type { DueDelivery } from "../../src/store/port.ts";
+
+const T0 = 1_700_000_000_000;
+const LEASE_MS = 60_000;
+
+interface Leased {
+  row: DueDelivery;
+  owner: string | null;
+  expiresAt: number | null;
+  pending: boolean;
+}
+
+class FakeLeaseTable {
+  rows = new Map<string, Leased>();
+  claims = 0;
+  renewals: string[][] = [];
+  released: string[] = [];
+
+  put(row: DueDelivery, owner: string | null = null, expiresAt: number | null = null): void {
+    this.rows.set(row.id, { row, owner, expiresAt, pending: true });
+  }
+
+  claimDue(owner: string, now: number, until: number, leaseMs: number, limit: number): DueDelivery[] {
+    this.claims++;
+    const free = [...this.rows.values()]
+      .filter((r) => r.pending && r.row.nextAttemptAt <= until && (r.expiresAt === null || r.expiresAt < now))
+      .sort((a, b) => a.row.nextAttemptAt - b.row.nextAttemptAt)
+      .slice(0, limit);
+    for (const r of free) (r.owner = owner), (r.expiresAt = Math.max(r.row.nextAttemptAt, now) + leaseMs);
+    return free.map((r) => ({ ...r.row }));
+  }
+
+  renew(owner: string, ids: string[], until: number): string[] {
+    this.renewals.push(ids);
+    return ids.filter((id) => {
+      const r = this.rows.get(id);
+      if (!r || !r.pending || r.owner !== owner) return false;
+      r.expiresAt = Math.max(r.expiresAt ?? 0, until);
+      return true;
+    });
+  }
+
+  release(owner: string, ids: string[]): void {
+    for (const id of ids) {
+      const r = this.rows.get(id);
+      if (r?.owner === owner) (r.owner = null), (r.expiresAt = null), this.released.push(id);
+    }
+  }
+}
+
+const row = (n: number, due: number): DueDelivery => ({ id: `dlv_${String(n).padStart(5, "0")}`, orgId: "org_a", endpointId: "wh_a", nextAttemptAt: due });
+
+const running: Claimer[] = [];
+afterEach(() => {
+  for (const c of running.splice(0)) c.stop();
+});
+
+function node(table: FakeLeaseTable, clock: ReturnType<typeof manualClock>, owner: string, opts: { maxClaimed?: number; maxInMemory?: number } = {}) {
+  const handed: string[] = [];
+  const claimer = createClaimer({
+    claimDue: async (now, until, limit) => table.claimDue(owner, now, until, LEASE_MS, limit),
+    renew: async (ids, until) => table.renew(owner, ids, until),
+    release: async (ids) => table.release(owner, ids),
+    onDue: (due) => handed.push(...due.map((d) => d.id)),
+    clock,
+    leaseMs: LEASE_MS,
+    windowMs: 30_000,
+    maxClaimed: opts.maxClaimed ?? 100,
+    maxInMemory: opts.maxInMemory ?? 1_000,
+    pageSize: 7,
+    idleMs: 2,
+  });
+  running.push(claimer);
+  return { claimer, handed };
+}
+
+/** Lets the claimers' short timers run a few times. */
+const ticks = () => Bun.sleep(30);
+
+describe("the claimer", () => {
+  test("claims what is due within the window, in pages; hands due rows over at once and later ones when the clock reaches them", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 20; i++) table.put(row(i, T0 - 1_000 + i));
+    table.put(row(20, T0 + 10_000));
+    table.put(row(21, T0 + 40_000)); // beyond the window: left in the table
+    const { claimer, handed } = node(table, clock, "a");
+    await claimer.start();
+    expect(handed).toEqual(Array.from({ length: 20 }, (_, i) => row(i, 0).id));
+    expect(claimer.scheduled).toBe(1);
+    expect(table.rows.get(row(21, 0).id)!.owner).toBeNull();
+    clock.advance(10_000);
+    await ticks();
+    expect(handed.at(-1)).toBe(row(20, 0).id);
+    // The window moved with the clock: row 21 is claimed into the wheel now.
+    expect(claimer.inMemory).toBe(22);
+    expect(table.rows.get(row(21, 0).id)!.owner).toBe("a");
+  });
+
+  test("claims no more than maxClaimed rows waiting for or in an attempt; a finished one makes room", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 30; i++) table.put(row(i, T0 - 100));
+    const { claimer, handed } = node(table, clock, "a", { maxClaimed: 10 });
+    await claimer.start();
+    expect(handed).toHaveLength(10);
+    for (const id of handed.slice(0, 6)) {
+      table.rows.get(id)!.pending = false;
+      claimer.done(id);
+    }
+    await ticks();
+    // Under half the cap with more due: claimed again at once, up to the cap.
+    expect(handed).toHaveLength(16);
+    expect(new Set(handed).size).toBe(16);
+  });
+
+  test("two nodes on one table: every row is handed to exactly one of them", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 50; i++) table.put(row(i, T0 - 50 + i));
+    const a = node(table, clock, "a", { maxClaimed: 30 });
+    const b = node(table, clock, "b", { maxClaimed: 30 });
+    await Promise.all([a.claimer.start(), b.claimer.start()]);
+    await ticks();
+    expect(a.handed.length + b.handed.length).toBe(50);
+    expect(new Set([...a.handed, ...b.handed]).size).toBe(50);
+    expect(a.handed.length).toBeGreaterThan(0);
+    expect(b.handed.length).toBeGreaterThan(0);
+  });
+
+  test("renews what it holds every third of the lease; a row another node took over meanwhile is dropped, not sent", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    table.put(row(1, T0 - 10));
+    table.put(row(2, T0 + 25_000));
+    const { claimer, handed } = node(table, clock, "a");
+    await claimer.start();
+    expect(handed).toEqual([row(1, 0).id]);
+    // Row 2 waits in the wheel; another node takes it over (this one was paused past its lease).
+    Object.assign(table.rows.get(row(2, 0).id)!, { owner: "b" });
+    clock.advance(LEASE_MS / 3);
+    await ticks();
+    expect(table.renewals.at(-1)!.sort()).toEqual([row(1, 0).id, row(2, 0).id]);
+    expect(table.rows.get(row(1, 0).id)!.expiresAt).toBe(T0 + LEASE_MS / 3 + LEASE_MS);
+    expect(claimer.inMemory).toBe(1);
+    clock.advance(10_000);
+    await ticks();
+    expect(handed).toEqual([row(1, 0).id]);
+  });
+
+  test("offer takes rows already leased to it (publishes, kept retries) and gives back what finds no room; keepsRetry follows the window", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    const fresh = [row(1, T0), row(2, T0), row(3, T0)];
+    for (const r of fresh) table.put(r, "a", T0 + LEASE_MS);
+    const { claimer, handed } = node(table, clock, "a", { maxInMemory: 2 });
+    await claimer.start();
+    claimer.offer(fresh);
+    await ticks();
+    expect(handed).toEqual([row(1, 0).id, row(2, 0).id]);
+    expect(table.released).toEqual([row(3, 0).id]);
+    expect(claimer.keepsRetry(T0 + 30_000)).toBe(true);
+    expect(claimer.keepsRetry(T0 + 30_001)).toBe(false);
+  });
+
+  test("stop gives the wheel's rows back at once; releaseHeld the rest (queued, never started)", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    table.put(row(1, T0 - 10));
+    table.put(row(2, T0 + 5_000));
+    const { claimer } = node(table, clock, "a");
+    await claimer.start();
+    claimer.stop();
+    await ticks();
+    expect(table.released).toEqual([row(2, 0).id]);
+    expect(claimer.keepsRetry(T0 + 1)).toBe(false);
+    await claimer.releaseHeld();
+    expect(table.released).toEqual([row(2, 0).id, row(1, 0).id]);
+    expect(claimer.inMemory).toBe(0);
+  });
+});
