@@ -899,12 +899,13 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
     describe("delivery counts over time", () => {
       test("counts an endpoint's deliveries by status in buckets of their creation time", async () => {
-        // Ids carry their creation time only when made after every id before them (they are
-        // monotonic), as they always are when made at "now": so times ahead of the clock here.
-        const base = Date.now() + 60_000;
+        // Ids made at a time of our choosing without newId, whose ids are monotonic across the
+        // process (one made for a future time would shift every later one): just above the bound.
+        const base = at();
+        const madeAt = (t: number) => `${idBound("dlv", t - 1)}0000000000000001`;
         const { endpoint, event } = await published();
-        const delivery = newDelivery(event, endpoint.id, { id: newId("dlv", base), createdAt: base, dueAt: base });
-        const later = newDelivery(event, endpoint.id, { id: newId("dlv", base + 1_000), createdAt: base + 1_000, dueAt: base + 1_000 });
+        const delivery = newDelivery(event, endpoint.id, { id: madeAt(base), createdAt: base, dueAt: base });
+        const later = newDelivery(event, endpoint.id, { id: madeAt(base + 1_000), createdAt: base + 1_000, dueAt: base + 1_000 });
         await store.write(async (tx) => {
           await tx.deliveries.insertMany([delivery, later]);
           await tx.deliveries.recordOutcome(outcome(later.id), at(), "pending");
