@@ -103,7 +103,7 @@ export const options = {
   port: option("WEBHOOKD_PORT", "8080", "HTTP listen port (0 picks a free one)", integer(0, 65535)),
   host: option("WEBHOOKD_HOST", "0.0.0.0", "HTTP listen address", text),
   dataDir: option("WEBHOOKD_DATA_DIR", "./data", "Directory of the SQLite file and the generated master key file", text),
-  databaseUrl: option("WEBHOOKD_DATABASE_URL", undefined, "PostgreSQL URL (postgres://user:password@host:5432/database): this node joins the cluster on that database (WEBHOOKD_MASTER_KEY must then be set, the same on every node); unset, the embedded SQLite file in the data dir", databaseUrl),
+  databaseUrl: option("WEBHOOKD_DATABASE_URL", undefined, "PostgreSQL URL (postgres://user:password@host:5432/database): this node joins the cluster on that database (the master key must then be set, the same on every node); unset, the embedded SQLite file in the data dir", databaseUrl),
   leaseMs: option("WEBHOOKD_LEASE", "60s", "Cluster mode: how long a node holds the deliveries it claimed past their due time; renewed every third of it while the node lives, so a dead node's deliveries are taken over by the others at most this long after they came due (at least 10s)", (raw) => {
     const ms = parseDuration(raw);
     if (ms < 10_000) throw new Error(`expected at least 10s, got ${raw}`);
