@@ -215,14 +215,8 @@ export interface DueDelivery {
   preloaded?: DeliveryForAttempt;
 }
 
-export interface DeliveryForAttempt {
-  id: string;
-  orgId: string;
-  eventId: string;
-  endpointId: string;
-  eventType: string;
-  status: DeliveryStatus;
-  attempts: number;
+/** What an attempt needs: the delivery's identity and state, and its event's body. */
+export interface DeliveryForAttempt extends Pick<DeliveryRow, "id" | "orgId" | "eventId" | "endpointId" | "eventType" | "status" | "attempts"> {
   body: string;
   isTest: boolean;
 }
