@@ -108,22 +108,37 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
   /** Merged writes of the optimistic pass in progress; null outside it. */
   let coalesced: Map<string, { state: any; write: (state: any) => void }> | null = null;
   type Result = { ok: true; value: unknown } | { ok: false; error: unknown };
+  // Compiled once: a statement given to sqlite.run() as text is compiled on every call, and these
+  // run on every batch. Not the PRAGMAs: SQLite applies those while compiling them.
+  const exec = (sql: string) => {
+    const statement = sqlite.prepare(sql);
+    return () => void statement.run();
+  };
+  const sql = {
+    begin: exec("BEGIN IMMEDIATE"),
+    commit: exec("COMMIT"),
+    rollback: exec("ROLLBACK"),
+  };
+  const savepoints = new Map(
+    ["batch", "op"].map((name) => [name, { open: exec(`SAVEPOINT ${name}`), release: exec(`RELEASE ${name}`), undo: exec(`ROLLBACK TO ${name}`) }]),
+  );
 
   /** Runs `body` under a savepoint: released when it returns, rolled back to (and rethrown) when it throws. */
-  async function savepoint<T>(name: string, body: () => T | Promise<T>): Promise<T> {
-    sqlite.run(`SAVEPOINT ${name}`);
+  async function savepoint<T>(name: "batch" | "op", body: () => T | Promise<T>): Promise<T> {
+    const sp = savepoints.get(name)!;
+    sp.open();
     const mark = notices.mark();
     try {
       const value = await body();
-      sqlite.run(`RELEASE ${name}`);
+      sp.release();
       return value;
     } catch (error) {
       notices.dropFrom(mark);
       if (error instanceof BatchAborted) throw error;
       onRollback();
       abortIfRolledBack(error);
-      sqlite.run(`ROLLBACK TO ${name}`);
-      sqlite.run(`RELEASE ${name}`);
+      sp.undo();
+      sp.release();
       throw error;
     }
   }
@@ -178,16 +193,16 @@ export function createWriteBatcher(sqlite: Database, options: WriteBatcherOption
     let results: Result[];
     try {
       try {
-        sqlite.run("BEGIN IMMEDIATE");
+        sql.begin();
       } catch (error) {
         if (isBusy(error)) return "locked";
         throw error;
       }
       try {
         results = await runBatch(batch);
-        sqlite.run("COMMIT");
+        sql.commit();
       } catch (error) {
-        if (sqlite.inTransaction) sqlite.run("ROLLBACK");
+        if (sqlite.inTransaction) sql.rollback();
         throw error;
       }
     } catch (error) {
