@@ -62,9 +62,11 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /** The endpoint, if deliveries may still be sent to it (enabled, not deleted). */
-  async function liveEndpoint(endpointId: string): Promise<EndpointRow | undefined> {
-    const endpoint = deps.endpointCache.peek(endpointId) ?? (await deps.endpointCache.get(endpointId));
-    return endpoint && endpoint.enabled && endpoint.deletedAt === null ? endpoint : undefined;
+  const live = (endpoint: EndpointRow | undefined) => (endpoint && endpoint.enabled && endpoint.deletedAt === null ? endpoint : undefined);
+  /** At once from the cache when it has the endpoint (the hot path: no promise), else read. */
+  function liveEndpoint(endpointId: string): EndpointRow | undefined | Promise<EndpointRow | undefined> {
+    const cached = deps.endpointCache.peek(endpointId);
+    return cached ? live(cached) : deps.endpointCache.get(endpointId).then(live);
   }
 
   async function send(d: DeliveryForAttempt, endpoint: EndpointRow): Promise<{ result: AttemptResult; at: number }> {
@@ -90,7 +92,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     // just below, and a row changed since (a replay) by recordOutcome's status guard.
     const d = due.preloaded ?? (await deps.deliveries.forAttempt(due.id));
     if (!d || d.status !== "pending") return null;
-    const endpoint = await liveEndpoint(d.endpointId);
+    const found = liveEndpoint(d.endpointId);
+    const endpoint = found instanceof Promise ? await found : found;
     if (!endpoint) return null;
     const { result, at } = await send(d, endpoint);
     sent();

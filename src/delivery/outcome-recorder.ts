@@ -74,8 +74,11 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps) {
       const keepUntil = lease && nextAttemptAt !== null && lease.keepsRetry(nextAttemptAt) ? nextAttemptAt + lease.leaseMs : null;
       const fence = lease && { owner: lease.owner, keepUntil };
       const outcome = await deps.write(async (tx) => {
-        await insertAttempt(tx, d, endpoint, "scheduled", number, r, at);
-        const applied = await tx.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending", fence);
+        // Issued together: neither waits on the other (PostgreSQL pipelines them on the transaction's connection).
+        const [, applied] = await Promise.all([
+          insertAttempt(tx, d, endpoint, "scheduled", number, r, at),
+          tx.deliveries.recordOutcome({ id: d.id, status, attempts: number, nextAttemptAt, ...outcomeFields(r, at) }, at, "pending", fence),
+        ]);
         // A test delivery gets one attempt; it never counts against the endpoint.
         if (!applied || d.isTest) return { applied, disabled: null, cancelled: 0 };
         if (decision.kind === "succeeded" || decision.kind === "retry") {
