@@ -19,7 +19,7 @@ import { createEndpointCache } from "../endpoint-cache.ts";
 import { asStorageFault } from "./errors.ts";
 import { migratePostgres } from "./migrate.ts";
 import { listenForChanges } from "./notify.ts";
-import { faultMapped } from "./fault-mapped.ts";
+import { faultMapped } from "../fault-mapped.ts";
 import { pgApiKeysReads } from "./repositories/api-keys.ts";
 import { pgAttemptsReads } from "./repositories/attempts.ts";
 import { pgDeliveriesReads } from "./repositories/deliveries.ts";
@@ -90,14 +90,14 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     throw asStorageFault(error);
   }
 
-  const orgs = faultMapped(pgOrgsReads(sql));
-  const apiKeys = faultMapped(pgApiKeysReads(sql));
-  const endpoints = faultMapped(pgEndpointsReads(sql));
-  const events = faultMapped(pgEventsReads(sql));
-  const deliveries = faultMapped(pgDeliveriesReads(sql));
-  const attempts = faultMapped(pgAttemptsReads(sql));
-  const idempotency = faultMapped(pgIdempotencyReads(sql));
-  const portalSessions = faultMapped(pgPortalSessionsReads(sql));
+  const orgs = faultMapped(pgOrgsReads(sql), asStorageFault);
+  const apiKeys = faultMapped(pgApiKeysReads(sql), asStorageFault);
+  const endpoints = faultMapped(pgEndpointsReads(sql), asStorageFault);
+  const events = faultMapped(pgEventsReads(sql), asStorageFault);
+  const deliveries = faultMapped(pgDeliveriesReads(sql), asStorageFault);
+  const attempts = faultMapped(pgAttemptsReads(sql), asStorageFault);
+  const idempotency = faultMapped(pgIdempotencyReads(sql), asStorageFault);
+  const portalSessions = faultMapped(pgPortalSessionsReads(sql), asStorageFault);
   const endpointCache = createEndpointCache(endpoints);
 
   const endpointListeners: Array<(orgId: string, endpointId: string) => void> = [];

@@ -16,17 +16,3 @@ export function storageFault(error: unknown): ServiceUnavailableError | null {
   );
 }
 
-/** The repository with every method's storage faults turned into the 503 (other errors pass). */
-export function faultsAsUnavailable<R extends object>(repo: R): R {
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(repo)) {
-    wrapped[name] =
-      typeof method === "function"
-        ? (...args: unknown[]) =>
-            (method as (...a: unknown[]) => Promise<unknown>)(...args).catch((error: unknown) => {
-              throw storageFault(error) ?? error;
-            })
-        : method;
-  }
-  return wrapped as R;
-}

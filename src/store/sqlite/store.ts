@@ -17,9 +17,10 @@ import { createAttemptsRepo } from "./repositories/attempts.ts";
 import { createRetentionRepo } from "./repositories/retention.ts";
 import { createPortalSessionsRepo } from "./repositories/portal-sessions.ts";
 import { createChangeNotices } from "./change-notices.ts";
-import { createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
+import { asStorageFault, createWriteBatcher, type StorageObserver } from "./write-batcher.ts";
 import { startCheckpointer, type Checkpointer } from "./checkpointer.ts";
-import { faultsAsUnavailable, storageFault } from "./storage-fault.ts";
+import { storageFault } from "./storage-fault.ts";
+import { faultMapped } from "../fault-mapped.ts";
 
 export interface SqliteStore extends Store {
   /** Starts the WAL checkpoint thread (serve only; CLI commands do without). */
@@ -31,8 +32,8 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
   const { db, sqlite, close } = openDatabase(file);
   migrate(sqlite);
   let checkpointer: Checkpointer | null = null;
-  const endpointReads = createEndpointsRepo(db, { endpointChanged() {}, keyRevoked() {} }, { coalesce() {}, flushCoalesced() {} });
-  const cache = createEndpointCache(endpointReads, { hearing: true });
+  // The cache reads through the repositories made just below (it is made first: they tell it of changes).
+  const cache = createEndpointCache({ list: (orgId) => tx.endpoints.list(orgId), getById: (id) => tx.endpoints.getById(id) }, { hearing: true });
   const { notices, changes, ...told } = createChangeNotices(cache, logger);
   const batcher = createWriteBatcher(sqlite, { observer, onRollback: () => cache.reset(true), notices: told });
   const tx: StoreTx = {
@@ -49,7 +50,7 @@ export function openSqliteStore(file: string, { observer, logger = silentLogger 
   batcher.bind(tx);
   // Reads run on the same connection (the port's types keep writes inside `write`); a storage
   // fault in one is the same 503 as in a write.
-  const reads = <R extends object>(repo: R): R => faultsAsUnavailable(repo);
+  const reads = <R extends object>(repo: R): R => faultMapped(repo, asStorageFault);
   return {
     backend: "sqlite",
     // One process owns the file: nothing to claim from anyone, and every job runs once already.
