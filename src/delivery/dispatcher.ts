@@ -36,6 +36,8 @@ export interface DispatcherDeps {
    * with its retry when one is due later, else with null (finished, skipped or gone).
    */
   onSettled: (id: string, retry: DueDelivery | null) => void;
+  /** Cluster mode: whether this node still holds the row's lease; a scheduled row is started only then (a node waking from a pause sends nothing it lost). */
+  holds?: (id: string) => boolean;
 }
 
 type Job =
@@ -88,6 +90,7 @@ export function createDispatcher(deps: DispatcherDeps) {
 
 /** `sent` frees the endpoint's slot as soon as the response is in; recording runs after. */
   async function runScheduled(due: DueDelivery, sent: () => void): Promise<DueDelivery | null> {
+    if (deps.holds && !deps.holds(due.id)) return null;
     // A first attempt straight from publish carries its row; an endpoint stopped since is caught
     // just below, and a row changed since (a replay) by recordOutcome's status guard.
     const d = due.preloaded ?? (await deps.deliveries.forAttempt(due.id));

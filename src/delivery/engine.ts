@@ -39,10 +39,12 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps) {
   const claimer =
     leases &&
     createClaimer({
-      claimDue: (now, until, limit) => store.write((tx) => tx.deliveries.claimDue(leases.owner, now, until, leases.leaseMs, limit), "relaxed"),
+      dueOrgs: store.deliveries.pendingOrgs,
+      claimDue: (now, until, quotas) => store.write((tx) => tx.deliveries.claimDue(leases.owner, now, until, leases.leaseMs, quotas), "relaxed"),
       renew: (ids, until) => store.write((tx) => tx.deliveries.renewLeases(leases.owner, ids, until), "relaxed"),
       release: (ids) => store.write((tx) => tx.deliveries.releaseLeases(leases.owner, ids), "relaxed"),
       onDue: (due) => dispatcher.enqueue(due),
+      evict: (orgId) => dispatcher.evictQueued(orgId),
       onStoreFailed: (error) => logger.error("could not claim, renew or release deliveries; trying again shortly", { error: String(error) }),
       clock,
       leaseMs: leases.leaseMs,
@@ -79,6 +81,7 @@ export function createDeliveryEngine(deps: DeliveryEngineDeps) {
     endpointConcurrency: deps.endpointConcurrency,
     attemptTimeoutMs: deps.attemptTimeoutMs,
     onSettled: (id, retry) => (retry ? scheduler.offer([retry]) : scheduler.done(id)),
+    holds: claimer ? (id) => claimer.holds(id) : undefined,
   });
   const scheduler =
     claimer ??

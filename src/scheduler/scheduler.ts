@@ -21,6 +21,7 @@ import type { DueDelivery } from "../store/port.ts";
 import { at, covers, dueParam, justBefore, later, START, through, type DueCursor } from "./due-cursor.ts";
 import { createOrgsInStore } from "./orgs-in-store.ts";
 import { createDueTimer } from "./due-timer.ts";
+import { richestOrg, roomInShare } from "./org-shares.ts";
 
 export interface SchedulerDeps {
   pageDue(afterDue: number, afterId: string, until: number, limit: number): Promise<DueDelivery[]>;
@@ -102,21 +103,14 @@ export function createScheduler(deps: SchedulerDeps) {
     for (const d of leftWhileLoading ?? []) if (d.orgId === orgId) orgsInStore.leftInStore(d);
   }
 
-  /** How many more rows `orgId` may hold within an even share of memory among the orgs holding some. */
-  function roomInShare(orgId: string): number {
-    const held = heldByOrg.get(orgId) ?? 0;
-    return Math.floor(maxInMemory / (heldByOrg.size + (held === 0 ? 1 : 0))) - held;
-  }
-
   /**
    * Memory is full: if `orgId` holds less than an even share, the org holding the most gives
    * back its newest queued delivery. True when there is room now.
    */
   function makeRoomFor(orgId: string): boolean {
-    if (roomInShare(orgId) < 1) return false;
-    let richest: string | undefined;
-    for (const [org, n] of heldByOrg) if (!richest || n > heldByOrg.get(richest)!) richest = org;
-    const evicted = richest !== undefined && richest !== orgId ? deps.evict(richest) : undefined;
+    if (roomInShare(heldByOrg, orgId, maxInMemory) < 1) return false;
+    const richest = richestOrg(heldByOrg, orgId);
+    const evicted = richest !== undefined ? deps.evict(richest) : undefined;
     if (!evicted) return false;
     leaveToStore(evicted);
     return true;
@@ -175,7 +169,7 @@ export function createScheduler(deps: SchedulerDeps) {
   async function loadOtherOrgs(now: number, until: number): Promise<void> {
     const fresh: DueDelivery[] = [];
     for (const [orgId, entry] of orgsInStore.dueBy(until)) {
-      let want = roomInShare(orgId);
+      let want = roomInShare(heldByOrg, orgId, maxInMemory);
       if (want < 1) continue;
       let from = later(cursor, entry.cursor);
       for (;;) {

@@ -215,6 +215,12 @@ export interface DueDelivery {
   preloaded?: DeliveryForAttempt;
 }
 
+/** How many due rows a claim may take of one org's. */
+export interface ClaimQuota {
+  orgId: string;
+  limit: number;
+}
+
 /** What an attempt needs: the delivery's identity and state, and its event's body. */
 export interface DeliveryForAttempt extends Pick<DeliveryRow, "id" | "orgId" | "eventId" | "endpointId" | "eventType" | "status" | "attempts"> {
   body: string;
@@ -356,11 +362,12 @@ export interface DeliveriesRepo extends DeliveriesReads {
   /** Pending rows; on a store with `leases`, leased to this node until their due time plus the lease. */
   insertMany(rows: NewDelivery[]): Promise<void>;
   /**
-   * Leases to `owner` up to `limit` pending rows due by `until` whose lease is free (none, or
-   * lapsed before `now`), in due order, each until its due time (or `now`, if later) plus
-   * `leaseMs`. Claims running at once on any node never return the same row.
+   * Leases to `owner`, for each org in `quotas`, up to its limit of pending rows due by `until`
+   * whose lease is free (none, or lapsed before `now`), earliest first, each until its due time
+   * (or `now`, if later) plus `leaseMs`; returned in due order. Claims running at once on any
+   * node never return the same row.
    */
-  claimDue(owner: string, now: number, until: number, leaseMs: number, limit: number): Promise<DueDelivery[]>;
+  claimDue(owner: string, now: number, until: number, leaseMs: number, quotas: readonly ClaimQuota[]): Promise<DueDelivery[]>;
   /** Extends `owner`'s leases on these pending rows to at least `until`; returns the ids it still holds. */
   renewLeases(owner: string, ids: string[], until: number): Promise<string[]>;
   /** Gives `owner`'s leases on these rows back: any node may claim them when due. */

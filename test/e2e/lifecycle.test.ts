@@ -5,12 +5,11 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { databaseFile, startApp, type RunningApp } from "../../src/app.ts";
-import { openSqliteStore } from "../../src/store/sqlite/store.ts";
+import { startApp, type RunningApp } from "../../src/app.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
 import { newId } from "../../src/lib/ids.ts";
 import { webhookBody } from "../../src/lib/webhook-body.ts";
-import { makeClient, startTestServer, testConfig, type ApiClient, ON_SQLITE } from "../helpers/server.ts";
+import { makeClient, openStoreOf, startTestServer, testConfig, type ApiClient } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
 
@@ -91,7 +90,7 @@ describe("graceful stop and restart", () => {
 });
 
 describe("crash recovery", () => {
-  test.skipIf(!ON_SQLITE)("a pending delivery left in the store, due in the past, is delivered at the next start with its webhook-id", async () => {
+  test("a pending delivery left in the store, due in the past, is delivered at the next start with its webhook-id", async () => {
     const recv = startReceiver();
     cleanup.push(() => recv.stop());
     const first = await startTestServer();
@@ -103,7 +102,7 @@ describe("crash recovery", () => {
 
     // What a crash mid-attempt leaves behind: the rows of an accepted event, still pending, already
     // due (its attempt never recorded). Written while no server runs, as the dead process left them.
-    const store = openSqliteStore(databaseFile({ dataDir: first.dataDir }));
+    const store = await openStoreOf(first.dataDir);
     const now = Date.now();
     const created = now - 120_000;
     const eventId = newId("evt", created);

@@ -10,8 +10,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
-import { startApp, type AppOptions, type RunningApp } from "../../src/app.ts";
+import { databaseFile, startApp, type AppOptions, type RunningApp } from "../../src/app.ts";
 import { silentLogger } from "../../src/lib/logger.ts";
+import type { Store } from "../../src/store/port.ts";
+import { openPostgresStore } from "../../src/store/postgres/store.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { installBinary } from "./binary.ts";
 import { startPostgres, type Postgres } from "./postgres.ts";
 
@@ -70,9 +73,9 @@ export function makeClient(baseUrl: string): ApiClient {
 export const TEST_DATABASE: "sqlite" | "postgres" = process.env.WEBHOOKD_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
 
 /**
- * Tests about the SQLite file itself (its bytes on disk, another process's lock, a full disk, rows
- * seeded into the file) run on SQLite only: `test.skipIf(!ON_SQLITE)`. The PostgreSQL adapter's
- * own faults are tried in test/store/postgres.test.ts.
+ * Tests about the SQLite file itself (its bytes on disk, another process's lock, a full disk) run
+ * on SQLite only: `test.skipIf(!ON_SQLITE)`. The PostgreSQL adapter's own faults are tried in
+ * test/store/postgres.test.ts.
  */
 export const ON_SQLITE = TEST_DATABASE === "sqlite";
 
@@ -90,6 +93,17 @@ async function newDatabase(dataDir: string): Promise<void> {
   });
   const url = await (await postgres).createDatabase(`t_${randomBytes(8).toString("hex")}`);
   databaseOf.set(dataDir, { WEBHOOKD_DATABASE_URL: url, WEBHOOKD_MASTER_KEY: randomBytes(32).toString("hex") });
+}
+
+/**
+ * The store of a stopped server's data dir, to write what a dead process would have left behind.
+ * On PostgreSQL the rows it inserts are leased to it only until they are due (a lease of 1 ms):
+ * as a node that died leaves them, free for the next node to claim.
+ */
+export async function openStoreOf(dataDir: string): Promise<Store> {
+  const database = databaseOf.get(dataDir);
+  if (database) return openPostgresStore(database.WEBHOOKD_DATABASE_URL!, { leaseMs: 1 });
+  return openSqliteStore(databaseFile({ dataDir }));
 }
 
 /** The tests' settings: loopback, a fixed admin key, no probe, no rate limit, private http targets allowed. */

@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ServiceUnavailableError } from "../../src/lib/errors.ts";
 import { idBound, newId } from "../../src/lib/ids.ts";
-import type { ApiKeyRow, AttemptRow, DeliveryOutcome, DeliveryRow, EndpointRow, EventRow, NewDelivery, OrgRow, PortalSessionRow, Store } from "../../src/store/port.ts";
+import type { ApiKeyRow, AttemptRow, ClaimQuota, DeliveryOutcome, DeliveryRow, EndpointRow, EventRow, NewDelivery, OrgRow, PortalSessionRow, Store } from "../../src/store/port.ts";
 
 export interface OpenedStore {
   store: Store;
@@ -546,13 +546,15 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         /** Far past every other test's times: the rows' own due times decide what is due. */
         const T1 = T0 + 1e9;
         const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
-        const claim = (owner: string, now: number, until: number, limit: number) =>
-          store.write((tx) => tx.deliveries.claimDue(owner, now, until, 1_000, limit), "relaxed");
+        const claimQuotas = (owner: string, now: number, until: number, quotas: ClaimQuota[]) =>
+          store.write((tx) => tx.deliveries.claimDue(owner, now, until, 1_000, quotas), "relaxed");
 
         /** `dues` rows of one endpoint, due at T1 + each, as free of leases as a table no node holds. */
         async function freeRows(dues: number[]) {
           const { org, endpoint, event } = await published({ dueAt: T1 + 1e6 });
           const rows = dues.map((dt) => newDelivery(event, endpoint.id, { dueAt: T1 + dt }));
+          /** A claim of up to `limit` of this org's rows. */
+          const claim = (owner: string, now: number, until: number, limit: number) => claimQuotas(owner, now, until, [{ orgId: org.id, limit }]);
           await store.write((tx) => tx.deliveries.insertMany(rows));
           const get = async (i: number) => (await store.deliveries.get(endpoint.id, rows[i]!.id))!;
           if (store.leases) {
@@ -562,11 +564,11 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
             await store.write((tx) => tx.deliveries.releaseLeases(store.leases!.owner, ids(rows)));
           }
           expect(await get(0)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
-          return { org, endpoint, rows, get };
+          return { org, endpoint, rows, get, claim };
         }
 
         test("claimDue takes pending rows due by `until` whose lease is free or lapsed, in due order, each until max(due, now) + leaseMs", async () => {
-          const { org, endpoint, rows, get } = await freeRows([30, 10, 20, 500]);
+          const { org, endpoint, rows, get, claim } = await freeRows([30, 10, 20, 500]);
           expect(await claim("node-a", T1 + 15, T1 + 25, 1)).toStrictEqual([{ id: rows[1]!.id, orgId: org.id, endpointId: endpoint.id, nextAttemptAt: T1 + 10 }]);
           expect(await get(1)).toMatchObject({ leaseOwner: "node-a", leaseExpiresAt: T1 + 15 + 1_000 });
           // node-a's live lease is passed over; a row not yet due is leased from its due time.
@@ -582,7 +584,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
 
         test("renewLeases extends only the owner's pending rows, never shortening; releaseLeases frees only the owner's", async () => {
-          const { rows, get } = await freeRows([10, 20, 30]);
+          const { rows, get, claim } = await freeRows([10, 20, 30]);
           await claim("node-a", T1, T1 + 20, 10);
           await claim("node-b", T1, T1 + 30, 10);
           const renewed = await store.write((tx) => tx.deliveries.renewLeases("node-a", ids(rows), T1 + 1_015));
@@ -601,7 +603,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
 
         test("a fenced outcome applies only while the row is the owner's: kept until keepUntil, or released; a late owner is refused", async () => {
-          const { rows, get } = await freeRows([10, 20]);
+          const { rows, get, claim } = await freeRows([10, 20]);
           await claim("node-a", T1 + 10, T1 + 20, 10);
           // node-a paused past its lease: node-b takes both rows over.
           expect(ids(await claim("node-b", T1 + 2_000, T1 + 2_000, 10))).toEqual(ids(rows));
@@ -624,11 +626,27 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
 
         test("claims running at once never return one row twice", async () => {
-          const { rows } = await freeRows(Array.from({ length: 40 }, (_, i) => i));
+          const { rows, claim } = await freeRows(Array.from({ length: 40 }, (_, i) => i));
           const claims = await Promise.all(Array.from({ length: 6 }, (_, n) => claim(`node-${n}`, T1 + 100, T1 + 100, 10)));
           const rest = await claim("node-x", T1 + 100, T1 + 100, 100);
           const got = [...claims.flat(), ...rest].map((r) => r.id);
           expect(got.sort()).toEqual(ids(rows).sort());
+        });
+
+        test("claimDue takes each org's earliest free rows up to its own limit, however early another org's rows are due", async () => {
+          const backlog = await freeRows(Array.from({ length: 30 }, (_, i) => i));
+          const late = await freeRows([500, 400, 600]);
+          const quiet = await freeRows([700]);
+          const got = await claimQuotas("node-a", T1 + 1_000, T1 + 1_000, [
+            { orgId: backlog.org.id, limit: 2 },
+            { orgId: late.org.id, limit: 2 },
+            { orgId: quiet.org.id, limit: 5 },
+          ]);
+          // In due order across orgs; each org's own earliest, within its limit.
+          expect(ids(got)).toEqual([backlog.rows[0]!.id, backlog.rows[1]!.id, late.rows[1]!.id, late.rows[0]!.id, quiet.rows[0]!.id]);
+          expect(got.map((r) => r.orgId)).toEqual([backlog.org.id, backlog.org.id, late.org.id, late.org.id, quiet.org.id]);
+          expect(await late.get(2)).toMatchObject({ leaseOwner: null });
+          expect(await claimQuotas("node-a", T1 + 1_000, T1 + 1_000, [])).toEqual([]);
         });
       });
 

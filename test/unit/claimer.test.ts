@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock } from "../../src/lib/clock.ts";
 import { createClaimer, type Claimer } from "../../src/scheduler/claimer.ts";
-import type { DueDelivery } from "../../src/store/port.ts";
+import type { ClaimQuota, DueDelivery } from "../../src/store/port.ts";
 
 const T0 = 1_700_000_000_000;
 const LEASE_MS = 60_000;
@@ -21,6 +21,7 @@ interface Leased {
 class FakeLeaseTable {
   rows = new Map<string, Leased>();
   claims = 0;
+  quotas: ClaimQuota[][] = [];
   renewals: string[][] = [];
   released: string[] = [];
 
@@ -28,14 +29,23 @@ class FakeLeaseTable {
     this.rows.set(row.id, { row, owner, expiresAt, pending: true });
   }
 
-  claimDue(owner: string, now: number, until: number, leaseMs: number, limit: number): DueDelivery[] {
+  dueOrgs(): Array<{ orgId: string; nextDue: number }> {
+    const first = new Map<string, number>();
+    for (const r of this.rows.values()) if (r.pending) first.set(r.row.orgId, Math.min(first.get(r.row.orgId) ?? Infinity, r.row.nextAttemptAt));
+    return [...first].sort(([a], [b]) => a.localeCompare(b)).map(([orgId, nextDue]) => ({ orgId, nextDue }));
+  }
+
+  claimDue(owner: string, now: number, until: number, leaseMs: number, quotas: ClaimQuota[]): DueDelivery[] {
     this.claims++;
-    const free = [...this.rows.values()]
-      .filter((r) => r.pending && r.row.nextAttemptAt <= until && (r.expiresAt === null || r.expiresAt < now))
-      .sort((a, b) => a.row.nextAttemptAt - b.row.nextAttemptAt)
-      .slice(0, limit);
+    this.quotas.push(quotas);
+    const free = quotas.flatMap((q) =>
+      [...this.rows.values()]
+        .filter((r) => r.pending && r.row.orgId === q.orgId && r.row.nextAttemptAt <= until && (r.expiresAt === null || r.expiresAt < now))
+        .sort((a, b) => a.row.nextAttemptAt - b.row.nextAttemptAt)
+        .slice(0, q.limit),
+    );
     for (const r of free) (r.owner = owner), (r.expiresAt = Math.max(r.row.nextAttemptAt, now) + leaseMs);
-    return free.map((r) => ({ ...r.row }));
+    return free.map((r) => ({ ...r.row })).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
 
   renew(owner: string, ids: string[], until: number): string[] {
@@ -56,7 +66,7 @@ class FakeLeaseTable {
   }
 }
 
-const row = (n: number, due: number): DueDelivery => ({ id: `dlv_${String(n).padStart(5, "0")}`, orgId: "org_a", endpointId: "wh_a", nextAttemptAt: due });
+const row = (n: number, due: number, orgId = "org_a"): DueDelivery => ({ id: `dlv_${String(n).padStart(5, "0")}`, orgId, endpointId: `wh_${orgId}`, nextAttemptAt: due });
 
 const running: Claimer[] = [];
 afterEach(() => {
@@ -65,11 +75,25 @@ afterEach(() => {
 
 function node(table: FakeLeaseTable, clock: ReturnType<typeof manualClock>, owner: string, opts: { maxClaimed?: number; maxInMemory?: number } = {}) {
   const handed: string[] = [];
+  /** Handed over and not yet started, newest last: what `evict` may take back. */
+  const queued: DueDelivery[] = [];
+  const evicted: string[] = [];
   const claimer = createClaimer({
-    claimDue: async (now, until, limit) => table.claimDue(owner, now, until, LEASE_MS, limit),
+    dueOrgs: async () => table.dueOrgs(),
+    claimDue: async (now, until, quotas) => table.claimDue(owner, now, until, LEASE_MS, quotas),
     renew: async (ids, until) => table.renew(owner, ids, until),
     release: async (ids) => table.release(owner, ids),
-    onDue: (due) => handed.push(...due.map((d) => d.id)),
+    onDue: (due) => {
+      handed.push(...due.map((d) => d.id));
+      queued.push(...due);
+    },
+    evict: (orgId) => {
+      const i = queued.findLastIndex((d) => d.orgId === orgId);
+      if (i < 0) return undefined;
+      const [d] = queued.splice(i, 1);
+      evicted.push(d!.id);
+      return d;
+    },
     clock,
     leaseMs: LEASE_MS,
     windowMs: 30_000,
@@ -79,7 +103,7 @@ function node(table: FakeLeaseTable, clock: ReturnType<typeof manualClock>, owne
     idleMs: 2,
   });
   running.push(claimer);
-  return { claimer, handed };
+  return { claimer, handed, queued, evicted };
 }
 
 /** Lets the claimers' short timers run a few times. */
@@ -185,5 +209,78 @@ describe("the claimer", () => {
     await claimer.releaseHeld();
     expect(table.released).toEqual([row(2, 0).id, row(1, 0).id]);
     expect(claimer.inMemory).toBe(0);
+  });
+
+  test("a claim is shared evenly among the orgs with rows due: a backlog due earlier does not fill it", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 50; i++) table.put(row(i, T0 - 60_000 + i, "org_a"));
+    for (let i = 50; i < 53; i++) table.put(row(i, T0 - 10, "org_b"));
+    const { claimer, handed } = node(table, clock, "a", { maxClaimed: 6 });
+    await claimer.start();
+    // pageSize 7, budget 6: three each; org_b's three arrive in the first claim, behind none of org_a's 50.
+    expect(table.quotas[0]).toEqual([{ orgId: "org_a", limit: 3 }, { orgId: "org_b", limit: 3 }]);
+    expect(handed.filter((id) => table.rows.get(id)!.row.orgId === "org_b")).toHaveLength(3);
+    expect(handed).toHaveLength(6);
+  });
+
+  test("with its budget spent on one org's rows, an org holding less than its share still claims its own, once per idle tick", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 50; i++) table.put(row(i, T0 - 60_000 + i, "org_a"));
+    const { claimer, handed } = node(table, clock, "a", { maxClaimed: 10 });
+    await claimer.start();
+    expect(handed).toHaveLength(10); // org_a's rows, all in slow attempts: the budget is spent
+    table.put(row(99, T0 + 100, "org_b"));
+    clock.advance(200);
+    await ticks();
+    expect(handed).toContain(row(99, 0).id);
+    // org_a is at its share (10 of 10 among one org): nothing more of its rows was claimed.
+    expect(handed.filter((id) => table.rows.get(id)!.row.orgId === "org_a")).toHaveLength(10);
+    expect(table.quotas.at(-1)).toEqual([{ orgId: "org_b", limit: 5 }]);
+  });
+
+  test("with memory full, an org below its share takes the room of the richest org's newest queued row, which goes back to the table", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 30; i++) table.put(row(i, T0 - 60_000 + i, "org_a"));
+    const { claimer, handed, evicted } = node(table, clock, "a", { maxClaimed: 10, maxInMemory: 10 });
+    await claimer.start();
+    expect(claimer.inMemory).toBe(10);
+    // A retry of org_b's, due later, handed back to the table by another node; and a fresh publish of org_c's offered here.
+    table.put(row(98, T0 + 100, "org_b"));
+    const fresh = row(99, T0, "org_c");
+    table.put(fresh, "a", T0 + LEASE_MS);
+    claimer.offer([fresh]);
+    expect(handed.at(-1)).toBe(fresh.id);
+    expect(evicted).toEqual([row(9, 0).id]);
+    clock.advance(200);
+    await ticks();
+    expect(handed).toContain(row(98, 0).id);
+    expect(evicted).toEqual([row(9, 0).id, row(8, 0).id]);
+    expect(claimer.inMemory).toBe(10);
+    // What was evicted is free in the table for whichever node claims it.
+    expect(table.released).toEqual([row(9, 0).id, row(8, 0).id]);
+    expect(table.rows.get(row(9, 0).id)!.owner).toBeNull();
+  });
+
+  test("holds: a row's lease is this node's until its due time (or the claim) plus the lease, extended by renewals, and ends when it is done", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    table.put(row(1, T0 - 10));
+    const { claimer } = node(table, clock, "a");
+    await claimer.start();
+    const id = row(1, 0).id;
+    expect(claimer.holds(id)).toBe(true);
+    // Paused past its lease, with no renewal in between: the queued row is not this node's to start.
+    clock.advance(LEASE_MS + 1);
+    expect(claimer.holds(id)).toBe(false);
+    // Its renewal (the row was not taken over meanwhile) makes it this node's again.
+    await ticks();
+    expect(table.renewals.at(-1)).toEqual([id]);
+    expect(claimer.holds(id)).toBe(true);
+    claimer.done(id);
+    expect(claimer.holds(id)).toBe(false);
+    expect(claimer.holds("dlv_unknown")).toBe(false);
   });
 });

@@ -64,10 +64,10 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
   );
   // Leases: one process on SQLite never needs them (its engine does not claim), but they hold
   // the port's contract all the same; the single writer makes each statement atomic.
-  const claimStmt = sqlite.query<DueDelivery, [string, number, number, number, number, number]>(
+  const claimStmt = sqlite.query<DueDelivery, [string, number, number, string, number, number, number]>(
     `UPDATE deliveries SET lease_owner = ?, lease_expires_at = max(next_attempt_at, ?) + ?
-     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-       AND (lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY next_attempt_at LIMIT ?)
+     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND org_id = ? AND next_attempt_at <= ?
+       AND (lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY next_attempt_at, id LIMIT ?)
      RETURNING id, org_id AS orgId, endpoint_id AS endpointId, next_attempt_at AS nextAttemptAt`,
   );
   const renewStmt = sqlite.query<{ id: string }, [number, string, string]>(
@@ -146,8 +146,8 @@ export function createDeliveriesRepo(db: Db): DeliveriesRepo {
       const row = forAttemptStmt.get(id);
       return row && { ...row, isTest: Boolean(row.isTest) };
     },
-    async claimDue(owner, now, until, leaseMs, limit) {
-      return claimStmt.all(owner, now, leaseMs, until, now, limit).sort(byDue);
+    async claimDue(owner, now, until, leaseMs, quotas) {
+      return quotas.flatMap((q) => claimStmt.all(owner, now, leaseMs, q.orgId, until, now, q.limit)).sort(byDue);
     },
     async renewLeases(owner, ids, until) {
       return renewStmt.all(until, JSON.stringify(ids), owner).map((r) => r.id);
