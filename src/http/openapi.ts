@@ -1,8 +1,8 @@
 /**
  * Finishes the OpenAPI 3.1 document @elysiajs/swagger generates, for what the plugin cannot be
  * told: the server reads JSON bodies only, an optional body is not required, every POST takes
- * Idempotency-Key, org-scoped routes take X-Org-Id, and Elysia's coercion unions are not the
- * wire format. Pure: returns a new document, the plugin's cached one stays as it was.
+ * Idempotency-Key, org-scoped routes take X-Org-Id, keyed routes answer with rate-limit headers,
+ * and Elysia's coercion unions are not the wire format. Pure: returns a new document, the plugin's cached one stays as it was.
  */
 
 import { KEY_CHARACTERS, MAX_KEY_LENGTH } from "../api/idempotency/service.ts";
@@ -30,6 +30,23 @@ const ORG_ID = {
   description: "Admin key only: the org to act in (an org's own key always acts in its org).",
   schema: { type: "string" },
 };
+
+/** On every answer of a keyed route while the per-key rate limit is on (`WEBHOOKD_RATE_LIMIT`). */
+const RATE_LIMIT_HEADERS = {
+  "RateLimit-Limit": { description: "The key's burst: its token bucket's size (2x `WEBHOOKD_RATE_LIMIT` per second); absent when the limit is off.", schema: { type: "integer" } },
+  "RateLimit-Remaining": { description: "Requests left in the key's bucket now.", schema: { type: "integer" } },
+  "RateLimit-Reset": { description: "Seconds until the bucket is full again (after a 429: until it has a request again).", schema: { type: "integer" } },
+};
+const RETRY_AFTER = {
+  "Retry-After": { description: "Seconds to wait before trying again (the key's bucket, or the org's publish rate).", schema: { type: "integer" } },
+};
+
+/** The headers a response of a keyed route (one that may answer 429) carries. */
+function responseHeaders(status: string, keyed: boolean): Json | undefined {
+  if (!keyed) return undefined;
+  if (status === "429") return { ...RETRY_AFTER, ...RATE_LIMIT_HEADERS };
+  return status.startsWith("2") ? RATE_LIMIT_HEADERS : undefined;
+}
 
 const STATUS_TEXT: Record<string, string> = {
   "200": "OK",
@@ -102,13 +119,18 @@ function operation(method: string, path: string, op: Json, optionalBody: Optiona
     out.requestBody = { ...requestBody, required: !optionalBody(method.toUpperCase(), path), content: jsonOnly(requestBody.content) ?? {} };
   }
   if (isObject(responses)) {
+    const keyed = "429" in responses;
     out.responses = Object.fromEntries(
       Object.entries(responses).map(([status, r]) => {
         // The plugin lifts a response schema's own keywords (its `examples`) out of the schema
         // into the Response Object, where OpenAPI does not allow them: they go back.
         const { content, description, ...keywords } = isObject(r) ? r : {};
         const json = jsonOnly(content, keywords);
-        return [status, { description: typeof description === "string" ? description : (STATUS_TEXT[status] ?? status), ...(json ? { content: json } : {}) }];
+        const headers = responseHeaders(status, keyed);
+        return [
+          status,
+          { description: typeof description === "string" ? description : (STATUS_TEXT[status] ?? status), ...(headers ? { headers } : {}), ...(json ? { content: json } : {}) },
+        ];
       }),
     );
   }

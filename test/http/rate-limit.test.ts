@@ -47,6 +47,23 @@ describe("WEBHOOKD_RATE_LIMIT=5 (burst 10)", () => {
     expect(expectOk(await s.api("GET", "/api/v1/webhooks", { key: ADMIN_KEY, headers: { "x-org-id": (await tenant(s)).orgId } }))).toEqual([]);
   });
 
+  test("/docs documents the headers these answers carry: RateLimit-* on a keyed route's 2xx and 429, Retry-After on its 429", async () => {
+    const { key } = await tenant(s);
+    const ok = await s.api("GET", "/api/v1/webhooks", { key });
+    for (let i = 0; i < 10; i++) await s.api("GET", "/api/v1/webhooks", { key });
+    const limited = await s.api("GET", "/api/v1/webhooks", { key });
+    expect(limited.status).toBe(429);
+    const doc = (await s.api("GET", "/docs/json")).body;
+    const responses = doc.paths["/api/v1/webhooks"].get.responses;
+    const sent = (h: Headers) => [...h.keys()].filter((k) => k.startsWith("ratelimit-") || k === "retry-after").sort();
+    const documented = (status: string) => Object.keys(responses[status].headers ?? {}).map((k) => k.toLowerCase()).sort();
+    expect(sent(ok.headers)).toEqual(["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]);
+    expect(documented("200")).toEqual(sent(ok.headers));
+    expect(documented("429")).toEqual(sent(limited.headers));
+    // A route without a key (the liveness probe) documents none.
+    expect(doc.paths["/healthz"].get.responses["200"].headers).toBeUndefined();
+  });
+
   test("the bucket refills at the rate: one second later, five more", async () => {
     const { key } = await tenant(s);
     for (let i = 0; i < 10; i++) expectOk(await s.api("GET", "/api/v1/webhooks", { key }));
