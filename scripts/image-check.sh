@@ -8,9 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE=${WEBHOOKD_IMAGE_CACHE:-/var/cache/webhookd-image-check}
 IMAGE=localhost/webhookd:image-check
-BUN_VERSION=$(sed -n 's|^FROM oven/bun:\([^ ]*\).*|\1|p' Dockerfile)
 NAME=webhookd-check-$$
 STARTED=$SECONDS
 failures=0
@@ -21,47 +19,9 @@ die() { say "$*"; echo "FAIL  setup: $*"; exit 1; }
 pass() { checks=$((checks + 1)); echo "PASS  $*"; }
 fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
 
-[ "$(id -u)" = 0 ] || die "run as root (rootful podman, apt-get)"
-[ -n "$BUN_VERSION" ] || die "no 'FROM oven/bun:<version>' in Dockerfile"
-
-missing=()
-for tool in podman runc debootstrap curl; do # each is its own Debian package's name
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]}"
-  apt_log=$( (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") 2>&1) ||
-    { tail -5 <<<"$apt_log"; die "apt-get install ${missing[*]} failed"; }
-fi
-command -v npm >/dev/null 2>&1 || die "npm is needed (it fetches the bun binary)"
-command -v bun >/dev/null 2>&1 || die "bun is needed (it finds a free port)"
-
-# Podman's config and storage of our own, so nothing in /etc changes. vfs: overlay does not
-# mount here; runc on cgroupfs: crun refuses the host's hybrid cgroups; explicit ulimits: root
-# lacks CAP_SYS_RESOURCE to raise them to podman's defaults; file events: no journald.
-mkdir -p "$CACHE"
-cat >"$CACHE/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "/run/webhookd-image-check/libpod"
-EOF
-cat >"$CACHE/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$CACHE/storage"
-runroot = "/run/webhookd-image-check/storage"
-EOF
-cat >"$CACHE/registries.conf" <<EOF
-unqualified-search-registries = ["docker.io"]
-short-name-mode = "permissive"
-EOF
-export CONTAINERS_CONF=$CACHE/containers.conf CONTAINERS_STORAGE_CONF=$CACHE/storage.conf CONTAINERS_REGISTRIES_CONF=$CACHE/registries.conf
-
 work=$(mktemp -d)
+# shellcheck source=scripts/podman-env.sh
+source scripts/podman-env.sh
 cleanup() {
   podman rm -f -i -v -t 0 "$NAME-1" "$NAME-2" "$NAME-ro" >/dev/null 2>&1 # -i: one missing name would keep the others
   podman volume rm -f "$NAME" >/dev/null 2>&1
@@ -73,35 +33,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The base images, made once. A real debian:bookworm-slim is debootstrap's minbase without apt's lists.
-if ! podman image exists docker.io/library/debian:bookworm-slim; then
-  say "making debian:bookworm-slim with debootstrap"
-  debootstrap --variant=minbase bookworm "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-    { tail -5 "$work/debootstrap.log"; die "debootstrap failed"; }
-  rm -rf "$work"/rootfs/var/lib/apt/lists/* "$work"/rootfs/var/cache/apt/archives/*.deb
-  tar -C "$work/rootfs" -c . | podman import --quiet - docker.io/library/debian:bookworm-slim >/dev/null || die "podman import failed"
-  rm -rf "$work/rootfs"
-fi
-# The oven/bun stand-in: npm's bun binary on that base. TLS to the npm registry may go through an
-# intercepting proxy whose CA the host trusts (/usr/local/share/ca-certificates), so the build
-# stage trusts it too; the Dockerfile itself stays as it is for Docker Hub's oven/bun.
-if ! podman image exists "docker.io/oven/bun:$BUN_VERSION"; then
-  say "making oven/bun:$BUN_VERSION from npm's @oven/bun-linux-x64@$BUN_VERSION"
-  mkdir -p "$work/bun"
-  (cd "$work/bun" && npm pack --silent "@oven/bun-linux-x64@$BUN_VERSION" >/dev/null && tar xzf ./*.tgz) || die "npm pack @oven/bun-linux-x64@$BUN_VERSION failed"
-  cat /usr/local/share/ca-certificates/*.crt >"$work/bun/extra-ca.pem" 2>/dev/null
-  {
-    echo "FROM docker.io/library/debian:bookworm-slim"
-    echo "COPY package/bin/bun /usr/local/bin/bun"
-    if [ -s "$work/bun/extra-ca.pem" ]; then
-      echo "COPY extra-ca.pem /usr/local/share/extra-ca.pem"
-      echo "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca.pem"
-    fi
-    echo "RUN ln -s bun /usr/local/bin/bunx && bun --version"
-    echo "WORKDIR /home/bun/app"
-  } >"$work/bun/Containerfile"
-  podman build --quiet --network host --pull=never -t "docker.io/oven/bun:$BUN_VERSION" "$work/bun" >/dev/null || die "building the oven/bun stand-in failed"
-fi
+podman_setup podman runc debootstrap curl
+podman_base_images
 
 # --format docker: the OCI format has no HEALTHCHECK. Host network: the only network here.
 say "building $IMAGE from ./Dockerfile"
