@@ -11,15 +11,7 @@ cd "$(dirname "$0")/.."
 
 PROJECT=webhookd-compose-check
 NODES=(8081 8082 8083)
-STARTED=$SECONDS
-failures=0
-checks=0
-
-say() { echo "compose-check: $*"; }
-die() { say "$*"; echo "FAIL  setup: $*"; exit 1; }
-pass() { checks=$((checks + 1)); echo "PASS  $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
-
+CHECK=compose-check
 work=$(mktemp -d)
 # shellcheck source=scripts/podman-env.sh
 source scripts/podman-env.sh
@@ -136,5 +128,4 @@ else
   fail "the nodes did not become ready after down and up"
 fi
 
-say "$checks checks, $failures failed, in $((SECONDS - STARTED))s"
-[ "$failures" = 0 ]
+summary

@@ -10,15 +10,7 @@ cd "$(dirname "$0")/.."
 
 IMAGE=localhost/webhookd:image-check
 NAME=webhookd-check-$$
-STARTED=$SECONDS
-failures=0
-checks=0
-
-say() { echo "image-check: $*"; }
-die() { say "$*"; echo "FAIL  setup: $*"; exit 1; }
-pass() { checks=$((checks + 1)); echo "PASS  $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
-
+CHECK=image-check
 work=$(mktemp -d)
 # shellcheck source=scripts/podman-env.sh
 source scripts/podman-env.sh
@@ -114,5 +106,4 @@ else
   fail "a root-owned bind-mounted /data: exit $code, output: $(head -c 500 <<<"$out")"
 fi
 
-say "$checks checks, $failures failed, in $((SECONDS - STARTED))s"
-[ "$failures" = 0 ]
+summary

@@ -1,6 +1,20 @@
 # What scripts/image-check.sh and scripts/compose-check.sh share: podman with a config and storage
 # of our own under $CACHE (nothing in /etc changes), and the base images made here rather than
-# pulled (no registry access). Sourced after `say`/`die` and `$work` (a temp dir) are defined.
+# pulled (no registry access), and the PASS/FAIL lines both print. Sourced with $CHECK (the
+# script's name in its messages) and $work (a temp dir) set.
+
+STARTED=$SECONDS
+failures=0
+checks=0
+say() { echo "$CHECK: $*"; }
+die() { say "$*"; echo "FAIL  setup: $*"; exit 1; }
+pass() { checks=$((checks + 1)); echo "PASS  $*"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
+# The last line: how many checks, how many failed; the exit status says whether any did.
+summary() {
+  say "$checks checks, $failures failed, in $((SECONDS - STARTED))s"
+  [ "$failures" = 0 ]
+}
 
 CACHE=${WEBHOOKD_IMAGE_CACHE:-/var/cache/webhookd-image-check}
 BUN_VERSION=$(sed -n 's|^FROM oven/bun:\([^ ]*\).*|\1|p' Dockerfile)
