@@ -81,6 +81,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       synchronous_commit: "on",
       lock_timeout: `${options.lockTimeoutMs ?? 5_000}ms`,
       idle_in_transaction_session_timeout: `${options.idleInTransactionTimeoutMs ?? 15_000}ms`,
+      // Short queries on indexes only: JIT compiling one (the planner overestimates a claim's
+      // rows) cost 7 ms of a 8 ms claim, measured beside a 300k-row backlog.
+      jit: "off",
     },
   });
   try {

@@ -203,16 +203,18 @@ export function pgDeliveriesRepo(db: SQL, leases: NodeLeases): DeliveriesRepo {
 
     async claimDue(owner: string, now: number, until: number, leaseMs: number, quotas: readonly ClaimQuota[]): Promise<DueDelivery[]> {
       if (quotas.length === 0) return [];
-      // Each org's earliest free rows by its own index (deliveries_org_due), however long another org's backlog is.
+      // Each org's earliest free rows by its own index (deliveries_org_due), however long another
+      // org's backlog is; `= ANY(ARRAY(...))` updates them by primary key (as `IN (...)`, the
+      // planner's guess of the claim's size could hash-join a scan of the whole table).
       const rows = await db`
         UPDATE deliveries SET lease_owner = ${owner}, lease_expires_at = GREATEST(next_attempt_at, ${now}::bigint) + ${leaseMs}::bigint
-        WHERE id IN (
+        WHERE id = ANY(ARRAY(
           SELECT c.id FROM unnest(${db.array(quotas.map((q) => q.orgId), "TEXT")}::text[], ${db.array(quotas.map((q) => q.limit), "INT")}::int[]) AS q(org_id, quota)
           CROSS JOIN LATERAL (
             SELECT d.id FROM deliveries d
             WHERE d.status = 'pending' AND d.org_id = q.org_id AND d.next_attempt_at <= ${until}::bigint
               AND (d.lease_expires_at IS NULL OR d.lease_expires_at < ${now}::bigint)
-            ORDER BY d.next_attempt_at, d.id LIMIT q.quota FOR UPDATE SKIP LOCKED) c)
+            ORDER BY d.next_attempt_at, d.id LIMIT q.quota FOR UPDATE SKIP LOCKED) c))
         RETURNING id, org_id, endpoint_id, next_attempt_at`;
       return rows.map(toDue).sort(byDue);
     },
