@@ -40,8 +40,11 @@ export function createTransactions(deps: TransactionsDeps) {
       let result: { value: T };
       try {
         result = await deps.sql.begin(async (tx) => {
-          if (durability === "relaxed") await tx`SET LOCAL synchronous_commit = off`;
+          // Not awaited: the op's first statements follow it on the connection without a round trip of their own.
+          const relaxed = durability === "relaxed" ? tx`SET LOCAL synchronous_commit = off`.then(() => {}) : undefined;
+          relaxed?.catch(() => {}); // its failure aborts the transaction: the op's statements fail with it
           const value = await op(txStore(tx, { record: (c) => (changes.push(c), deps.changing(c)) }, deps.leases));
+          await relaxed;
           if (changes.length > 0) await sendChanges(tx, deps.node, changes);
           committing = true;
           // Wrapped: begin() would also await an array of queries the op returned.
