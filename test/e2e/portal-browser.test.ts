@@ -218,6 +218,15 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await expect(customer.getByLabel("Payload").innerText()).resolves.toContain(HOSTILE_IMG);
     await expect(customer.getByLabel("Payload").innerText()).resolves.toContain(HOSTILE_SCRIPT);
     await customer.getByRole("heading", { name: /^Attempt 1 / }).waitFor();
+    // The request headers as sent, the signatures the receiver checked among them.
+    const got = receiver.received.find((r) => r.body.includes("onerror"))!;
+    const first = customer.locator(".attempt").first();
+    await first.getByText("Request headers as sent").click();
+    const sentTable = first.locator("details", { hasText: "Request headers as sent" }).locator("table.kv");
+    for (const name of ["x-webhook-signature", "webhook-signature", "webhook-id", "webhook-timestamp", "user-agent"]) {
+      const row = sentTable.locator("tr").filter({ has: customer.locator("th", { hasText: new RegExp(`^${name}$`) }) });
+      await expect(row.locator("td").innerText()).resolves.toBe(got.headers[name]!);
+    }
     await customer.getByText("Response headers and body").first().click();
     await expect(customer.getByLabel("Response body of attempt 1").innerText()).resolves.toBe("ok");
     await shot(customer, "customer-delivery");
@@ -234,7 +243,7 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     const second = customer.locator(".attempt").nth(1);
     await second.getByText("Response headers and body").click();
     await expect(customer.getByLabel("Response body of replay 1").innerText()).resolves.toBe(HOSTILE_IMG);
-    await expect(second.locator("table.kv").innerText()).resolves.toContain(HOSTILE_SCRIPT);
+    await expect(second.locator("details", { hasText: "Response headers and body" }).locator("table.kv").innerText()).resolves.toContain(HOSTILE_SCRIPT);
     expect(await customer.locator("img:not(.logo)").count()).toBe(0);
   });
 

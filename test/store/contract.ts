@@ -89,6 +89,7 @@ function attemptRow(deliveryId: string, endpointId: string, over: Partial<Attemp
     errorMessage: null,
     responseHeaders: { "content-type": "text/plain", "x-request-id": "r1" },
     responseBody: "oops",
+    requestHeaders: { "content-type": "application/json", "webhook-signature": "v1,abc" },
     createdAt,
     ...over,
   };

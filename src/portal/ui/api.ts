@@ -125,6 +125,8 @@ export interface Attempt {
   statusCode: number | null;
   durationMs: number;
   error: ErrorInfo | null;
+  /** The request headers webhookd sent; null when nothing was sent or for attempts logged before they were kept. */
+  request: { headers: Record<string, string> } | null;
   response: StoredResponse | null;
   createdAt: string;
 }

@@ -31,6 +31,13 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
           </>
         ) : null}
       </dl>
+      {a.request ? (
+        <details>
+          <summary>Request headers as sent</summary>
+          <Headers headers={a.request.headers} />
+          <p class="muted">The body sent is the payload above: every attempt signs and sends the same one.</p>
+        </details>
+      ) : null}
       {a.response ? (
         <details>
           <summary>Response headers and body</summary>
