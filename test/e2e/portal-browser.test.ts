@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { REPO } from "../helpers/binary.ts";
@@ -146,15 +146,47 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
   });
 
   test("the customer opens the link: a session cookie, and the token leaves the address bar", async () => {
+    // A mail or chat scanner fetches the link first: that GET uses nothing.
+    const scanned = await fetch(shared.link, { redirect: "manual" });
+    expect(scanned.status).toBe(200);
+    expect(scanned.headers.get("set-cookie")).toBeNull();
+    const posted: Request[] = [];
+    customer.on("request", (r) => {
+      if (r.method() === "POST" && r.url() === `${server.url}/portal/login`) posted.push(r);
+    });
     await customer.goto(shared.link);
     await customer.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
     expect(customer.url()).toBe(`${server.url}/portal`);
+    // The link page's script posted the token: the address bar and the history never keep it.
+    expect(posted).toHaveLength(1);
+    // What the login CSRF check sees from Chromium (Referrer-Policy no-referrer makes a form's Origin "null").
+    expect(await posted[0]!.allHeaders()).toMatchObject({ origin: "null", "sec-fetch-site": "same-origin" });
+    await customer.goBack();
+    expect(customer.url()).not.toContain("token=");
+    await customer.goto(`${server.url}/portal`);
+    await customer.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
     const cookies = await customerContext.cookies();
     expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: "webhookd_portal", httpOnly: true, sameSite: "Strict" }]);
     // The org's name, hostile as it is, shows as text.
     await expect(customer.locator(".who").innerText()).resolves.toContain(HOSTILE_IMG);
     // The operator's logo, served by webhookd itself.
     await eventually(async () => (await customer.locator("header img.logo").evaluate((img) => (img as any).naturalWidth)) === 28);
+  });
+
+  test("without script, the link page's button opens the portal", async () => {
+    const link = await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: { readOnly: true } });
+    // The page's script never arrives (blocked here; a browser with script off is the same to the page).
+    const context = await browser.newContext();
+    await context.route("**/portal/assets/login.js", (route) => route.abort());
+    const page = watch(await context.newPage());
+    await page.goto(link.body.data.url);
+    await page.getByRole("heading", { name: /^Opening / }).waitFor();
+    await shot(page, "link-page-no-script");
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: /^Open / }).click();
+    await page.waitForURL(`${server.url}/portal`);
+    expect((await context.cookies()).map((c) => c.name)).toEqual(["webhookd_portal"]);
+    await context.close();
   });
 
   test("a reused link is refused with a clear page", async () => {

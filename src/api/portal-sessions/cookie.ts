@@ -48,15 +48,35 @@ function checkCsrf(request: Request, headers: Headers, sessionToken: string): vo
     throw new ForbiddenError("A request made with the portal session cookie must carry the session's X-CSRF-Token header.");
   }
   const origin = headers["origin"];
-  const host = headers["x-forwarded-host"] ?? headers["host"];
-  let sameOrigin = origin === undefined;
-  if (origin !== undefined) {
-    try {
-      sameOrigin = new URL(origin).host === host;
-    } catch {}
-  }
-  if (!sameOrigin || headers["sec-fetch-site"] === "cross-site") {
+  if ((origin !== undefined && !isOwnOrigin(origin, headers)) || headers["sec-fetch-site"] === "cross-site") {
     throw new ForbiddenError("A request made with the portal session cookie must come from the portal's own origin.");
+  }
+}
+
+/** Whether an Origin header names this server, as the browser reached it. */
+function isOwnOrigin(origin: string, headers: Headers): boolean {
+  const host = headers["x-forwarded-host"] ?? headers["host"];
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Login CSRF: the POST that uses a link must come from the link's own page, else another site
+ * could sign a visitor into a session of its choosing (its own org's) with a form of its own.
+ * The browser says where a request comes from by Sec-Fetch-Site (same-origin only) and Origin.
+ * The page is served with Referrer-Policy: no-referrer, under which a form's POST carries
+ * `Origin: null`: that is accepted only with Sec-Fetch-Site: same-origin beside it. A request
+ * with neither header (no browser, or a very old one) is let through, as the cookie API does.
+ */
+export function checkLoginOrigin(headers: Headers): void {
+  const site = headers["sec-fetch-site"];
+  const origin = headers["origin"];
+  const ownOrigin = origin === undefined || (origin === "null" ? site === "same-origin" : isOwnOrigin(origin, headers));
+  if ((site !== undefined && site !== "same-origin") || !ownOrigin) {
+    throw new ForbiddenError("A portal link must be opened from its own page: open the link itself again, or ask for a new one.");
   }
 }
 
