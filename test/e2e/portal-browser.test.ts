@@ -19,6 +19,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Request } 
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { REPO } from "../helpers/binary.ts";
+import { selfSignedCert } from "../helpers/tls.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -463,6 +464,70 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
       expect(await refused.frameLocator("iframe").getByRole("heading", { name: "Endpoints" }).count()).toBe(0);
     } finally {
       await context.close();
+      await embedding.stop();
+      app.stop(true);
+    }
+  });
+
+  test("embedding from another site over https (third-party cookies phased out): the partitioned cookie works in the iframe", async () => {
+    // Two sites on loopback: app.test frames portal.test, each behind its own TLS server (the
+    // portal's is a TLS proxy that says X-Forwarded-Proto: https, as one in production would).
+    // This Chromium blocks third-party cookies that are not partitioned, as Chrome's phase-out does:
+    // the same cookie without Partitioned is refused here (tried: the frame's first API call is a 401).
+    const cert = selfSignedCert(["DNS:app.test", "DNS:portal.test"]);
+    const strictBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--host-resolver-rules=MAP app.test 127.0.0.1, MAP portal.test 127.0.0.1", "--test-third-party-cookie-phaseout"],
+    });
+    let frameSrc = "";
+    const app = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: cert.cert, key: cert.key },
+      fetch: () => new Response(`<!DOCTYPE html><title>App</title><iframe src="${frameSrc}" title="Webhooks" width="1200" height="800"></iframe>`, { headers: { "content-type": "text/html" } }),
+    });
+    const embedding = await startTestServer({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: `'self' https://app.test:${app.port}` });
+    const proxy = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: cert.cert, key: cert.key },
+      async fetch(req) {
+        const url = new URL(req.url);
+        const headers = new Headers(req.headers);
+        headers.set("x-forwarded-proto", "https");
+        const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+        const answer = await fetch(`${embedding.url}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
+        // fetch has decoded a gzipped body: pass it on as what it now is.
+        const passed = new Headers(answer.headers);
+        passed.delete("content-encoding");
+        passed.delete("content-length");
+        return new Response(answer.body, { status: answer.status, headers: passed });
+      },
+    });
+    const context = await strictBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const tenant = await embedding.newTenant();
+      const path = (await embedding.api("POST", "/api/v1/portal/sessions", { key: tenant.key, body: {} })).body.data.path;
+      frameSrc = `https://portal.test:${proxy.port}${path}`;
+      const page = watch(await context.newPage());
+      await page.goto(`https://app.test:${app.port}/`);
+      const frame = page.frameLocator("iframe");
+      await frame.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
+      const [cookie] = await context.cookies(`https://portal.test:${proxy.port}`);
+      expect(cookie).toMatchObject({ name: "webhookd_portal", sameSite: "None", secure: true, httpOnly: true });
+      expect(cookie!.partitionKey).toContain("app.test");
+      // A change made in the frame: the cookie, the CSRF token and the Origin check all pass.
+      await frame.getByRole("button", { name: "Add endpoint" }).click();
+      await frame.getByLabel("Endpoint URL").fill(`${receiver.url}/embedded`);
+      await frame.getByLabel("call.ended").check();
+      await frame.getByRole("button", { name: "Create endpoint" }).click();
+      await frame.getByTestId("new-secret").waitFor();
+      const list = await embedding.api("GET", "/api/v1/webhooks", { key: tenant.key });
+      expect(list.body.data.map((e: { url: string }) => e.url)).toEqual([`${receiver.url}/embedded`]);
+    } finally {
+      await context.close();
+      await strictBrowser.close();
+      proxy.stop(true);
       await embedding.stop();
       app.stop(true);
     }

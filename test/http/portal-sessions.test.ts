@@ -131,11 +131,40 @@ describe("opening a link", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
-  test("over https (a TLS proxy's X-Forwarded-Proto) the cookie is Secure", async () => {
+  test("over https (a TLS proxy's X-Forwarded-Proto) the cookie is Secure, and still Strict when only 'self' may frame the portal", async () => {
     const { key } = await server.newTenant();
     const link = await newLink(key);
     const res = await open(link.body.data.url, { "x-forwarded-proto": "https" });
-    expect(res.headers.get("set-cookie")).toEndWith("; Secure");
+    expect(res.headers.get("set-cookie")).toMatch(/; SameSite=Strict; Max-Age=\d+; Secure$/);
+  });
+
+  test("framed by another site (WEBHOOKD_PORTAL_FRAME_ANCESTORS) over https: SameSite=None; Secure; Partitioned, with CSRF still checked", async () => {
+    const embedded = await startTestServer({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com" });
+    try {
+      const { key } = await embedded.newTenant();
+      const link = async () => (await embedded.api("POST", "/api/v1/portal/sessions", { key, body: {} })).body.data.url as string;
+      const https = { "x-forwarded-proto": "https" };
+      const res = await open(await link(), https);
+      expect(res.status).toBe(303);
+      const set = res.headers.get("set-cookie")!;
+      expect(set).toMatch(/^webhookd_portal=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=None; Max-Age=\d+; Secure; Partitioned$/);
+      const cookie = set.split(";")[0]!;
+      const me = (await (await fetch(`${embedded.url}/api/v1/portal/session`, { headers: { cookie, ...https } })).json()) as { data: { csrfToken: string } };
+      // The cookie now rides along with other sites' requests: the CSRF token and the Origin check still stop them.
+      const post = (headers: Record<string, string>) =>
+        fetch(`${embedded.url}/api/v1/webhooks`, { method: "POST", headers: { cookie, "content-type": "application/json", ...https, ...headers }, body: JSON.stringify({ url: "https://x.example/hook" }) });
+      expect((await post({ origin: "https://app.example.com", "sec-fetch-site": "cross-site" })).status).toBe(403);
+      expect((await post({ "x-csrf-token": me.data.csrfToken, origin: "https://app.example.com", "sec-fetch-site": "cross-site" })).status).toBe(403);
+      expect((await post({ "x-csrf-token": me.data.csrfToken, origin: "https://evil.example" })).status).toBe(403);
+      // Signing out clears it with the same attributes (a partitioned cookie is only replaced by a partitioned one).
+      const out = await fetch(`${embedded.url}/api/v1/portal/session`, { method: "DELETE", headers: { cookie, "x-csrf-token": me.data.csrfToken, ...https } });
+      expect(out.status).toBe(204);
+      expect(out.headers.get("set-cookie")).toBe("webhookd_portal=; Path=/; HttpOnly; SameSite=None; Max-Age=0; Secure; Partitioned");
+      // Over plain http a browser refuses SameSite=None (it needs Secure): Strict as before, the same site only.
+      expect((await open(await link())).headers.get("set-cookie")).toMatch(/; SameSite=Strict; Max-Age=\d+$/);
+    } finally {
+      await embedded.stop();
+    }
   });
 
   test("a link works once: the second open gets a clear 410 page, not the session", async () => {

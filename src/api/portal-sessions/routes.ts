@@ -11,7 +11,7 @@ import { LOGIN_PATH, loginPage, messagePage, portalHeaders, type PortalOptions }
 import { ForbiddenError, NotFoundError, PortalLinkError } from "../../lib/errors.ts";
 import { envelope, errors, Id, iso, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import type { Caller } from "../auth/service.ts";
-import { checkLoginOrigin, clearCookieHeader, overHttps, sessionCookie, setCookieHeader } from "./cookie.ts";
+import { checkLoginOrigin, clearCookieHeader, cookiePolicy, overHttps, sessionCookie, setCookieHeader } from "./cookie.ts";
 import { DEFAULT_SESSION_SECONDS, isPortalSession, LINK_TTL_MS, MAX_SESSION_SECONDS, type PortalSessionsService } from "./service.ts";
 
 const SessionId = t.String({ examples: ["ps_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] });
@@ -110,7 +110,7 @@ export function portalSessionsRoutes(auth: AuthPlugin, service: PortalSessionsSe
     .delete("/api/v1/portal/session", async ({ caller, request, headers, set }) => {
       await service.end(requireSession(caller).principal.keyId);
       set.status = 204;
-      set.headers["set-cookie"] = clearCookieHeader(overHttps(request, headers));
+      set.headers["set-cookie"] = clearCookieHeader(cookiePolicy(request, headers, portal.frameAncestors));
     }, {
       scope: "webhooks:read",
       response: { 204: t.Void(), ...errors(...ORG_WRITE_ERRORS) },
@@ -142,7 +142,7 @@ export function portalSessionsRoutes(auth: AuthPlugin, service: PortalSessionsSe
             status: 303,
             headers: {
               location: "/portal",
-              "set-cookie": setCookieHeader(sessionToken, maxAge, overHttps(request, headers)),
+              "set-cookie": setCookieHeader(sessionToken, maxAge, cookiePolicy(request, headers, portal.frameAncestors)),
               "cache-control": "no-store",
               ...portalHeaders(portal.frameAncestors),
             },
