@@ -387,6 +387,27 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await expect(customer.evaluate(() => (globalThis as any).document.activeElement?.closest("label")?.textContent)).resolves.toContain("Event type");
   });
 
+  test("a deleted endpoint's deliveries stay in the org's log, marked; the detail opens and offers no replay", async () => {
+    const old = await server.api("POST", "/api/v1/webhooks", { key: shared.key, body: { url: `${receiver.url}/old`, events: ["contact.updated"] } });
+    expect(old.status).toBe(201);
+    await server.api("POST", "/api/v1/events", { key: shared.key, body: { event: "contact.updated", data: { id: "c_1" } } });
+    await eventually(async () => (await server.api("GET", `/api/v1/webhooks/${old.body.data.id}/deliveries?status=succeeded`, { key: shared.key })).body.data.length === 1);
+    expect((await server.api("DELETE", `/api/v1/webhooks/${old.body.data.id}`, { key: shared.key })).status).toBe(204);
+
+    await customer.getByRole("button", { name: "Refresh" }).click();
+    const row = customer.getByTestId("deliveries").locator("tbody tr").filter({ hasText: `${receiver.url}/old` });
+    await expect(row.locator(".badge-deleted").innerText()).resolves.toBe("deleted");
+    await row.getByRole("link").click();
+    await customer.getByRole("heading", { name: /^Delivery dlv_/ }).waitFor();
+    await customer.getByText("Its endpoint was deleted").waitFor();
+    await customer.getByRole("heading", { name: /^Attempt 1 / }).waitFor();
+    expect(await customer.getByRole("button", { name: "Replay" }).count()).toBe(0);
+    await shot(customer, "customer-deleted-endpoint-delivery");
+    expect(await axeViolations(customer)).toEqual([]);
+    await customer.getByRole("link", { name: "← All deliveries" }).click();
+    await customer.getByRole("heading", { name: "All deliveries", level: 1 }).waitFor();
+  });
+
   test("a read-only link shows everything, offers no change, and the server refuses one", async () => {
     const link = await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: { readOnly: true } });
     // In a dark-mode browser: the dark theme meets the same contrast checks.

@@ -102,6 +102,9 @@ export interface Delivery {
   id: string;
   /** In the org-wide log. */
   endpointId?: string;
+  endpointUrl?: string;
+  /** In the org-wide log: the endpoint was deleted (its log stays until retention). */
+  endpointDeleted?: boolean;
   eventId: string;
   event: string;
   status: "pending" | "succeeded" | "failed" | "cancelled";
