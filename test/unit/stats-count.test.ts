@@ -11,9 +11,15 @@ import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";
 import { COUNT_SLICE } from "../../src/store/sqlite/repositories/deliveries.ts";
-import { newId } from "../../src/lib/ids.ts";
+import { idBound } from "../../src/lib/ids.ts";
 
 const HOUR = 3600_000;
+let made = 0;
+/**
+ * A delivery id made at `at` (in the past: newId is monotonic within the process, so after other
+ * tests it would stamp now instead); the suffix, a counter, keeps each unique.
+ */
+const idAt = (prefix: "dlv" | "evt", at: number) => `${idBound(prefix, at - 1)}${String(made++).padStart(16, "0")}`;
 const T0 = Date.UTC(2026, 0, 1);
 let dir: string;
 let store: SqliteStore;
@@ -37,11 +43,11 @@ beforeAll(() => {
     for (const { hour, status, n } of ROWS) {
       for (let i = 0; i < n; i++) {
         const at = T0 + hour * HOUR + Math.floor((i / n) * HOUR);
-        insert.run(newId("dlv", at), newId("evt", at), "wh_1", status, at, at);
+        insert.run(idAt("dlv", at), idAt("evt", at), "wh_1", status, at, at);
       }
     }
     // Another endpoint's, in the same hours: never counted.
-    for (let i = 0; i < 10; i++) insert.run(newId("dlv", T0 + i), newId("evt", T0 + i), "wh_2", "succeeded", T0 + i, T0 + i);
+    for (let i = 0; i < 10; i++) insert.run(idAt("dlv", T0 + i), idAt("evt", T0 + i), "wh_2", "succeeded", T0 + i, T0 + i);
   })();
   raw.close();
 });
