@@ -130,7 +130,7 @@ export const options = {
   retentionDays: option("WEBHOOKD_RETENTION_DAYS", "30", "Days delivery logs and events are kept", integer(1, 3650)),
   retentionCron: option("WEBHOOKD_RETENTION_CRON", "0 * * * *", "When the retention sweeper runs (cron syntax)", cron),
   caFile: option("WEBHOOKD_CA_FILE", undefined, "PEM file of extra CAs trusted for endpoint TLS (private PKI)", (raw) => (raw === "" ? undefined : readPem(raw))),
-  portalFrameAncestors: option("WEBHOOKD_PORTAL_FRAME_ANCESTORS", "'self'", "Who may show /portal in an iframe (CSP frame-ancestors): 'self', 'none', or origins such as https://app.example.com, space-separated", frameAncestors),
+  portalFrameAncestors: option("WEBHOOKD_PORTAL_FRAME_ANCESTORS", "'self'", "Who may show /portal in an iframe (CSP frame-ancestors): 'self', 'none', or origins such as https://app.example.com, space-separated; any origin but 'self' makes the session cookie SameSite=None; Secure; Partitioned over https, so another site can frame it", frameAncestors),
   portalTitle: option("WEBHOOKD_PORTAL_TITLE", "Webhooks", "The portal's name, in its header and page title", (raw) => raw.slice(0, 100)),
   portalTheme: option("WEBHOOKD_PORTAL_THEME", "auto", "The portal's colours: auto (the viewer's light or dark setting), light or dark", (raw) => {
     if (!["auto", "light", "dark"].includes(raw)) throw new Error("expected auto, light or dark");

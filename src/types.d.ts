@@ -15,6 +15,10 @@ declare module "*/dist/portal.js" {
   const path: string;
   export default path;
 }
+declare module "*/dist/login.js" {
+  const path: string;
+  export default path;
+}
 declare module "*/dist/portal.css" {
   const path: string;
   export default path;

@@ -7,7 +7,7 @@
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
-import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders } from "./stored-response.ts";
+import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders, storedRequestHeaders } from "./stored-response.ts";
 
 export type PickVerdict =
   | { ok: true; address: string; family: 4 | 6 }
@@ -50,6 +50,8 @@ export interface AttemptResult {
   responseHeaders: Record<string, string> | null;
   /** Read before the cap, so a receiver's many headers cannot hide it from the retry policy. */
   retryAfter: string | null;
+  /** The request's headers as handed to fetch, capped as storedRequestHeaders() says; null when nothing was sent (blocked, no address). */
+  requestHeaders: Record<string, string> | null;
   /** At most maxResponseBytes, decoded as UTF-8 with invalid sequences replaced. */
   responseBody: string | null;
   error: { code: AttemptErrorCode; message: string } | null;
@@ -124,6 +126,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       responseHeaders: null,
       retryAfter: null,
       responseBody: null,
+      requestHeaders: null,
       address: null,
     };
     const finish = (error: AttemptResult["error"]): AttemptResult => ({
@@ -151,9 +154,11 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       if (!pinned) return finish({ code: "blocked_address", message: `not an IP address: ${verdict.address}` });
       seen.address = verdict.address;
 
+      const headers = requestHeaders(req.headers, target.host, opts.userAgent);
+      seen.requestHeaders = storedRequestHeaders(headers, req.body);
       const response = await fetch(pinned, {
         method: "POST",
-        headers: requestHeaders(req.headers, target.host, opts.userAgent),
+        headers,
         body: req.body,
         redirect: "manual",
         signal: controller.signal,

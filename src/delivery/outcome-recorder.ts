@@ -57,6 +57,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps) {
       errorMessage: r.error?.message ?? null,
       responseHeaders: r.responseHeaders,
       responseBody: r.responseBody,
+      requestHeaders: r.requestHeaders,
       createdAt: at,
     });
   }

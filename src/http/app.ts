@@ -30,7 +30,7 @@ import type { EventsService } from "../api/events/service.ts";
 import type { DeliveriesService } from "../api/deliveries/service.ts";
 import type { WebhookdMetrics } from "../lib/metrics.ts";
 import { metricsRoutes } from "./metrics.ts";
-import { portalPlugin, type PortalOptions } from "./portal.ts";
+import { LOGIN_PATH, portalPlugin, type PortalOptions } from "./portal.ts";
 import type { PortalSessionsService } from "../api/portal-sessions/service.ts";
 import { cookieAdmitter } from "../api/portal-sessions/cookie.ts";
 import { portalSessionsRoutes } from "../api/portal-sessions/routes.ts";
@@ -80,7 +80,7 @@ export function createHttpApp(deps: HttpDeps) {
   const app = new Elysia({ normalize: false, encodeSchema: false, handler: { standardHostname: false } })
     .use(errorEnvelope(deps.logger, (pathname) => (methodsOn ??= routeMethods(routes))(pathname)))
     .use(auth) // before the body parser: its parse hook refuses an unauthenticated body unread
-    .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor))
+    .use(jsonBodyParser(bodyLimits(deps.maxPayloadBytes).limitFor, new Set([LOGIN_PATH])))
     .use(idempotencyPlugin(deps.idempotency))
     .use(docsPlugin({ version: deps.version }))
     .use(metricsRoutes(deps.metrics))

@@ -1,7 +1,8 @@
 /**
  * Reads JSON request bodies with a size cap (413 before buffering more than the cap), strict
  * UTF-8, a nesting cap, numbers that survive as doubles, and a 415 for any other content type,
- * all in the error envelope.
+ * all in the error envelope. The few routes a browser's HTML form posts to (`formPaths`: the
+ * portal's link page) also take a URL-encoded form, under the same cap.
  */
 import { Elysia } from "elysia";
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../lib/errors.ts";
@@ -56,15 +57,21 @@ async function readCapped(request: Request, limit: number): Promise<Uint8Array> 
   return Buffer.concat(chunks);
 }
 
+const mediaType = (contentType: string) => contentType.split(";")[0]!.trim().toLowerCase();
+
 function isJson(contentType: string): boolean {
-  const type = contentType.split(";")[0]!.trim().toLowerCase();
+  const type = mediaType(contentType);
   return type === "" || type === "application/json" || type.endsWith("+json");
 }
 
-export function jsonBodyParser(limitFor: (path: string) => number) {
+export function jsonBodyParser(limitFor: (path: string) => number, formPaths: ReadonlySet<string> = new Set()) {
   return new Elysia({ name: "webhookd.body-parser" }).onParse({ as: "global" }, async ({ request, contentType }) => {
-    const bytes = await readCapped(request, limitFor(requestPath(request.url)));
+    const path = requestPath(request.url);
+    const bytes = await readCapped(request, limitFor(path));
     if (bytes.byteLength === 0) return null;
+    if (formPaths.has(path) && mediaType(contentType ?? "") === "application/x-www-form-urlencoded") {
+      return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
+    }
     if (!isJson(contentType ?? "")) throw new UnsupportedMediaTypeError();
     let text: string;
     try {

@@ -69,6 +69,25 @@ export function messagePage(opts: PortalOptions, status: number, heading: string
   });
 }
 
+/** Where a portal link points, and where its page posts the token. */
+export const LOGIN_PATH = "/portal/login";
+
+/**
+ * What a GET of a usable link shows: a form that posts the token (its script, login.js, posts it
+ * at once and takes the token out of the address bar; without script, the button does). The GET
+ * itself uses nothing, so a link scanner that fetches the URL leaves the link working.
+ */
+export function loginPage(opts: PortalOptions, token: string): Response {
+  const body = `<main class="message"><h1>Opening ${escapeHtml(opts.title)}…</h1>
+<form id="login" method="post" action="${LOGIN_PATH}"><input type="hidden" name="token" value="${escapeHtml(token)}">
+<p>If this page stays, open it with the button: the link works once.</p>
+<p><button type="submit" class="primary">Open ${escapeHtml(opts.title)}</button></p></form></main>
+<script src="/portal/assets/login.js"></script>`;
+  return new Response(shell(opts, body), {
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-robots-tag": "noindex", ...portalHeaders(opts.frameAncestors) },
+  });
+}
+
 export function portalPlugin(opts: PortalOptions) {
   const headers = portalHeaders(opts.frameAncestors);
   const page = shell(opts, `<div id="app" data-title="${escapeHtml(opts.title)}" data-brand="${escapeHtml(opts.brandColor)}"${opts.logo ? ' data-logo="/portal/assets/logo"' : ""}></div>\n<script type="module" src="/portal/assets/portal.js"></script>`);
@@ -93,6 +112,7 @@ export function portalPlugin(opts: PortalOptions) {
     .get("/portal/", servePage, { detail: { hide: true } })
     .get("/portal/assets/portal.js", serveAsset(portalAssets.js, "text/javascript; charset=utf-8"), { detail: { hide: true } })
     .get("/portal/assets/portal.css", serveAsset(portalAssets.css, "text/css; charset=utf-8"), { detail: { hide: true } })
+    .get("/portal/assets/login.js", serveAsset(portalAssets.loginJs, "text/javascript; charset=utf-8"), { detail: { hide: true } })
     // The CSP travels with the logo too: an SVG opened on its own runs no script of its own.
     .get("/portal/assets/logo", () => {
       if (!opts.logo) throw new NotFoundError("Logo");

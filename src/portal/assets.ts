@@ -5,5 +5,6 @@
  */
 import js from "./dist/portal.js" with { type: "file" };
 import css from "./dist/portal.css" with { type: "file" };
+import loginJs from "./dist/login.js" with { type: "file" };
 
-export const portalAssets = { js, css };
+export const portalAssets = { js, css, loginJs };

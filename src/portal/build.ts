@@ -1,6 +1,7 @@
 /**
  * Bundles the portal (src/portal/ui/portal.tsx and the CSS it imports) into src/portal/dist/
- * portal.js and portal.css, minified, for the browser. `bun run build` and `bun run dev` run it
+ * portal.js and portal.css, and the link page's script (ui/login.ts) into login.js, minified, for
+ * the browser. `bun run build` and `bun run dev` run it
  * first, and `bun test` preloads it (bunfig.toml); it does nothing when the bundle is newer
  * than every source, so it costs nothing on a warm run. Run alone: `bun src/portal/build.ts`.
  */
@@ -9,7 +10,7 @@ import { join } from "node:path";
 
 const UI = join(import.meta.dir, "ui");
 const DIST = join(import.meta.dir, "dist");
-const OUTPUTS = [join(DIST, "portal.js"), join(DIST, "portal.css")];
+const OUTPUTS = [join(DIST, "portal.js"), join(DIST, "portal.css"), join(DIST, "login.js")];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -26,7 +27,8 @@ export async function buildPortal({ force = false } = {}): Promise<boolean> {
   const inputs = Math.max(newest(UI), existsSync(lockfile) ? statSync(lockfile).mtimeMs : 0, statSync(import.meta.path).mtimeMs);
   if (!force && OUTPUTS.every((f) => existsSync(f) && statSync(f).mtimeMs >= inputs)) return false;
   const result = await Bun.build({
-    entrypoints: [join(UI, "portal.tsx")],
+    // login.ts is the link page's own script: a few lines, apart so that page loads no app.
+    entrypoints: [join(UI, "portal.tsx"), join(UI, "login.ts")],
     outdir: DIST,
     target: "browser",
     minify: true,

@@ -169,6 +169,8 @@ export interface AttemptRow {
   errorMessage: string | null;
   responseHeaders: Record<string, string> | null;
   responseBody: string | null;
+  /** The request's headers as sent, bounded like the response's (stored-response.ts); null when nothing was sent or for rows older than the column. */
+  requestHeaders: Record<string, string> | null;
   createdAt: number;
 }
 
@@ -297,6 +299,12 @@ export interface EndpointsReads {
   getById(id: string): Promise<EndpointRow | undefined>;
   /** The org's live endpoints in id order. */
   list(orgId: string): Promise<EndpointRow[]>;
+  /**
+   * Up to `limit` of the org's deleted endpoints, the most recently deleted first. Retention
+   * removes a deleted endpoint's row once its last delivery is gone: these are the ones whose
+   * logs are still kept (or were until the last sweep).
+   */
+  listDeleted(orgId: string, limit: number): Promise<EndpointRow[]>;
 }
 export interface EndpointsRepo extends EndpointsReads {
   /** Inserts unless the org already has `limit` live endpoints (false then); holds under concurrency. */

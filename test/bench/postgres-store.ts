@@ -96,7 +96,7 @@ try {
       const deliveryId = deliveryIds[i % deliveryIds.length]!;
       const endpointId = endpoints[i % ENDPOINTS]!.id;
       return async (tx) => {
-        await tx.attempts.insert({ id: newId("att", now), deliveryId, endpointId, trigger: "scheduled", attemptNumber: 1, url: "https://example.com/hook", statusCode: 200, durationMs: 3, errorCode: null, errorMessage: null, responseHeaders: { "content-type": "text/plain" }, responseBody: "ok", createdAt: now });
+        await tx.attempts.insert({ id: newId("att", now), deliveryId, endpointId, trigger: "scheduled", attemptNumber: 1, url: "https://example.com/hook", statusCode: 200, durationMs: 3, errorCode: null, errorMessage: null, responseHeaders: { "content-type": "text/plain" }, responseBody: "ok", requestHeaders: null, createdAt: now });
         await tx.deliveries.recordOutcome({ id: deliveryId, status: "pending", attempts: 1, nextAttemptAt: now + 60_000, lastAttemptAt: now, lastStatusCode: 200, lastDurationMs: 3, lastErrorCode: null, lastErrorMessage: null }, now, "pending");
         await tx.endpoints.recordAttempt(endpointId, now, true);
       };

@@ -137,7 +137,20 @@ describe("delivery logs", () => {
     const { attemptLog, ...rest } = detail;
     expect(rest).toEqual(failed);
     expect(attemptLog).toHaveLength(2);
+    // Each attempt lists the request headers exactly as the receiver got them on that attempt
+    // (signatures and the body's length included), but for the HTTP client's own transport ones.
+    const got = r.received.filter((x) => x.headers["webhook-id"] === failed.eventId);
+    expect(got).toHaveLength(2);
+    const TRANSPORT = ["accept", "accept-encoding", "connection"];
     attemptLog.forEach((a: any, i: number) => {
+      const asReceived = Object.fromEntries(Object.entries(got[i]!.headers).filter(([name]) => !TRANSPORT.includes(name)));
+      expect(a.request).toEqual({ headers: asReceived });
+      expect(Object.keys(a.request.headers).sort()).toEqual(
+        ["content-length", "content-type", "host", "user-agent", "webhook-id", "webhook-signature", "webhook-timestamp", "x-webhook-event", "x-webhook-id", "x-webhook-signature"],
+      );
+      expect(a.request.headers["x-webhook-signature"]).toMatch(/^sha256=[0-9a-f]{64}$/);
+      expect(a.request.headers["webhook-signature"]).toMatch(/^v1,/);
+      expect(a.request.headers["content-length"]).toBe(String(Buffer.byteLength(got[i]!.body)));
       expect(a).toEqual({
         id: expect.stringMatching(/^att_/),
         attempt: i + 1,
@@ -146,10 +159,15 @@ describe("delivery logs", () => {
         statusCode: 500,
         durationMs: expect.any(Number),
         error: { code: "http_status", message: "HTTP 500" },
+        request: { headers: expect.any(Object) },
         response: { status: 500, headers: expect.objectContaining({ "x-reason": "testing" }), body: "nope" },
         createdAt: expect.stringMatching(ISO),
       });
     });
+    // The signing secret itself is never stored nor shown, only what it signed.
+    const secret = expectOk(await s.api("GET", `/api/v1/webhooks/${endpointId}/secret`, { key })).secret;
+    expect(JSON.stringify(detail)).not.toContain(secret);
+    expect(JSON.stringify(detail)).not.toContain(secret.replace(/^whsec_/, ""));
     expect(Date.parse(attemptLog[1].createdAt)).toBeGreaterThanOrEqual(Date.parse(attemptLog[0].createdAt) + 45);
     expectError(await s.api("GET", `/api/v1/webhooks/${endpointId}/deliveries/dlv_01JH2W8Q4V3N6X0Z9K7B5C1D2E`, { key }), 404, "NOT_FOUND");
     const other = await s.newTenant();

@@ -15,10 +15,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from "playwright-core";
 import { ADMIN_KEY, startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { REPO } from "../helpers/binary.ts";
+import { selfSignedCert } from "../helpers/tls.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -146,15 +147,47 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
   });
 
   test("the customer opens the link: a session cookie, and the token leaves the address bar", async () => {
+    // A mail or chat scanner fetches the link first: that GET uses nothing.
+    const scanned = await fetch(shared.link, { redirect: "manual" });
+    expect(scanned.status).toBe(200);
+    expect(scanned.headers.get("set-cookie")).toBeNull();
+    const posted: Request[] = [];
+    customer.on("request", (r) => {
+      if (r.method() === "POST" && r.url() === `${server.url}/portal/login`) posted.push(r);
+    });
     await customer.goto(shared.link);
     await customer.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
     expect(customer.url()).toBe(`${server.url}/portal`);
+    // The link page's script posted the token: the address bar and the history never keep it.
+    expect(posted).toHaveLength(1);
+    // What the login CSRF check sees from Chromium (Referrer-Policy no-referrer makes a form's Origin "null").
+    expect(await posted[0]!.allHeaders()).toMatchObject({ origin: "null", "sec-fetch-site": "same-origin" });
+    await customer.goBack();
+    expect(customer.url()).not.toContain("token=");
+    await customer.goto(`${server.url}/portal`);
+    await customer.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
     const cookies = await customerContext.cookies();
     expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite }))).toEqual([{ name: "webhookd_portal", httpOnly: true, sameSite: "Strict" }]);
     // The org's name, hostile as it is, shows as text.
     await expect(customer.locator(".who").innerText()).resolves.toContain(HOSTILE_IMG);
     // The operator's logo, served by webhookd itself.
     await eventually(async () => (await customer.locator("header img.logo").evaluate((img) => (img as any).naturalWidth)) === 28);
+  });
+
+  test("without script, the link page's button opens the portal", async () => {
+    const link = await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: { readOnly: true } });
+    // The page's script never arrives (blocked here; a browser with script off is the same to the page).
+    const context = await browser.newContext();
+    await context.route("**/portal/assets/login.js", (route) => route.abort());
+    const page = watch(await context.newPage());
+    await page.goto(link.body.data.url);
+    await page.getByRole("heading", { name: /^Opening / }).waitFor();
+    await shot(page, "link-page-no-script");
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: /^Open / }).click();
+    await page.waitForURL(`${server.url}/portal`);
+    expect((await context.cookies()).map((c) => c.name)).toEqual(["webhookd_portal"]);
+    await context.close();
   });
 
   test("a reused link is refused with a clear page", async () => {
@@ -218,6 +251,15 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await expect(customer.getByLabel("Payload").innerText()).resolves.toContain(HOSTILE_IMG);
     await expect(customer.getByLabel("Payload").innerText()).resolves.toContain(HOSTILE_SCRIPT);
     await customer.getByRole("heading", { name: /^Attempt 1 / }).waitFor();
+    // The request headers as sent, the signatures the receiver checked among them.
+    const got = receiver.received.find((r) => r.body.includes("onerror"))!;
+    const first = customer.locator(".attempt").first();
+    await first.getByText("Request headers as sent").click();
+    const sentTable = first.locator("details", { hasText: "Request headers as sent" }).locator("table.kv");
+    for (const name of ["x-webhook-signature", "webhook-signature", "webhook-id", "webhook-timestamp", "user-agent"]) {
+      const row = sentTable.locator("tr").filter({ has: customer.locator("th", { hasText: new RegExp(`^${name}$`) }) });
+      await expect(row.locator("td").innerText()).resolves.toBe(got.headers[name]!);
+    }
     await customer.getByText("Response headers and body").first().click();
     await expect(customer.getByLabel("Response body of attempt 1").innerText()).resolves.toBe("ok");
     await shot(customer, "customer-delivery");
@@ -234,7 +276,7 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     const second = customer.locator(".attempt").nth(1);
     await second.getByText("Response headers and body").click();
     await expect(customer.getByLabel("Response body of replay 1").innerText()).resolves.toBe(HOSTILE_IMG);
-    await expect(second.locator("table.kv").innerText()).resolves.toContain(HOSTILE_SCRIPT);
+    await expect(second.locator("details", { hasText: "Response headers and body" }).locator("table.kv").innerText()).resolves.toContain(HOSTILE_SCRIPT);
     expect(await customer.locator("img:not(.logo)").count()).toBe(0);
   });
 
@@ -345,6 +387,27 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
     await expect(customer.evaluate(() => (globalThis as any).document.activeElement?.closest("label")?.textContent)).resolves.toContain("Event type");
   });
 
+  test("a deleted endpoint's deliveries stay in the org's log, marked; the detail opens and offers no replay", async () => {
+    const old = await server.api("POST", "/api/v1/webhooks", { key: shared.key, body: { url: `${receiver.url}/old`, events: ["contact.updated"] } });
+    expect(old.status).toBe(201);
+    await server.api("POST", "/api/v1/events", { key: shared.key, body: { event: "contact.updated", data: { id: "c_1" } } });
+    await eventually(async () => (await server.api("GET", `/api/v1/webhooks/${old.body.data.id}/deliveries?status=succeeded`, { key: shared.key })).body.data.length === 1);
+    expect((await server.api("DELETE", `/api/v1/webhooks/${old.body.data.id}`, { key: shared.key })).status).toBe(204);
+
+    await customer.getByRole("button", { name: "Refresh" }).click();
+    const row = customer.getByTestId("deliveries").locator("tbody tr").filter({ hasText: `${receiver.url}/old` });
+    await expect(row.locator(".badge-deleted").innerText()).resolves.toBe("deleted");
+    await row.getByRole("link").click();
+    await customer.getByRole("heading", { name: /^Delivery dlv_/ }).waitFor();
+    await customer.getByText("Its endpoint was deleted").waitFor();
+    await customer.getByRole("heading", { name: /^Attempt 1 / }).waitFor();
+    expect(await customer.getByRole("button", { name: "Replay" }).count()).toBe(0);
+    await shot(customer, "customer-deleted-endpoint-delivery");
+    expect(await axeViolations(customer)).toEqual([]);
+    await customer.getByRole("link", { name: "← All deliveries" }).click();
+    await customer.getByRole("heading", { name: "All deliveries", level: 1 }).waitFor();
+  });
+
   test("a read-only link shows everything, offers no change, and the server refuses one", async () => {
     const link = await server.api("POST", "/api/v1/portal/sessions", { key: shared.key, body: { readOnly: true } });
     // In a dark-mode browser: the dark theme meets the same contrast checks.
@@ -422,6 +485,70 @@ describe.skipIf(!haveChromium)("the portal in Chromium", () => {
       expect(await refused.frameLocator("iframe").getByRole("heading", { name: "Endpoints" }).count()).toBe(0);
     } finally {
       await context.close();
+      await embedding.stop();
+      app.stop(true);
+    }
+  });
+
+  test("embedding from another site over https (third-party cookies phased out): the partitioned cookie works in the iframe", async () => {
+    // Two sites on loopback: app.test frames portal.test, each behind its own TLS server (the
+    // portal's is a TLS proxy that says X-Forwarded-Proto: https, as one in production would).
+    // This Chromium blocks third-party cookies that are not partitioned, as Chrome's phase-out does:
+    // the same cookie without Partitioned is refused here (tried: the frame's first API call is a 401).
+    const cert = selfSignedCert(["DNS:app.test", "DNS:portal.test"]);
+    const strictBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--host-resolver-rules=MAP app.test 127.0.0.1, MAP portal.test 127.0.0.1", "--test-third-party-cookie-phaseout"],
+    });
+    let frameSrc = "";
+    const app = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: cert.cert, key: cert.key },
+      fetch: () => new Response(`<!DOCTYPE html><title>App</title><iframe src="${frameSrc}" title="Webhooks" width="1200" height="800"></iframe>`, { headers: { "content-type": "text/html" } }),
+    });
+    const embedding = await startTestServer({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: `'self' https://app.test:${app.port}` });
+    const proxy = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: cert.cert, key: cert.key },
+      async fetch(req) {
+        const url = new URL(req.url);
+        const headers = new Headers(req.headers);
+        headers.set("x-forwarded-proto", "https");
+        const body = req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer();
+        const answer = await fetch(`${embedding.url}${url.pathname}${url.search}`, { method: req.method, headers, body, redirect: "manual" });
+        // fetch has decoded a gzipped body: pass it on as what it now is.
+        const passed = new Headers(answer.headers);
+        passed.delete("content-encoding");
+        passed.delete("content-length");
+        return new Response(answer.body, { status: answer.status, headers: passed });
+      },
+    });
+    const context = await strictBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const tenant = await embedding.newTenant();
+      const path = (await embedding.api("POST", "/api/v1/portal/sessions", { key: tenant.key, body: {} })).body.data.path;
+      frameSrc = `https://portal.test:${proxy.port}${path}`;
+      const page = watch(await context.newPage());
+      await page.goto(`https://app.test:${app.port}/`);
+      const frame = page.frameLocator("iframe");
+      await frame.getByRole("heading", { name: "Endpoints", level: 1 }).waitFor();
+      const [cookie] = await context.cookies(`https://portal.test:${proxy.port}`);
+      expect(cookie).toMatchObject({ name: "webhookd_portal", sameSite: "None", secure: true, httpOnly: true });
+      expect(cookie!.partitionKey).toContain("app.test");
+      // A change made in the frame: the cookie, the CSRF token and the Origin check all pass.
+      await frame.getByRole("button", { name: "Add endpoint" }).click();
+      await frame.getByLabel("Endpoint URL").fill(`${receiver.url}/embedded`);
+      await frame.getByLabel("call.ended").check();
+      await frame.getByRole("button", { name: "Create endpoint" }).click();
+      await frame.getByTestId("new-secret").waitFor();
+      const list = await embedding.api("GET", "/api/v1/webhooks", { key: tenant.key });
+      expect(list.body.data.map((e: { url: string }) => e.url)).toEqual([`${receiver.url}/embedded`]);
+    } finally {
+      await context.close();
+      await strictBrowser.close();
+      proxy.stop(true);
       await embedding.stop();
       app.stop(true);
     }

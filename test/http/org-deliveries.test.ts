@@ -49,6 +49,35 @@ describe("GET /api/v1/deliveries", () => {
     expect((await server.api("GET", "/api/v1/deliveries?status=failed", { key })).body.data).toEqual([]);
   });
 
+  test("a deleted endpoint's deliveries stay in the log, marked deleted; their detail opens; a replay is refused with a clear 422", async () => {
+    const { key } = await server.newTenant();
+    const other = await server.newTenant();
+    const gone = (await server.api("POST", "/api/v1/webhooks", { key, body: { url: `${receiver.url}/gone`, events: ["call.ended"] } })).body.data.id;
+    const kept = (await server.api("POST", "/api/v1/webhooks", { key, body: { url: `${receiver.url}/kept`, events: ["call.ended"] } })).body.data.id;
+    await server.api("POST", "/api/v1/events", { key, body: { event: "call.ended", data: { n: 1 } } });
+    await eventually(async () => (await server.api("GET", "/api/v1/deliveries?status=succeeded", { key })).body.data.length === 2);
+    expect((await server.api("DELETE", `/api/v1/webhooks/${gone}`, { key })).status).toBe(204);
+
+    const log = (await server.api("GET", "/api/v1/deliveries", { key })).body.data;
+    expect(log.map((d: any) => [d.endpointId, d.endpointUrl, d.endpointDeleted]).sort()).toEqual(
+      [
+        [gone, `${receiver.url}/gone`, true],
+        [kept, `${receiver.url}/kept`, false],
+      ].sort(),
+    );
+    const dlv = log.find((d: any) => d.endpointId === gone);
+    const detail = await server.api("GET", `/api/v1/webhooks/${gone}/deliveries/${dlv.id}`, { key });
+    expect(detail.status).toBe(200);
+    expect(detail.body.data).toMatchObject({ id: dlv.id, status: "succeeded", attemptLog: [expect.objectContaining({ statusCode: 200 })] });
+    const replay = await server.api("POST", `/api/v1/webhooks/${gone}/deliveries/${dlv.id}/replay`, { key });
+    expect(replay.status).toBe(422);
+    expect(replay.body.error).toMatchObject({ code: "ENDPOINT_DELETED", message: expect.stringContaining("was deleted") });
+    // Filters apply to them as to any; another org sees none of it.
+    expect((await server.api("GET", "/api/v1/deliveries?status=failed", { key })).body.data).toEqual([]);
+    expect((await server.api("GET", "/api/v1/deliveries", { key: other.key })).body.data).toEqual([]);
+    expect((await server.api("GET", `/api/v1/webhooks/${gone}/deliveries/${dlv.id}`, { key: other.key })).status).toBe(404);
+  });
+
   test("an org with no endpoints has an empty log; bad filters are 400s; no key is a 401", async () => {
     const { key } = await server.newTenant();
     const empty = await server.api("GET", "/api/v1/deliveries", { key });

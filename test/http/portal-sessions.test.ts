@@ -29,9 +29,26 @@ async function newLink(key: string, body: unknown = {}, headers: Record<string, 
   return res;
 }
 
-/** Opens a link as a browser would (without following the redirect). */
+/** The token a link page's form posts. */
+const formToken = (html: string) => /<input type="hidden" name="token" value="([^"]*)">/.exec(html)?.[1];
+
+/** What the link page's form sends, as Chromium sends it from that page (Referrer-Policy no-referrer makes Origin "null"). */
+function postLink(base: string, token: string, headers: Record<string, string> = {}, body: string | URLSearchParams = new URLSearchParams({ token })) {
+  return fetch(`${base}/portal/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: "null", "sec-fetch-site": "same-origin", ...headers },
+    body,
+  });
+}
+
+/** Opens a link as a browser does: GET its page (which uses nothing), then post its form (without following the redirect). */
 async function open(url: string, headers: Record<string, string> = {}) {
-  return fetch(url, { redirect: "manual", headers });
+  const page = await fetch(url, { redirect: "manual", headers });
+  if (page.status !== 200) return page;
+  const token = formToken(await page.text());
+  expect(token).toBeDefined();
+  return postLink(new URL(url).origin, token!, headers);
 }
 
 /** A session: the cookie value and its CSRF token. */
@@ -114,11 +131,40 @@ describe("opening a link", () => {
     expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
-  test("over https (a TLS proxy's X-Forwarded-Proto) the cookie is Secure", async () => {
+  test("over https (a TLS proxy's X-Forwarded-Proto) the cookie is Secure, and still Strict when only 'self' may frame the portal", async () => {
     const { key } = await server.newTenant();
     const link = await newLink(key);
     const res = await open(link.body.data.url, { "x-forwarded-proto": "https" });
-    expect(res.headers.get("set-cookie")).toEndWith("; Secure");
+    expect(res.headers.get("set-cookie")).toMatch(/; SameSite=Strict; Max-Age=\d+; Secure$/);
+  });
+
+  test("framed by another site (WEBHOOKD_PORTAL_FRAME_ANCESTORS) over https: SameSite=None; Secure; Partitioned, with CSRF still checked", async () => {
+    const embedded = await startTestServer({ WEBHOOKD_PORTAL_FRAME_ANCESTORS: "'self' https://app.example.com" });
+    try {
+      const { key } = await embedded.newTenant();
+      const link = async () => (await embedded.api("POST", "/api/v1/portal/sessions", { key, body: {} })).body.data.url as string;
+      const https = { "x-forwarded-proto": "https" };
+      const res = await open(await link(), https);
+      expect(res.status).toBe(303);
+      const set = res.headers.get("set-cookie")!;
+      expect(set).toMatch(/^webhookd_portal=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=None; Max-Age=\d+; Secure; Partitioned$/);
+      const cookie = set.split(";")[0]!;
+      const me = (await (await fetch(`${embedded.url}/api/v1/portal/session`, { headers: { cookie, ...https } })).json()) as { data: { csrfToken: string } };
+      // The cookie now rides along with other sites' requests: the CSRF token and the Origin check still stop them.
+      const post = (headers: Record<string, string>) =>
+        fetch(`${embedded.url}/api/v1/webhooks`, { method: "POST", headers: { cookie, "content-type": "application/json", ...https, ...headers }, body: JSON.stringify({ url: "https://x.example/hook" }) });
+      expect((await post({ origin: "https://app.example.com", "sec-fetch-site": "cross-site" })).status).toBe(403);
+      expect((await post({ "x-csrf-token": me.data.csrfToken, origin: "https://app.example.com", "sec-fetch-site": "cross-site" })).status).toBe(403);
+      expect((await post({ "x-csrf-token": me.data.csrfToken, origin: "https://evil.example" })).status).toBe(403);
+      // Signing out clears it with the same attributes (a partitioned cookie is only replaced by a partitioned one).
+      const out = await fetch(`${embedded.url}/api/v1/portal/session`, { method: "DELETE", headers: { cookie, "x-csrf-token": me.data.csrfToken, ...https } });
+      expect(out.status).toBe(204);
+      expect(out.headers.get("set-cookie")).toBe("webhookd_portal=; Path=/; HttpOnly; SameSite=None; Max-Age=0; Secure; Partitioned");
+      // Over plain http a browser refuses SameSite=None (it needs Secure): Strict as before, the same site only.
+      expect((await open(await link())).headers.get("set-cookie")).toMatch(/; SameSite=Strict; Max-Age=\d+$/);
+    } finally {
+      await embedded.stop();
+    }
   });
 
   test("a link works once: the second open gets a clear 410 page, not the session", async () => {
@@ -151,6 +197,88 @@ describe("opening a link", () => {
       expect(html).not.toContain("<script>");
       expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
     }
+    // Posted straight, too: forged, malformed, missing, or not a string.
+    for (const body of [new URLSearchParams({ token: "A".repeat(43) }), new URLSearchParams({ token: "<script>" }), new URLSearchParams({}), ""]) {
+      const res = await postLink(server.url, "", {}, body);
+      expect(res.status).toBe(404);
+      expect(await res.text()).toContain("This link is not valid");
+    }
+    const json = await postLink(server.url, "", { "content-type": "application/json" }, JSON.stringify({ token: ["x"] }));
+    expect(json.status).toBe(404);
+  });
+});
+
+describe("a GET of a link uses nothing; its page posts the token", () => {
+  test("a scanner's GETs leave the link working: each gets the page, with no cookie", async () => {
+    const { key } = await server.newTenant();
+    const { url } = (await newLink(key)).body.data;
+    const token = new URL(url).searchParams.get("token")!;
+    for (let i = 0; i < 3; i++) {
+      const page = await fetch(url, { redirect: "manual" });
+      expect(page.status).toBe(200);
+      expect(page.headers.get("set-cookie")).toBeNull();
+      expect(page.headers.get("cache-control")).toBe("no-store");
+      expect(page.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(page.headers.get("content-security-policy")).toContain("script-src 'self'");
+      const html = await page.text();
+      // The form posts the token; the only script is the file that submits it (no inline script: the CSP forbids it).
+      expect(formToken(html)).toBe(token);
+      expect(html).toContain('<form id="login" method="post" action="/portal/login">');
+      expect(html).toContain('<button type="submit" class="primary">Open Webhooks</button>');
+      expect(html.match(/<script[^>]*>/g)).toEqual(['<script src="/portal/assets/login.js">']);
+    }
+    const script = await fetch(`${server.url}/portal/assets/login.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get("content-type")).toStartWith("text/javascript");
+    const js = await script.text();
+    expect(js).toContain("replaceState");
+    expect(js).toContain("submit()");
+    // The POST the page makes uses the link; after it, a GET gets the 410 page.
+    const used = await postLink(server.url, token);
+    expect(used.status).toBe(303);
+    expect(used.headers.get("location")).toBe("/portal");
+    expect(used.headers.get("set-cookie")).toStartWith("webhookd_portal=");
+    const again = await fetch(url, { redirect: "manual" });
+    expect(again.status).toBe(410);
+    expect(await again.text()).toContain("This link was already used");
+    expect((await postLink(server.url, token)).status).toBe(410);
+  });
+
+  test("login CSRF: a POST from another site or origin is refused with a page, and the link stays usable", async () => {
+    const { key } = await server.newTenant();
+    const token = new URL((await newLink(key)).body.data.url).searchParams.get("token")!;
+    const refusals: Array<Record<string, string>> = [
+      { "sec-fetch-site": "cross-site", origin: "https://evil.example" },
+      { "sec-fetch-site": "same-site", origin: "https://sub.example" },
+      { "sec-fetch-site": "none", origin: "null" },
+      // An opaque origin (a sandboxed frame elsewhere, say) without the browser saying same-origin.
+      { "sec-fetch-site": "cross-site", origin: "null" },
+      { origin: "null", "sec-fetch-site": "" },
+      { origin: "https://evil.example", "sec-fetch-site": "same-origin" },
+    ];
+    for (const headers of refusals) {
+      const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ""));
+      const res = await fetch(`${server.url}/portal/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", ...clean },
+        body: new URLSearchParams({ token }),
+      });
+      expect(res.status).toBe(403);
+      expect(res.headers.get("set-cookie")).toBeNull();
+      expect(res.headers.get("content-type")).toStartWith("text/html");
+      expect(await res.text()).toContain("This link must be opened from its own page");
+    }
+    // None of those used it: the page's own POST (Origin: this server) still does.
+    const ok = await postLink(server.url, token, { origin: server.url });
+    expect(ok.status).toBe(303);
+  });
+
+  test("a body that is neither a form nor JSON is a 415; a huge one a 413", async () => {
+    const res = await postLink(server.url, "", { "content-type": "text/plain" }, "token=x");
+    expect(res.status).toBe(415);
+    const huge = await postLink(server.url, "", {}, "token=" + "x".repeat(2 * 1024 * 1024));
+    expect(huge.status).toBe(413);
   });
 });
 

@@ -89,6 +89,7 @@ function attemptRow(deliveryId: string, endpointId: string, over: Partial<Attemp
     errorMessage: null,
     responseHeaders: { "content-type": "text/plain", "x-request-id": "r1" },
     responseBody: "oops",
+    requestHeaders: { "content-type": "application/json", "webhook-signature": "v1,abc" },
     createdAt,
     ...over,
   };
@@ -302,6 +303,24 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(await store.endpoints.getById(deleted.id)).toStrictEqual(deleted);
         expect(await store.endpoints.list(org.id)).toStrictEqual([plain, full]);
         expect(await store.endpoints.sampleSealedSecret()).toStartWith("sealed-");
+      });
+
+      test("listDeleted: the org's deleted endpoints, most recently deleted first, up to the limit", async () => {
+        const org = orgRow();
+        const other = orgRow();
+        const live = endpointRow(org.id);
+        const older = endpointRow(org.id, { deletedAt: T0 + 1 });
+        const newest = endpointRow(org.id, { deletedAt: T0 + 3 });
+        const middle = endpointRow(org.id, { deletedAt: T0 + 2 });
+        const elsewhere = endpointRow(other.id, { deletedAt: T0 + 4 });
+        await store.write(async (tx) => {
+          await tx.orgs.insert(org);
+          await tx.orgs.insert(other);
+          for (const e of [live, older, newest, middle, elsewhere]) await tx.endpoints.insertWithinLimit(e, 10);
+        });
+        expect(await store.endpoints.listDeleted(org.id, 10)).toStrictEqual([newest, middle, older]);
+        expect(await store.endpoints.listDeleted(org.id, 2)).toStrictEqual([newest, middle]);
+        expect(await store.endpoints.listDeleted(other.id, 10)).toStrictEqual([elsewhere]);
       });
 
       test("insertWithinLimit counts live endpoints only, and refuses beyond the limit", async () => {

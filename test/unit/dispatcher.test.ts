@@ -39,7 +39,7 @@ function endpoint(id: string, orgId: string): EndpointRow {
   };
 }
 
-const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, retryAfter: null, responseBody: "", error: null, address: "192.0.2.1" });
+const ok = (statusCode = 200): AttemptResult => ({ ok: true, statusCode, durationMs: 5, responseHeaders: {}, retryAfter: null, responseBody: "", requestHeaders: { "content-type": "application/json" }, error: null, address: "192.0.2.1" });
 const failed = (statusCode = 500): AttemptResult => ({
   ok: false,
   statusCode,
@@ -47,6 +47,7 @@ const failed = (statusCode = 500): AttemptResult => ({
   responseHeaders: {},
   retryAfter: null,
   responseBody: "",
+  requestHeaders: { "content-type": "application/json" },
   error: { code: "http_status", message: `HTTP ${statusCode}` },
   address: "192.0.2.1",
 });

@@ -104,6 +104,14 @@ describe("successful delivery", () => {
     expect(request?.body).toBe('{"n":1}');
     expect(request?.headers.get("webhook-id")).toBe("evt_1");
     expect(request?.headers.get("user-agent")).toBe(USER_AGENT);
+    // What the delivery log keeps of the request: the headers as sent, but for Bun's transport ones.
+    expect(result.requestHeaders).toEqual({
+      "content-type": "application/json",
+      "content-length": "7",
+      "webhook-id": "evt_1",
+      "user-agent": USER_AGENT,
+      host: `127.0.0.1:${server.port}`,
+    });
   });
 
   test.each<{ name: string; headers: Record<string, string>; expected: string }>([
@@ -188,6 +196,8 @@ describe("SSRF pinning", () => {
     expectFailure(result, code);
     expect(result.error?.message).toBe(message);
     expect(result.address).toBeNull();
+    // Nothing was sent, so no request headers are logged.
+    expect(result.requestHeaders).toBeNull();
     expect(requests).toBe(0);
   });
 

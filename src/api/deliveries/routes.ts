@@ -38,6 +38,18 @@ const Attempt = t.Object({
   statusCode: t.Union([t.Integer(), t.Null()]),
   durationMs: t.Integer(),
   error: ErrorInfo,
+  request: t.Union(
+    [
+      t.Object({
+        headers: t.Record(t.String(), t.String(), {
+          description: "The request headers as sent, signatures included (the body is the delivery's `payload`); at most 50 headers and 4 KiB",
+          examples: [{ "content-type": "application/json", "webhook-id": "evt_01JH2W8Q4V3N6X0Z9K7B5C1D2E", "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=" }],
+        }),
+      }),
+      t.Null(),
+    ],
+    { description: "null when nothing was sent (a blocked address, no answer from DNS) or for attempts logged before webhookd kept request headers" },
+  ),
   response: Response,
   createdAt: IsoDate,
 });

@@ -21,6 +21,8 @@ export function attemptView(a: AttemptRow) {
     statusCode: a.statusCode,
     durationMs: a.durationMs,
     error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? "" } : null,
+    // Null when nothing was sent (blocked, no address) and for attempts logged before headers were kept.
+    request: a.requestHeaders === null ? null : { headers: a.requestHeaders },
     response: a.statusCode === null ? null : { status: a.statusCode, headers: a.responseHeaders ?? {}, body: a.responseBody ?? "" },
     createdAt: iso(a.createdAt),
   };

@@ -4,7 +4,7 @@ import type { AuthPlugin } from "../../http/auth.ts";
 import { errors, Id, ORG_READ_ERRORS } from "../common.ts";
 import { DeliveryLog } from "../deliveries/routes.ts";
 import { MAX_PAGE_SIZE } from "../deliveries/service.ts";
-import type { OrgDeliveriesService } from "./service.ts";
+import { MAX_DELETED_ENDPOINTS, type OrgDeliveriesService } from "./service.ts";
 
 const Query = t.Object(
   {
@@ -35,7 +35,16 @@ export function orgDeliveriesRoutes(auth: AuthPlugin, service: OrgDeliveriesServ
       response: {
         200: t.Object({
           success: t.Literal(true),
-          data: t.Array(t.Composite([DeliveryLog, t.Object({ endpointId: Id.endpoint })])),
+          data: t.Array(
+            t.Composite([
+              DeliveryLog,
+              t.Object({
+                endpointId: Id.endpoint,
+                endpointUrl: t.String({ examples: ["https://your-app.com/webhook"] }),
+                endpointDeleted: t.Boolean({ description: "The endpoint was deleted: its log stays readable until retention, nothing can be replayed" }),
+              }),
+            ]),
+          ),
           pagination: t.Object({
             limit: t.Integer(),
             hasMore: t.Boolean(),
@@ -48,7 +57,7 @@ export function orgDeliveriesRoutes(auth: AuthPlugin, service: OrgDeliveriesServ
         tags: ["deliveries"],
         summary: "List the deliveries of every endpoint of the org",
         description:
-          "Newest first, across the org's endpoints (deleted ones' logs stay under their own `/webhooks/{id}/deliveries`), with the same filters as one endpoint's log; page with `before`. A page reads `limit + 1` rows per endpoint.",
+          `Newest first, across the org's endpoints, the deleted ones' kept logs included (\`endpointDeleted\`; the ${MAX_DELETED_ENDPOINTS} most recently deleted: an older one's log stays under its own \`/webhooks/{id}/deliveries\`), with the same filters as one endpoint's log; page with \`before\`. A page reads \`limit + 1\` rows per endpoint.`,
       },
     },
   );

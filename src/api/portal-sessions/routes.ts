@@ -1,15 +1,17 @@
 /**
  * Portal sessions over HTTP: a backend asks for a link (`POST /api/v1/portal/sessions`), the
- * browser opens it (`GET /portal/login?token=…`: cookie set, 303 to /portal, the token gone from
- * the address bar), the portal reads and ends its session (`GET`/`DELETE /api/v1/portal/session`).
+ * browser opens it (`GET /portal/login?token=…`: a page that looks at the link without using it
+ * and posts the token; the `POST /portal/login` uses it: cookie set, 303 to /portal, the token
+ * gone from the address bar), the portal reads and ends its session (`GET`/`DELETE
+ * /api/v1/portal/session`).
  */
 import { Elysia, t } from "elysia";
 import type { AuthPlugin } from "../../http/auth.ts";
-import { messagePage, portalHeaders, type PortalOptions } from "../../http/portal.ts";
-import { NotFoundError, PortalLinkError } from "../../lib/errors.ts";
+import { LOGIN_PATH, loginPage, messagePage, portalHeaders, type PortalOptions } from "../../http/portal.ts";
+import { ForbiddenError, NotFoundError, PortalLinkError } from "../../lib/errors.ts";
 import { envelope, errors, Id, iso, IsoDate, ok, ORG_POST_ERRORS, ORG_READ_ERRORS, ORG_WRITE_ERRORS } from "../common.ts";
 import type { Caller } from "../auth/service.ts";
-import { clearCookieHeader, overHttps, sessionCookie, setCookieHeader } from "./cookie.ts";
+import { checkLoginOrigin, clearCookieHeader, cookiePolicy, overHttps, sessionCookie, setCookieHeader } from "./cookie.ts";
 import { DEFAULT_SESSION_SECONDS, isPortalSession, LINK_TTL_MS, MAX_SESSION_SECONDS, type PortalSessionsService } from "./service.ts";
 
 const SessionId = t.String({ examples: ["ps_01JH2W8Q4V3N6X0Z9K7B5C1D2E"] });
@@ -47,6 +49,20 @@ const detail = (summary: string, description: string) => ({ tags: ["portal"], su
 function origin(request: Request, headers: Record<string, string | undefined>): string {
   const host = headers["x-forwarded-host"] ?? headers["host"] ?? new URL(request.url).host;
   return `${overHttps(request, headers) ? "https" : "http"}://${host}`;
+}
+
+/** The token a link page posts (a form field), or the link's query; anything else reads as a forged link. */
+const tokenIn = (from: unknown): string => {
+  const token = typeof from === "object" && from !== null ? (from as { token?: unknown }).token : undefined;
+  return typeof token === "string" ? token : "";
+};
+
+/** A person in a browser gets a page saying why the link cannot be used, never the JSON envelope. */
+function linkRefusedPage(portal: PortalOptions, err: unknown): Response {
+  if (err instanceof ForbiddenError) return messagePage(portal, err.status, "This link must be opened from its own page", err.message);
+  if (!(err instanceof PortalLinkError)) throw err;
+  const heading = err.reason === "used" ? "This link was already used" : err.reason === "expired" ? "This link has expired" : "This link is not valid";
+  return messagePage(portal, err.status, heading, err.message);
 }
 
 function requireSession(caller: Caller | null): Caller {
@@ -94,34 +110,48 @@ export function portalSessionsRoutes(auth: AuthPlugin, service: PortalSessionsSe
     .delete("/api/v1/portal/session", async ({ caller, request, headers, set }) => {
       await service.end(requireSession(caller).principal.keyId);
       set.status = 204;
-      set.headers["set-cookie"] = clearCookieHeader(overHttps(request, headers));
+      set.headers["set-cookie"] = clearCookieHeader(cookiePolicy(request, headers, portal.frameAncestors));
     }, {
       scope: "webhooks:read",
       response: { 204: t.Void(), ...errors(...ORG_WRITE_ERRORS) },
       detail: detail("End the portal session of this request", "Signs the portal out: the cookie stops working at once."),
     })
+    // GET only looks: a mail or chat scanner that fetches the link does not use it up.
     .get(
-      "/portal/login",
-      async ({ query, request, headers }) => {
+      LOGIN_PATH,
+      async ({ query }) => {
+        const token = tokenIn(query);
         try {
-          const { sessionToken, session } = await service.useLink(typeof query.token === "string" ? query.token : "");
+          await service.checkLink(token);
+          return loginPage(portal, token);
+        } catch (err) {
+          return linkRefusedPage(portal, err);
+        }
+      },
+      // No query schema: a malformed link gets the same page as a forged one, not a JSON 400.
+      { detail: { hide: true } },
+    )
+    .post(
+      LOGIN_PATH,
+      async ({ body, request, headers }) => {
+        try {
+          checkLoginOrigin(headers);
+          const { sessionToken, session } = await service.useLink(tokenIn(body));
           const maxAge = Math.max(0, Math.floor((session.expiresAt - session.usedAt!) / 1000));
           return new Response(null, {
             status: 303,
             headers: {
               location: "/portal",
-              "set-cookie": setCookieHeader(sessionToken, maxAge, overHttps(request, headers)),
+              "set-cookie": setCookieHeader(sessionToken, maxAge, cookiePolicy(request, headers, portal.frameAncestors)),
               "cache-control": "no-store",
               ...portalHeaders(portal.frameAncestors),
             },
           });
         } catch (err) {
-          if (!(err instanceof PortalLinkError)) throw err;
-          const heading = err.reason === "used" ? "This link was already used" : err.reason === "expired" ? "This link has expired" : "This link is not valid";
-          return messagePage(portal, err.status, heading, err.message);
+          return linkRefusedPage(portal, err);
         }
       },
-      // No query schema: a malformed link gets the same page as a forged one, not a JSON 400.
+      // No body schema, for the same reason; the body parser takes this route's form (app.ts).
       { detail: { hide: true } },
     );
 }

@@ -120,6 +120,20 @@ export function createPortalSessionsService({ sessions, orgs, apiKeys, write, cl
       return { row, path: `/portal/login?token=${token}` };
     },
 
+    /**
+     * Looks at a link without using it (the page a GET of the link shows): throws PortalLinkError
+     * saying why it cannot be used, else returns. Only the POST that follows uses it (useLink), so
+     * a scanner that fetches the URL leaves it working.
+     */
+    async checkLink(token: string): Promise<void> {
+      if (!TOKEN_SHAPE.test(token)) throw new PortalLinkError("unknown");
+      const row = await sessions.findByLink(sha256(token));
+      if (!row) throw new PortalLinkError("unknown");
+      if (row.usedAt !== null) throw new PortalLinkError("used");
+      // The same conditions as the store's useLink: revoked or past its time reads as expired.
+      if (row.revokedAt !== null || row.linkExpiresAt <= clock()) throw new PortalLinkError("expired");
+    },
+
     /** Opens a link: returns the new session's cookie value, or throws PortalLinkError saying why not. */
     async useLink(token: string): Promise<{ sessionToken: string; session: PortalSessionRow }> {
       if (!TOKEN_SHAPE.test(token)) throw new PortalLinkError("unknown");

@@ -102,6 +102,9 @@ export interface Delivery {
   id: string;
   /** In the org-wide log. */
   endpointId?: string;
+  endpointUrl?: string;
+  /** In the org-wide log: the endpoint was deleted (its log stays until retention). */
+  endpointDeleted?: boolean;
   eventId: string;
   event: string;
   status: "pending" | "succeeded" | "failed" | "cancelled";
@@ -125,6 +128,8 @@ export interface Attempt {
   statusCode: number | null;
   durationMs: number;
   error: ErrorInfo | null;
+  /** The request headers webhookd sent; null when nothing was sent or for attempts logged before they were kept. */
+  request: { headers: Record<string, string> } | null;
   response: StoredResponse | null;
   createdAt: string;
 }

@@ -99,6 +99,7 @@ export function toAttempt(r: Raw): AttemptRow {
     errorMessage: r.error_message,
     responseHeaders: r.response_headers,
     responseBody: r.response_body,
+    requestHeaders: r.request_headers,
     createdAt: ms(r.created_at),
   };
 }

@@ -123,6 +123,9 @@ export const attempts = pgTable(
     errorMessage: text("error_message"),
     responseHeaders: jsonb("response_headers").$type<Record<string, string>>(),
     responseBody: text("response_body"),
+    // The request headers as sent (signatures included, never a secret); null for rows written
+    // before they were kept (migration 0004) and for attempts that sent nothing.
+    requestHeaders: jsonb("request_headers").$type<Record<string, string>>(),
     createdAt: ms("created_at").notNull(),
   },
   (t) => [index("attempts_delivery").on(t.deliveryId, t.id), index("attempts_created").on(t.createdAt)],

@@ -142,6 +142,9 @@ export const attempts = sqliteTable(
     errorMessage: text("error_message"),
     responseHeaders: text("response_headers", { mode: "json" }).$type<Record<string, string>>(),
     responseBody: text("response_body"),
+    // The request headers as sent (signatures included, never a secret); null for rows written
+    // before they were kept (migration 0005) and for attempts that sent nothing.
+    requestHeaders: text("request_headers", { mode: "json" }).$type<Record<string, string>>(),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("attempts_delivery").on(t.deliveryId, t.id), index("attempts_created").on(t.createdAt)],

@@ -132,7 +132,17 @@ export function DeliveryLog({ ctx, endpoints, scope, refresh }: { ctx: Ctx; endp
                     {d.id}
                   </a>
                 </td>
-                {org ? <td class="url">{urlOf.get(d.endpointId ?? "") ?? d.endpointId}</td> : null}
+                {org ? (
+                  <td class="url">
+                    {d.endpointUrl ?? urlOf.get(d.endpointId ?? "") ?? d.endpointId}
+                    {d.endpointDeleted ? (
+                      <>
+                        {" "}
+                        <StatusBadge status="deleted" />
+                      </>
+                    ) : null}
+                  </td>
+                ) : null}
                 <td>{d.event}</td>
                 <td>
                   <StatusBadge status={d.status} />

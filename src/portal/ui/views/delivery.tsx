@@ -1,6 +1,6 @@
 /** One delivery: the payload as sent, every attempt with the receiver's answer, and replay. */
 import { useState } from "preact/hooks";
-import type { Attempt, Delivery, Outcome } from "../api.ts";
+import { ApiError, type Attempt, type Delivery, type Endpoint, type Outcome } from "../api.ts";
 import { Code, CopyButton, ErrorText, Headers, Section, StatusBadge, Time, useAction, useLoad } from "../components.tsx";
 import type { Ctx } from "../context.ts";
 import { OutcomeText } from "./endpoint.tsx";
@@ -31,6 +31,13 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
           </>
         ) : null}
       </dl>
+      {a.request ? (
+        <details>
+          <summary>Request headers as sent</summary>
+          <Headers headers={a.request.headers} />
+          <p class="muted">The body sent is the payload above: every attempt signs and sends the same one.</p>
+        </details>
+      ) : null}
       {a.response ? (
         <details>
           <summary>Response headers and body</summary>
@@ -44,6 +51,14 @@ function AttemptView({ attempt: a }: { attempt: Attempt }) {
 
 export function DeliveryView({ ctx, endpointId, id }: { ctx: Ctx; endpointId: string; id: string }) {
   const loaded = useLoad(() => ctx.api.get<Delivery & { attemptLog: Attempt[] }>(`/api/v1/webhooks/${endpointId}/deliveries/${id}`), [ctx.api, endpointId, id]);
+  // A deleted endpoint's log stays readable (the delivery loads) while the endpoint is a 404.
+  const deleted = useLoad(
+    () => ctx.api.get<Endpoint>(`/api/v1/webhooks/${endpointId}`).then(
+      () => false,
+      (e: unknown) => (e instanceof ApiError && e.status === 404 ? true : Promise.reject(e)),
+    ),
+    [ctx.api, endpointId],
+  ).data;
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const replay = useAction();
   const d = loaded.data;
@@ -51,16 +66,20 @@ export function DeliveryView({ ctx, endpointId, id }: { ctx: Ctx; endpointId: st
   if (!d) return <p class="muted">Loading…</p>;
   return (
     <>
-      <p>
-        <a href={`#${ctx.base}/endpoints/${endpointId}`}>← Endpoint</a>
-      </p>
+      <p>{deleted ? <a href={`#${ctx.base}/deliveries`}>← All deliveries</a> : <a href={`#${ctx.base}/endpoints/${endpointId}`}>← Endpoint</a>}</p>
       <h1 tabIndex={-1}>
         Delivery <code>{d.id}</code>
       </h1>
+      {deleted ? (
+        <p class="notice" role="status">
+          Its endpoint was deleted: nothing more is sent to it, and its deliveries cannot be replayed. The log stays readable until retention removes
+          it.
+        </p>
+      ) : null}
       <Section
         title="Delivery"
         actions={
-          ctx.readOnly ? null : (
+          ctx.readOnly || deleted !== false ? null : (
             <button
               type="button"
               class="primary"

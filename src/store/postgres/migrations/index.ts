@@ -3,10 +3,12 @@ import m0 from "./0000_init.sql" with { type: "text" };
 import m1 from "./0001_org_due_index.sql" with { type: "text" };
 import m2 from "./0002_portal_sessions.sql" with { type: "text" };
 import m3 from "./0003_delivery_leases.sql" with { type: "text" };
+import m4 from "./0004_attempt_request_headers.sql" with { type: "text" };
 
 export const migrations: ReadonlyArray<{ tag: string; sql: string }> = [
   { tag: "0000_init", sql: m0 },
   { tag: "0001_org_due_index", sql: m1 },
   { tag: "0002_portal_sessions", sql: m2 },
   { tag: "0003_delivery_leases", sql: m3 },
+  { tag: "0004_attempt_request_headers", sql: m4 },
 ];

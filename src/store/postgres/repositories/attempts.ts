@@ -26,9 +26,10 @@ export function pgAttemptsRepo(db: SQL): AttemptsRepo {
     async insert(a: AttemptRow): Promise<void> {
       await db`
         INSERT INTO attempts (id, delivery_id, endpoint_id, trigger, attempt_number, url, status_code, duration_ms, error_code,
-          error_message, response_headers, response_body, created_at)
+          error_message, response_headers, response_body, request_headers, created_at)
         VALUES (${a.id}, ${a.deliveryId}, ${a.endpointId}, ${a.trigger}, ${a.attemptNumber}, ${a.url}, ${a.statusCode}::int, ${a.durationMs},
-          ${a.errorCode}, ${a.errorMessage}, ${jsonText(a.responseHeaders)}::text::jsonb, ${a.responseBody}, ${a.createdAt})`;
+          ${a.errorCode}, ${a.errorMessage}, ${jsonText(a.responseHeaders)}::text::jsonb, ${a.responseBody},
+          ${jsonText(a.requestHeaders)}::text::jsonb, ${a.createdAt})`;
     },
   };
 }

@@ -46,6 +46,11 @@ export function pgEndpointsReads(db: SQL): EndpointsReads {
     async list(orgId: string): Promise<EndpointRow[]> {
       return (await db`SELECT * FROM endpoints WHERE org_id = ${orgId} AND deleted_at IS NULL ORDER BY id`).map(toEndpoint);
     },
+
+    async listDeleted(orgId: string, limit: number): Promise<EndpointRow[]> {
+      // A range of endpoints_org (org_id, deleted_at), read from its newest end.
+      return (await db`SELECT * FROM endpoints WHERE org_id = ${orgId} AND deleted_at IS NOT NULL ORDER BY deleted_at DESC LIMIT ${limit}`).map(toEndpoint);
+    },
   };
 }
 

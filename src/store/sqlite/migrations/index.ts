@@ -4,6 +4,7 @@ import m1 from "./0001_delivery_log_indexes.sql" with { type: "text" };
 import m2 from "./0002_org_due_index.sql" with { type: "text" };
 import m3 from "./0003_portal_sessions.sql" with { type: "text" };
 import m4 from "./0004_delivery_leases.sql" with { type: "text" };
+import m5 from "./0005_attempt_request_headers.sql" with { type: "text" };
 
 export const migrations: ReadonlyArray<{ tag: string; sql: string }> = [
   { tag: "0000_init", sql: m0 },
@@ -11,4 +12,5 @@ export const migrations: ReadonlyArray<{ tag: string; sql: string }> = [
   { tag: "0002_org_due_index", sql: m2 },
   { tag: "0003_portal_sessions", sql: m3 },
   { tag: "0004_delivery_leases", sql: m4 },
+  { tag: "0005_attempt_request_headers", sql: m5 },
 ];

@@ -6,7 +6,7 @@ import { attempts } from "../schema.ts";
 export function createAttemptsRepo(db: Db): AttemptsRepo {
   const insertStmt = db.$client.query(
     `INSERT INTO attempts (id, delivery_id, endpoint_id, trigger, attempt_number, url, status_code, duration_ms,
-       error_code, error_message, response_headers, response_body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       error_code, error_message, response_headers, response_body, request_headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   return {
     async insert(a) {
@@ -23,6 +23,7 @@ export function createAttemptsRepo(db: Db): AttemptsRepo {
         a.errorMessage,
         a.responseHeaders === null ? null : JSON.stringify(a.responseHeaders),
         a.responseBody,
+        a.requestHeaders === null ? null : JSON.stringify(a.requestHeaders),
         a.createdAt,
       );
     },

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import type { AutoDisableReason, EndpointsRepo } from "../../port.ts";
 import type { Db } from "../database.ts";
 import type { ChangeNotices } from "../change-notices.ts";
@@ -71,6 +71,16 @@ export function createEndpointsRepo(db: Db, notices: ChangeNotices, batcher: Pic
     },
     async list(orgId) {
       return db.select().from(endpoints).where(live(orgId)).orderBy(asc(endpoints.id)).all();
+    },
+    async listDeleted(orgId, limit) {
+      // A range of endpoints_org (org_id, deleted_at), read from its newest end.
+      return db
+        .select()
+        .from(endpoints)
+        .where(and(eq(endpoints.orgId, orgId), isNotNull(endpoints.deletedAt)))
+        .orderBy(desc(endpoints.deletedAt))
+        .limit(limit)
+        .all();
     },
     async update(orgId, id, patch) {
       const row = db
