@@ -7,11 +7,11 @@ import { unionAll } from "drizzle-orm/sqlite-core";
 import { idBound } from "../../../lib/ids.ts";
 import type { Db } from "../database.ts";
 import { deliveryStatuses, statusesOf, type DeliveriesRepo, type DeliveryFilter, type DeliveryForAttempt, type DeliveryStatus, type DueDelivery, type StatusCounts } from "../../port.ts";
+import { deliveries } from "../schema.ts";
 
 /** Index entries a stats count reads before it lets the event loop turn (about 2-5 ms of counting here). */
 export const COUNT_SLICE = 20_000;
 const byDue = (a: DueDelivery, b: DueDelivery) => a.nextAttemptAt - b.nextAttemptAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-import { deliveries } from "../schema.ts";
 
 export function createDeliveriesRepo(db: Db): DeliveriesRepo {
   const sqlite = db.$client;
