@@ -264,6 +264,22 @@ describe("the claimer", () => {
     expect(table.rows.get(row(9, 0).id)!.owner).toBeNull();
   });
 
+  test("with memory full and nothing of the richest org queued (all in flight), a claimed row finds no room and goes straight back", async () => {
+    const clock = manualClock(T0);
+    const table = new FakeLeaseTable();
+    for (let i = 0; i < 10; i++) table.put(row(i, T0 - 60_000 + i, "org_a"));
+    const { claimer, handed, queued } = node(table, clock, "a", { maxClaimed: 10, maxInMemory: 10 });
+    await claimer.start();
+    queued.length = 0; // every one of org_a's rows is in an attempt: nothing to evict
+    table.put(row(98, T0 + 100, "org_b"));
+    clock.advance(200);
+    await ticks();
+    expect(handed).not.toContain(row(98, 0).id);
+    expect(table.released).toContain(row(98, 0).id);
+    expect(table.rows.get(row(98, 0).id)!.owner).toBeNull();
+    expect(claimer.inMemory).toBe(10);
+  });
+
   test("holds: a row's lease is this node's until its due time (or the claim) plus the lease, extended by renewals, and ends when it is done", async () => {
     const clock = manualClock(T0);
     const table = new FakeLeaseTable();
