@@ -13,6 +13,8 @@ export interface Postgres {
   port: number;
   /** The postmaster's process id (its CPU, with its children's, is the server's). */
   readonly pid: number;
+  /** The server's data directory (its files are what "at rest" means here). */
+  dataDir: string;
   /** A new, empty database on this server; its URL. */
   createDatabase(name: string): Promise<string>;
   /** Stops the server, keeping its data, as an outage would (open connections are cut). */
@@ -72,6 +74,7 @@ export async function startPostgres(): Promise<Postgres> {
   return {
     url,
     port,
+    dataDir: data,
     get pid() {
       return postmasterPid();
     },

@@ -6,7 +6,8 @@
  * its own on one throwaway PostgreSQL server (started once per test process) instead of the file.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
@@ -32,6 +33,8 @@ export interface TestServer {
   dataDir: string;
   config: Config;
   api: ApiClient;
+  /** Stops the server and starts it again on the same data (the SQLite file or the PostgreSQL database), at a new URL. */
+  restart(options?: AppOptions): Promise<void>;
   /** A new org and a key with every scope (or the ones given). */
   newTenant(scopes?: string[]): Promise<{ orgId: string; key: string; keyId: string }>;
   stop(): Promise<void>;
@@ -106,6 +109,45 @@ export async function openStoreOf(dataDir: string): Promise<Store> {
   return openSqliteStore(databaseFile({ dataDir }));
 }
 
+/**
+ * The bytes the server's data rests in: the SQLite file with its WAL and shared-memory files; on
+ * PostgreSQL, the files of the server's database (base/<its oid>/) and the server's WAL.
+ */
+export async function databaseBytes(config: Config): Promise<Buffer> {
+  if (!config.databaseUrl) {
+    const files = ["webhookd.db", "webhookd.db-wal", "webhookd.db-shm"].map((f) => join(config.dataDir, f)).filter(existsSync);
+    if (!files.includes(join(config.dataDir, "webhookd.db"))) throw new Error(`no database file in ${config.dataDir}`);
+    return Buffer.concat(files.map((f) => readFileSync(f)));
+  }
+  const sql = new Bun.SQL(config.databaseUrl);
+  try {
+    const [{ oid }] = await sql`SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`;
+    const { dataDir } = await postgres!;
+    const dirs = [join(dataDir, "base", oid), join(dataDir, "pg_wal")];
+    return Buffer.concat(dirs.flatMap((dir) => readdirSync(dir).map((f) => join(dir, f)).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f))));
+  } finally {
+    await sql.close();
+  }
+}
+
+/** Rows of a query run straight on the server's database (the same SQL reads both schemas). */
+export async function queryDatabase<T>(config: Config, query: string): Promise<T[]> {
+  if (!config.databaseUrl) {
+    const db = new Database(databaseFile(config), { readonly: true });
+    try {
+      return db.query<T, []>(query).all();
+    } finally {
+      db.close();
+    }
+  }
+  const sql = new Bun.SQL(config.databaseUrl);
+  try {
+    return [...(await sql.unsafe(query))] as T[];
+  } finally {
+    await sql.close();
+  }
+}
+
 /** The tests' settings: loopback, a fixed admin key, no probe, no rate limit, private http targets allowed. */
 export function testConfig(dataDir: string, env: Record<string, string> = {}): Config {
   return loadConfig({ ...LOCAL_ENV, WEBHOOKD_DATA_DIR: dataDir, ...databaseOf.get(dataDir), ...env });
@@ -123,15 +165,23 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     rmSync(dataDir, { recursive: true, force: true }); // a failed start leaves nothing behind
     throw err;
   }
-  const api = makeClient(running.url);
+  let client = makeClient(running.url);
+  const api: ApiClient = (...args) => client(...args);
   return {
     get app() {
       return running.app();
     },
-    url: running.url,
+    get url() {
+      return running.url;
+    },
     dataDir,
     config,
     api,
+    async restart(restartOptions = options) {
+      await running.stop();
+      running = TEST_TARGET === "binary" ? await startBinary(dataDir, { ...databaseOf.get(dataDir), ...env }, restartOptions) : await startInProcess(config, restartOptions);
+      client = makeClient(running.url);
+    },
     async newTenant(scopes = ["webhooks:read", "webhooks:write", "events:write"]) {
       const org = await api("POST", "/api/v1/orgs", { key: ADMIN_KEY, body: { name: "Test org" } });
       const orgId = org.body.data.id as string;
