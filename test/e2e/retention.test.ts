@@ -3,10 +3,8 @@
  * timestamp it stores and the sweeper's cutoff come from the clock the test moves by days.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
 import { manualClock } from "../../src/lib/clock.ts";
-import { startTestServer, type TestServer } from "../helpers/server.ts";
+import { queryDatabase, startTestServer, type TestServer } from "../helpers/server.ts";
 import { eventually, startReceiver, type Receiver } from "../helpers/receiver.ts";
 import { expectOk } from "../helpers/assert.ts";
 
@@ -21,13 +19,10 @@ beforeAll(() => {
 });
 afterAll(() => r.stop());
 
-function rows(s: TestServer, sql: string, ...params: string[]): any[] {
-  const db = new Database(join(s.dataDir, "webhookd.db"));
-  try {
-    return db.query(sql).all(...params);
-  } finally {
-    db.close();
-  }
+/** Rows straight from the server's database, either backend (PostgreSQL's int8 comes back as text: numbers made numbers). */
+async function rows(s: TestServer, sql: string): Promise<any[]> {
+  const numeric = (v: unknown) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v);
+  return (await queryDatabase<Record<string, unknown>>(s.config, sql)).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, numeric(v)])));
 }
 
 async function deliveriesOf(s: TestServer, key: string, eventId: string): Promise<any[]> {
@@ -76,27 +71,27 @@ describe("retention sweep", () => {
 
     const early = await s.app.services.sweeper.runOnce();
     expect(early).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 1, portalSessions: 0 });
-    expect(rows(s, "SELECT key FROM idempotency_records").map((x) => x.key)).toEqual(["new-key"]);
+    expect((await rows(s, "SELECT key FROM idempotency_records")).map((x) => x.key)).toEqual(["new-key"]);
 
     // 31 days after T0. The sweep runs before any timer can fire another retry.
     clock.set(T0 + 31 * DAY);
     const deleted = await s.app.services.sweeper.runOnce();
     expect(deleted).toEqual({ attempts: 3, deliveries: 2, events: 1, endpoints: 1, idempotencyRecords: 1, portalSessions: 1 });
 
-    const deliveries = rows(s, "SELECT endpoint_id AS endpointId, event_id AS eventId, status FROM deliveries ORDER BY id");
+    const deliveries = await rows(s, `SELECT endpoint_id AS "endpointId", event_id AS "eventId", status FROM deliveries ORDER BY id`);
     expect(deliveries).toEqual([
       { endpointId: fail, eventId: e1.id, status: "pending" },
       { endpointId: ok, eventId: e2.id, status: "succeeded" },
     ]);
-    const attempts = rows(s, "SELECT endpoint_id AS endpointId, created_at AS createdAt FROM attempts ORDER BY id");
+    const attempts = await rows(s, `SELECT endpoint_id AS "endpointId", created_at AS "createdAt" FROM attempts ORDER BY id`);
     expect(attempts).toEqual([
       { endpointId: fail, createdAt: T1 },
       { endpointId: ok, createdAt: T1 },
     ]);
-    expect(rows(s, "SELECT id FROM events ORDER BY id").map((x) => x.id)).toEqual([e1.id, e2.id]);
-    expect(rows(s, "SELECT id FROM endpoints ORDER BY id").map((x) => x.id)).toEqual([ok, fail].sort());
-    expect(rows(s, "SELECT key FROM idempotency_records")).toEqual([]);
-    expect(rows(s, "SELECT count(*) AS n FROM portal_sessions")).toEqual([{ n: 0 }]);
+    expect((await rows(s, "SELECT id FROM events ORDER BY id")).map((x) => x.id)).toEqual([e1.id, e2.id]);
+    expect((await rows(s, "SELECT id FROM endpoints ORDER BY id")).map((x) => x.id)).toEqual([ok, fail].sort());
+    expect(await rows(s, "SELECT key FROM idempotency_records")).toEqual([]);
+    expect(await rows(s, "SELECT count(*) AS n FROM portal_sessions")).toEqual([{ n: 0 }]);
     // The API still reads what is left.
     expect((await deliveriesOf(s, key, e1.id)).map((d) => d.endpointId)).toEqual([fail]);
   });
@@ -115,7 +110,7 @@ describe("WEBHOOKD_RETENTION_DAYS", () => {
       expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 0, deliveries: 0, events: 0, endpoints: 0, idempotencyRecords: 0, portalSessions: 0 });
       clock.advance(2);
       expect(await s.app.services.sweeper.runOnce()).toEqual({ attempts: 1, deliveries: 1, events: 1, endpoints: 0, idempotencyRecords: 0, portalSessions: 0 });
-      expect(rows(s, "SELECT count(*) AS n FROM events")).toEqual([{ n: 0 }]);
+      expect(await rows(s, "SELECT count(*) AS n FROM events")).toEqual([{ n: 0 }]);
     } finally {
       await s.stop();
     }
