@@ -7,6 +7,8 @@
 import { isIP } from "node:net";
 import { getCACertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
+import { systemClock } from "../lib/clock.ts";
+import { createDeadlineSignals, type DeadlineSignals } from "./deadline-signals.ts";
 import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders, storedRequestHeaders } from "./stored-response.ts";
 
 export type PickVerdict =
@@ -65,6 +67,8 @@ export interface HttpClientOptions {
   caCerts?: string[];
   maxResponseBytes?: number;
   userAgent: string;
+  /** Where each attempt's timeout signal comes from; by default shared per 10 ms of deadline. */
+  deadlines?: DeadlineSignals;
 }
 
 export interface HttpClient {
@@ -106,6 +110,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
   // (Costs some CPU per request, so it is only passed when there are extra certificates.)
   const ca = opts.caCerts?.length ? [...getCACertificates("default"), ...opts.caCerts] : undefined;
   const parsed = new LRUCache<string, ParsedTarget>({ max: MAX_PARSED_URLS });
+  const deadlines = opts.deadlines ?? createDeadlineSignals({ clock: systemClock });
 
   /** Throws (a TypeError) for an unparseable URL, which is then reported like before. */
   function parse(raw: string): ParsedTarget {
@@ -119,8 +124,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
 
   async function send(req: AttemptRequest): Promise<AttemptResult> {
     const started = performance.now();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), req.timeoutMs);
+    const signal = deadlines.after(req.timeoutMs);
     const seen: Omit<AttemptResult, "ok" | "durationMs" | "error"> = {
       statusCode: null,
       responseHeaders: null,
@@ -144,7 +148,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       const picked = opts.pickTarget(target.url);
       // Only a lookup needs racing against the timeout; a verdict known at once skips the listener.
       const lookedUp = picked instanceof Promise;
-      const verdict = lookedUp ? await untilAborted(picked, controller.signal) : picked;
+      const verdict = lookedUp ? await untilAborted(picked, signal) : picked;
       if (!verdict.ok) return finish({ code: verdict.code, message: verdict.message });
       // The lookup took time: an endpoint deleted or disabled meanwhile gets no request.
       if (lookedUp && req.stillWanted && !(await req.stillWanted())) {
@@ -161,7 +165,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         headers,
         body: req.body,
         redirect: "manual",
-        signal: controller.signal,
+        signal,
         // An environment proxy would make the connection (and the address recorded) not ours.
         proxy: false,
         tls: target.tls,
@@ -174,12 +178,10 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
         : await readCapped(response.body, maxResponseBytes);
       return finish(statusError(response));
     } catch (error) {
-      if (controller.signal.aborted) {
+      if (signal.aborted) {
         return finish({ code: "timeout", message: `no complete response within ${req.timeoutMs} ms` });
       }
       return finish(classify(error));
-    } finally {
-      clearTimeout(timer);
     }
   }
 

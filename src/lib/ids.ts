@@ -29,16 +29,14 @@ function encodeTime(ms: number): string {
 
 function encode(ms: number, random: Uint8Array): string {
   let out = encodeTime(ms);
-  // 80 bits -> 16 base32 chars, 5 bits at a time.
-  let bits = 0;
-  let value = 0;
-  for (const byte of random) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
+  // 80 bits -> 16 base32 chars: each 5 bytes are 8 characters. Indexed, not iterated: three ids
+  // are made per delivery, and the iterator protocol was most of their cost.
+  for (let i = 0; i < 10; i += 5) {
+    const hi = (random[i]! << 12) | (random[i + 1]! << 4) | (random[i + 2]! >>> 4);
+    const lo = ((random[i + 2]! & 15) << 16) | (random[i + 3]! << 8) | random[i + 4]!;
+    out +=
+      ALPHABET[hi >>> 15]! + ALPHABET[(hi >>> 10) & 31]! + ALPHABET[(hi >>> 5) & 31]! + ALPHABET[hi & 31]! +
+      ALPHABET[lo >>> 15]! + ALPHABET[(lo >>> 10) & 31]! + ALPHABET[(lo >>> 5) & 31]! + ALPHABET[lo & 31]!;
   }
   return out;
 }
