@@ -9,7 +9,7 @@ import { getCACertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
 import { systemClock } from "../lib/clock.ts";
 import { createDeadlineSignals, type DeadlineSignals } from "./deadline-signals.ts";
-import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders, storedRequestHeaders } from "./stored-response.ts";
+import { MAX_LOCATION_CHARS, MAX_RESPONSE_BODY_BYTES, storedHeaders } from "./stored-response.ts";
 
 export type PickVerdict =
   | { ok: true; address: string; family: 4 | 6 }
@@ -52,7 +52,7 @@ export interface AttemptResult {
   responseHeaders: Record<string, string> | null;
   /** Read before the cap, so a receiver's many headers cannot hide it from the retry policy. */
   retryAfter: string | null;
-  /** The request's headers as handed to fetch, capped as storedRequestHeaders() says; null when nothing was sent (blocked, no address). */
+  /** The request's headers as handed to fetch (Bun adds its transport's own and the length); null when nothing was sent (blocked, no address). */
   requestHeaders: Record<string, string> | null;
   /** At most maxResponseBytes, decoded as UTF-8 with invalid sequences replaced. */
   responseBody: string | null;
@@ -159,7 +159,7 @@ export function createHttpClient(opts: HttpClientOptions): HttpClient {
       seen.address = verdict.address;
 
       const headers = requestHeaders(req.headers, target.host, opts.userAgent);
-      seen.requestHeaders = storedRequestHeaders(headers, req.body);
+      seen.requestHeaders = headers;
       const response = await fetch(pinned, {
         method: "POST",
         headers,

@@ -8,6 +8,7 @@ import type { AttemptTrigger, DeliveryForAttempt, EndpointRow, NodeLeases, Store
 import type { EndpointStop } from "./endpoint-stop.ts";
 import type { AttemptResult } from "./http-client.ts";
 import type { RetryDecision } from "./retry-policy.ts";
+import { storedRequestHeaders } from "./webhook-request.ts";
 
 export interface OutcomeRecorderDeps {
   write: StoreWrite;
@@ -57,7 +58,7 @@ export function createOutcomeRecorder(deps: OutcomeRecorderDeps) {
       errorMessage: r.error?.message ?? null,
       responseHeaders: r.responseHeaders,
       responseBody: r.responseBody,
-      requestHeaders: r.requestHeaders,
+      requestHeaders: r.requestHeaders && storedRequestHeaders(r.requestHeaders),
       createdAt: at,
     });
   }

@@ -13,19 +13,9 @@ export const MAX_LOCATION_CHARS = 1024;
 export const HEADERS_TRUNCATED = "(truncated)";
 
 /**
- * The request headers an attempt sent, as the delivery log keeps them: the ones webhookd sets
- * (signatures included: they are not secrets, and the receiver saw them) plus the body's length,
- * under the response headers' limits. The transport's own (accept, accept-encoding, connection)
- * are Bun's, not ours, and are left out. The signing secrets are never among them.
- */
-export function storedRequestHeaders(sent: Record<string, string>, body: string): Record<string, string> {
-  return storedHeaders(Object.entries({ ...sent, "content-length": String(Buffer.byteLength(body)) }));
-}
-
-/**
- * The headers to store (a response's, lower-cased in name order as Headers iterates; or the
- * request's as sent): each one that still fits the count and byte limits is kept (so one huge
- * header does not push out the small ones after it), and the marker says how many were not.
+ * The response headers to store (lower-cased, in name order as Headers iterates): each one that
+ * still fits the count and byte limits is kept (so one huge header does not push out the small ones
+ * after it), and the marker says how many were not.
  */
 export function storedHeaders(headers: Iterable<[string, string]>): Record<string, string> {
   const kept: Record<string, string> = {};

@@ -169,7 +169,7 @@ export interface AttemptRow {
   errorMessage: string | null;
   responseHeaders: Record<string, string> | null;
   responseBody: string | null;
-  /** The request's headers as sent, bounded like the response's (stored-response.ts); null when nothing was sent or for rows older than the column. */
+  /** What the log keeps of the request's headers (webhook-request.ts, storedRequestHeaders; older rows kept all); null when nothing was sent or for rows older than the column. */
   requestHeaders: Record<string, string> | null;
   createdAt: number;
 }

@@ -129,8 +129,8 @@ export function createDeliveriesService(deps: DeliveriesServiceDeps) {
     async get(orgId: string, endpointId: string, deliveryId: string) {
       const d = (await requireDelivery(orgId, endpointId, deliveryId)).delivery;
       const attempts = await deps.attempts.latestForDelivery(d.id, MAX_ATTEMPT_LOG);
-      const body = (await deps.events.bodies([d.eventId])).get(d.eventId) ?? NO_BODY;
-      return { ...deliveryLogView(d, body, attempts.at(-1)), attemptLog: attempts.map(attemptView) };
+      const body = (await deps.events.bodies([d.eventId])).get(d.eventId);
+      return { ...deliveryLogView(d, body ?? NO_BODY, attempts.at(-1)), attemptLog: attempts.map((a) => attemptView(a, d, body?.text ?? null)) };
     },
 
     async replay(orgId: string, endpointId: string, deliveryId: string): Promise<AttemptSummary> {

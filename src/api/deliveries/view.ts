@@ -1,6 +1,7 @@
 import type { AttemptRow, DeliveryRow, EventBody } from "../../store/port.ts";
 import { utf8Prefix } from "../../lib/utf8.ts";
 import { iso } from "../common.ts";
+import { requestHeadersAsSent } from "../../delivery/webhook-request.ts";
 
 export function deliveryStatusView(d: DeliveryRow) {
   return {
@@ -12,7 +13,8 @@ export function deliveryStatusView(d: DeliveryRow) {
   };
 }
 
-export function attemptView(a: AttemptRow) {
+/** One attempt of delivery `d`; `body` is its event's (null once retention removed it). */
+export function attemptView(a: AttemptRow, d: Pick<DeliveryRow, "eventId" | "eventType">, body: string | null) {
   return {
     id: a.id,
     attempt: a.attemptNumber,
@@ -22,7 +24,10 @@ export function attemptView(a: AttemptRow) {
     durationMs: a.durationMs,
     error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? "" } : null,
     // Null when nothing was sent (blocked, no address) and for attempts logged before headers were kept.
-    request: a.requestHeaders === null ? null : { headers: a.requestHeaders },
+    request:
+      a.requestHeaders === null
+        ? null
+        : { headers: requestHeadersAsSent(a.requestHeaders, { eventId: d.eventId, eventType: d.eventType, at: a.createdAt, url: a.url, body }) },
     response: a.statusCode === null ? null : { status: a.statusCode, headers: a.responseHeaders ?? {}, body: a.responseBody ?? "" },
     createdAt: iso(a.createdAt),
   };
