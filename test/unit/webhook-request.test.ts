@@ -33,7 +33,7 @@ const client = createHttpClient({
 
 describe("request headers as sent, from what the log stores", () => {
   const [v4, v6] = servers.map((s) => s.port);
-  test.each([
+  test.each<{ name: string; url: string; body: string; secrets: string[] }>([
     { name: "one secret", url: `http://127.0.0.1:${v4}/hooks`, body: '{"a":1}', secrets: [SECRET] },
     { name: "a rotation's grace: two signatures", url: `http://127.0.0.1:${v4}/hooks?x=1`, body: '{"a":1}', secrets: [SECRET, PREVIOUS] },
     { name: "an IPv6 host", url: `http://[::1]:${v6}/`, body: "{}", secrets: [SECRET] },
