@@ -165,9 +165,10 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   /**
-   * The endpoint's slot is free once its response is in: the per-endpoint limit bounds requests
-   * at the receiver. The global and the org's slot are held until the outcome is committed, so
-   * the attempts that a crash can make us send again stay bounded by WEBHOOKD_CONCURRENCY.
+   * The endpoint's and the org's slots are free once the response is in: those limits bound
+   * requests at receivers, where a slow one holds its slots. The global slot is held until the
+   * outcome is committed, so the attempts that a crash can make us send again stay bounded by
+   * WEBHOOKD_CONCURRENCY; an outcome waiting for its commit holds it for one group commit.
    */
   function start(job: Job): void {
     inflight++;
@@ -176,12 +177,12 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (sent) return;
       sent = true;
       queue.releaseEndpoint(jobEndpoint(job));
+      queue.releaseOrg(jobOrg(job));
       pump();
     };
     track(runJob(job, markSent)).finally(() => {
       markSent();
       inflight--;
-      queue.releaseOrg(jobOrg(job));
       pump();
     });
   }

@@ -119,7 +119,7 @@ export class FairQueue<T> {
     this.#forgetIfIdle(lane);
   }
 
-  /** An org's slot is free again (its outcome is recorded). */
+  /** An org's slot is free again (its response is in). */
   releaseOrg(orgId: string): void {
     const org = this.#orgs.get(orgId);
     if (!org) return;

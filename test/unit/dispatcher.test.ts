@@ -116,7 +116,10 @@ function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointCo
       autoDisable: async () => true,
     },
   } as unknown as StoreTx;
-  const write = (<T>(op: (tx: StoreTx) => Promise<T>) => new Promise<T>((resolve, reject) => setImmediate(() => op(tx).then(resolve, reject)))) as StoreWrite;
+  // Commits wait while the test holds them (a slow disk), then run in order.
+  let commitsHeld: Promise<void> = Promise.resolve();
+  const write = (<T>(op: (tx: StoreTx) => Promise<T>) =>
+    new Promise<T>((resolve, reject) => setImmediate(() => commitsHeld.then(() => op(tx)).then(resolve, reject)))) as StoreWrite;
   const stop: EndpointStop = { inWrite: (t, endpointId) => t.deliveries.cancelPendingBatch(endpointId, "", T0, 1000), committed: () => {} };
 
   const dispatcher = createDispatcher({
@@ -167,6 +170,12 @@ function setup(opts: { concurrency?: number; orgConcurrency?: number; endpointCo
       return maxActive;
     },
     maxByHost,
+    /** Commits wait until the function returned is called. */
+    holdCommits(): () => void {
+      let release!: () => void;
+      commitsHeld = new Promise((resolve) => (release = resolve));
+      return release;
+    },
     /** Lets promise chains (record, settle, release, pump) run. */
     async flush() {
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -309,6 +318,28 @@ describe("dispatcher", () => {
     await h.flush();
     expect(h.calls.map((c) => new URL(c.req.url).hostname)).toContain("wh_victim.example");
     expect(h.dispatcher.backlog).toBe(21);
+  });
+
+  test("an org's slot frees when its response is in; the global slot only when its outcome is committed", async () => {
+    const h = setup({ concurrency: 2, orgConcurrency: 1 });
+    const release = h.holdCommits();
+    const [first, second, third] = [1, 2, 3].map(() => h.add("wh_a"));
+    h.dispatcher.enqueue([first!, second!, third!]);
+    await h.flush();
+    expect(h.calls).toHaveLength(1);
+    h.calls[0]!.answer(ok());
+    await h.flush();
+    // The first outcome waits for its commit; the org's next request is out meanwhile.
+    expect(h.calls).toHaveLength(2);
+    expect(h.settled).toEqual([]);
+    h.calls[1]!.answer(ok());
+    await h.flush();
+    // Two outcomes waiting for their commit hold both global slots: nothing more is sent.
+    expect(h.calls).toHaveLength(2);
+    release();
+    await h.flush();
+    expect(h.settled.map((s) => s.id)).toEqual([first!.id, second!.id]);
+    expect(h.calls).toHaveLength(3);
   });
 
   test("a replay and a test send wait for the same endpoint slot as scheduled attempts", async () => {
