@@ -61,7 +61,7 @@ const SIZE = QUICK
   : { events: 30_000, fanoutEvents: 10_000, publishes: 20_000, latencyMs: 5_000, ladderStepMs: 2_000, retries: 10_000, retryDelay: "20s", backlog: 1_000_000, victimMs: 10_000, floodEvents: 2_000, floodBacklog: 300_000 };
 /** The latency ladder: offered rates up in these steps to at most LADDER_MAX, until two steps in a row have an end-to-end p99 over P99_BOUND_MS. */
 const LADDER_STEP = 500;
-const LADDER_MAX = 30_000;
+const LADDER_MAX = 20_000;
 const P99_BOUND_MS = 10;
 /** The victim org of the fairness scenario publishes at this rate. */
 const VICTIM_RATE = 100;
