@@ -85,14 +85,16 @@ export function authPlugin(auth: AuthService, limiter: RateLimiter | null, porta
   return new Elysia({ name: "webhookd.auth" })
     // Registered before the JSON parser: a request with a body is authenticated before a byte
     // of it is read, so an unauthenticated one costs a header lookup whatever it sends.
-    .onParse({ as: "global" }, async (context) => {
+    // The hooks name the fields they read: Elysia compiles every route's handler from what its
+    // hooks use, and a context passed whole makes it build all of it (cookies parsed, query read).
+    .onParse({ as: "global" }, async ({ request, headers, set, path }) => {
       // Kept only when this hook refuses: the rest of the body is then never read, so the
       // connection cannot carry another request.
-      context.set.headers["connection"] = "close";
-      if (!(await admit(context as unknown as RequestContext)) && needsKey(context.path)) throw new UnauthorizedError();
-      delete context.set.headers["connection"];
+      set.headers["connection"] = "close";
+      if (!(await admit({ request, headers, set, path })) && needsKey(path)) throw new UnauthorizedError();
+      delete set.headers["connection"];
     })
-    .derive({ as: "global" }, async (context): Promise<{ caller: Caller | null }> => ({ caller: await admit(context) }))
+    .derive({ as: "global" }, async ({ request, headers, set, path }): Promise<{ caller: Caller | null }> => ({ caller: await admit({ request, headers, set, path }) }))
     .macro({
       /** The route acts inside one org and needs this scope; resolves `orgId`. */
       scope: (scope: Scope) => ({

@@ -2,7 +2,9 @@
  * The publishing client, in its own process. Modes:
  * - "closed": `count` single-event publishes from `concurrency` loops (publish throughput);
  * - "open": publishes at a fixed `rate` for `durationMs`, at most `cap` in flight, with
- *   `data.sentAt` = request start (end-to-end latency);
+ *   `data.sentAt` = request start (end-to-end latency), or with `from: "slot"` the time the
+ *   schedule had it due, so a publish that went out late (the cap reached, the client behind)
+ *   counts its wait too;
  * - "batch": `events` events through /batch in batches of 1000, `concurrency` at once.
  * Reports one JSON line: `{t0, t1, sent, ok, failed, ...}` (epoch ms).
  */
@@ -18,6 +20,7 @@ interface Args {
   durationMs?: number;
   cap?: number;
   events?: number;
+  from?: "send" | "slot";
 }
 
 const args = childArgs<Args>();
@@ -53,7 +56,7 @@ async function closed(count: number, concurrency: number) {
   return { t0, t1: epochMs(), sent: count };
 }
 
-async function open(rate: number, durationMs: number, cap: number) {
+async function open(rate: number, durationMs: number, cap: number, from: "send" | "slot") {
   const total = Math.round((rate * durationMs) / 1000);
   const inflight = new Set<Promise<void>>();
   let sent = 0;
@@ -63,8 +66,9 @@ async function open(rate: number, durationMs: number, cap: number) {
     const now = epochMs();
     // Everything whose slot has come, unless the cap is reached (then it goes out late).
     while (sent < total && t0 + (sent * 1000) / rate <= now && inflight.size < cap) {
-      maxLagMs = Math.max(maxLagMs, now - (t0 + (sent * 1000) / rate));
-      const p = post("/api/v1/events", single(sent, { sentAt: epochMs() })).finally(() => inflight.delete(p));
+      const slot = t0 + (sent * 1000) / rate;
+      maxLagMs = Math.max(maxLagMs, now - slot);
+      const p = post("/api/v1/events", single(sent, { sentAt: from === "slot" ? slot : epochMs() })).finally(() => inflight.delete(p));
       inflight.add(p);
       sent++;
     }
@@ -94,6 +98,6 @@ const result =
   args.mode === "closed"
     ? await closed(args.count!, args.concurrency!)
     : args.mode === "open"
-      ? await open(args.rate!, args.durationMs!, args.cap!)
+      ? await open(args.rate!, args.durationMs!, args.cap!, args.from ?? "send")
       : await batch(args.events!, args.concurrency!);
 report({ ...result, ok, failed, firstError });
