@@ -337,8 +337,9 @@ async function deliveryThroughput(rows: Row[], label: string, paths: string[], e
       value: rate(byDefault.rate),
       baseline,
       ratio: byDefault.rate / ceiling.rate,
-      target: ">= 0.60",
-      pass: byDefault.rate / ceiling.rate >= 0.6,
+      // Issue 14's target for delivery and fan-out at the defaults (README: what bounds it).
+      target: ">= 0.85",
+      pass: byDefault.rate / ceiling.rate >= 0.85,
       receiver: us(byDefault.receiverUs),
     },
     { figure: `${label}: webhookd best of ${GRID.length} (${top.name})`, value: rate(top.rate), baseline, ratio: top.rate / ceiling.rate, receiver: us(top.receiverUs) },
@@ -379,15 +380,15 @@ async function publishThroughput(rows: Row[]): Promise<void> {
     value: rate(r.value),
     baseline: rate(r.baseline),
     ratio: r.ratio,
-    target: ">= 0.50",
-    pass: r.ratio >= 0.5,
   });
   // For the reading of the figure above: what publishing costs when no deliveries share the cores.
   const alone = await createTenant(wd, []);
   notes.push("publish alone (no endpoint subscribed, so no deliveries):");
   const aloneRates: number[] = [];
   for (let rep = 0; rep < REPS; rep++) aloneRates.push(await publishes(wd.url, alone.key, count, { name: "webhookd", pid: wd.pid }));
-  rows.push({ figure: "publish alone, no endpoint subscribed", value: rate(median(aloneRates)), baseline: rate(r.baseline), ratio: median(aloneRates) / r.baseline });
+  const aloneRatio = median(aloneRates) / r.baseline;
+  // Issue 14's target; with its deliveries running publish has none: it is reported and raised as far as the profile allows.
+  rows.push({ figure: "publish alone, no endpoint subscribed", value: rate(median(aloneRates)), baseline: rate(r.baseline), ratio: aloneRatio, target: ">= 0.60", pass: aloneRatio >= 0.6 });
   await bare.stop();
   await wd.stop();
 }
